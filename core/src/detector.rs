@@ -1,0 +1,205 @@
+//! The motion detector: JPEG frame → luma grid → `change` against the
+//! previous frame.
+//!
+//! Source: seed chapter "Pushing events to the dashboard" (the detector task
+//! compares each new frame with the previous one and fires when the change is
+//! above the threshold); `docs/protocol.md` for the `change` field.
+//!
+//! ## What `change` means
+//! The frame is decoded to luma (the JPEG's own Y plane, 0–255) and averaged
+//! over square cells of [`DetectorConfig::cell_px`] pixels (8 × 8 by default,
+//! so a QVGA frame is a 40 × 30 grid). A cell *changed* when its mean luma
+//! differs from the same cell of the reference grid by more than
+//! [`DetectorConfig::cell_delta`] grey levels. `change` is the number of
+//! changed cells divided by the number of cells: a number in `[0, 1]`, where
+//! 0 means no cell moved and 1 means every cell did. Averaging over cells
+//! removes sensor noise and JPEG block artefacts before comparing.
+//!
+//! The reference is the previous good frame (frame differencing, as in the
+//! seed chapter). The first frame, and a frame whose size differs from the
+//! reference, has `change = 0` and becomes the reference. A frame that does
+//! not decode is a [`FrameError`]: it never becomes the reference.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+/// Tuning of the [`Detector`]. Defaults suit QVGA (320 × 240) frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorConfig {
+    /// Side of a grid cell in pixels (default 8). Partial cells at the right
+    /// and bottom edges are ignored.
+    pub cell_px: u16,
+    /// Grey levels (0–255) by which a cell's mean luma must differ from the
+    /// reference for the cell to count as changed (default 12).
+    pub cell_delta: u8,
+    /// Largest accepted frame width and height in pixels (default 4096);
+    /// larger frames are refused before any pixel is decoded.
+    pub max_dimension: u16,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096 }
+    }
+}
+
+/// Why a frame could not be used. The frame is not counted and does not
+/// become the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Empty body: no bytes at all.
+    Empty,
+    /// The bytes are not a decodable baseline/progressive JPEG; the text is
+    /// the decoder's own message.
+    Decode(alloc::string::String),
+    /// The frame is smaller than one grid cell or larger than
+    /// [`DetectorConfig::max_dimension`]; `(width, height)` in pixels.
+    BadSize(usize, usize),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Empty => write!(f, "empty frame"),
+            FrameError::Decode(e) => write!(f, "not a decodable JPEG: {e}"),
+            FrameError::BadSize(w, h) => write!(f, "unsupported frame size {w}x{h}"),
+        }
+    }
+}
+
+impl core::error::Error for FrameError {}
+
+/// Mean luma per cell of one frame: `cols × rows` cells, row-major, 0–255.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LumaGrid {
+    /// Cells per row.
+    pub cols: usize,
+    /// Rows of cells.
+    pub rows: usize,
+    /// `cols * rows` mean luma values, row-major.
+    pub cells: Vec<u8>,
+}
+
+impl LumaGrid {
+    /// Decodes `jpeg` to luma and averages it into cells of `cfg.cell_px`
+    /// pixels.
+    ///
+    /// # Errors
+    /// [`FrameError`] when the bytes are empty, do not decode, or the frame
+    /// is smaller than one cell or larger than `cfg.max_dimension`.
+    pub fn from_jpeg(jpeg: &[u8], cfg: &DetectorConfig) -> Result<Self, FrameError> {
+        if jpeg.is_empty() {
+            return Err(FrameError::Empty);
+        }
+        let max = usize::from(cfg.max_dimension);
+        let options = DecoderOptions::default()
+            .jpeg_set_out_colorspace(ColorSpace::Luma)
+            .set_max_width(max)
+            .set_max_height(max);
+        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        let luma = decoder
+            .decode()
+            .map_err(|e| FrameError::Decode(alloc::format!("{e:?}")))?;
+        let (width, height) = decoder.dimensions().ok_or(FrameError::BadSize(0, 0))?;
+        if luma.len() < width * height {
+            return Err(FrameError::Decode("short pixel buffer".into()));
+        }
+        Self::from_luma(&luma, width, height, cfg.cell_px)
+    }
+
+    /// Averages a `width × height` luma plane (row-major, one byte per pixel)
+    /// into cells of `cell_px` pixels.
+    ///
+    /// # Errors
+    /// [`FrameError::BadSize`] when the plane holds less than one cell.
+    pub fn from_luma(
+        luma: &[u8],
+        width: usize,
+        height: usize,
+        cell_px: u16,
+    ) -> Result<Self, FrameError> {
+        let cell = usize::from(cell_px.max(1));
+        let (cols, rows) = (width / cell, height / cell);
+        if cols == 0 || rows == 0 || luma.len() < width * height {
+            return Err(FrameError::BadSize(width, height));
+        }
+        let mut sums = alloc::vec![0u32; cols];
+        let mut cells = Vec::with_capacity(cols * rows);
+        let area = (cell * cell) as u32;
+        for row in 0..rows {
+            sums.iter_mut().for_each(|s| *s = 0);
+            for y in row * cell..(row + 1) * cell {
+                let line = &luma[y * width..y * width + cols * cell];
+                for (sum, px) in sums.iter_mut().zip(line.chunks_exact(cell)) {
+                    *sum += px.iter().map(|&p| u32::from(p)).sum::<u32>();
+                }
+            }
+            cells.extend(sums.iter().map(|&s| ((s + area / 2) / area) as u8));
+        }
+        Ok(Self { cols, rows, cells })
+    }
+
+    /// Fraction of cells whose mean luma differs from `other`'s by more than
+    /// `delta` grey levels, in `[0, 1]`. `None` when the grids differ in
+    /// shape.
+    pub fn change_against(&self, other: &LumaGrid, delta: u8) -> Option<f64> {
+        if self.cols != other.cols || self.rows != other.rows {
+            return None;
+        }
+        let changed = self
+            .cells
+            .iter()
+            .zip(&other.cells)
+            .filter(|(a, b)| a.abs_diff(**b) > delta)
+            .count();
+        Some(changed as f64 / self.cells.len() as f64)
+    }
+}
+
+/// Frame-differencing motion detector. Holds the reference grid (the
+/// previous good frame); no clock, no I/O.
+#[derive(Debug, Clone, Default)]
+pub struct Detector {
+    config: DetectorConfig,
+    reference: Option<LumaGrid>,
+}
+
+impl Detector {
+    /// A detector with no reference frame yet.
+    pub fn new(config: DetectorConfig) -> Self {
+        Self { config, reference: None }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// Compares `jpeg` with the reference and makes it the new reference.
+    /// Returns `change` in `[0, 1]` (see the module docs); 0 for the first
+    /// frame or a frame of a new size.
+    ///
+    /// # Errors
+    /// [`FrameError`] for a frame that does not decode; the reference is
+    /// left as it was.
+    pub fn process(&mut self, jpeg: &[u8]) -> Result<f64, FrameError> {
+        let grid = LumaGrid::from_jpeg(jpeg, &self.config)?;
+        let change = self
+            .reference
+            .as_ref()
+            .and_then(|r| grid.change_against(r, self.config.cell_delta))
+            .unwrap_or(0.0);
+        self.reference = Some(grid);
+        Ok(change)
+    }
+
+    /// Forgets the reference frame; the next frame has `change = 0`.
+    pub fn reset(&mut self) {
+        self.reference = None;
+    }
+}

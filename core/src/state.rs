@@ -1,0 +1,222 @@
+//! The cam's state and what changes it: frames in, commands in, events out.
+//!
+//! Source: seed chapters "Pushing events to the dashboard" (threshold,
+//! trigger count, the detector task) and "Two-way control with WebSockets"
+//! (`snapshot_now`, `reset`); `docs/protocol.md` for `/hil/reset`,
+//! `set_threshold` and `status`.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::command::{Ack, Command, ParseError};
+use crate::detector::{Detector, DetectorConfig, FrameError};
+use crate::event_log::{EventLog, MotionEvent};
+use crate::protocol::{DEFAULT_THRESHOLD, SNAPSHOT_DIR, StatusReply};
+use crate::storage::Storage;
+
+/// The newest good frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestFrame {
+    /// JPEG bytes as received.
+    pub jpeg: Vec<u8>,
+    /// Capture time, ms since the Unix epoch.
+    pub ts_ms: u64,
+    /// Frame sequence number.
+    pub seq: u64,
+}
+
+/// What [`Cam::process_frame`] made of one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameOutcome {
+    /// Frame sequence number (from 1 after a HIL reset).
+    pub frame: u64,
+    /// The detector's `change`, in `[0, 1]`.
+    pub change: f64,
+    /// The `motion` event this frame raised (already in the event log, with
+    /// its id), if `change > threshold`.
+    pub event: Option<MotionEvent>,
+}
+
+/// The whole cam: detector, threshold, trigger count, frame counter, latest
+/// frame and event log. No clock and no I/O: times come in as arguments,
+/// storage through [`Storage`].
+#[derive(Debug, Clone)]
+pub struct Cam {
+    detector: Detector,
+    threshold: f64,
+    trigger_count: u64,
+    frames: u64,
+    rejected_frames: u64,
+    latest: Option<LatestFrame>,
+    log: EventLog,
+}
+
+impl Default for Cam {
+    fn default() -> Self {
+        Self::new(DetectorConfig::default(), crate::event_log::DEFAULT_CAPACITY)
+    }
+}
+
+impl Cam {
+    /// A cam that has seen no frame, with the default threshold (0.05) and an
+    /// event log keeping `log_capacity` events for resuming clients.
+    pub fn new(detector: DetectorConfig, log_capacity: usize) -> Self {
+        Self {
+            detector: Detector::new(detector),
+            threshold: DEFAULT_THRESHOLD,
+            trigger_count: 0,
+            frames: 0,
+            rejected_frames: 0,
+            latest: None,
+            log: EventLog::with_capacity(log_capacity),
+        }
+    }
+
+    /// Runs one frame through the detector. A good frame is counted, becomes
+    /// the latest frame and the reference; if its `change` is above the
+    /// threshold the trigger count goes up and a `motion` event is appended
+    /// to the event log.
+    ///
+    /// `ts_ms` is the capture time in ms since the Unix epoch.
+    ///
+    /// # Errors
+    /// [`FrameError`] for a frame that does not decode: nothing changes but
+    /// [`Cam::rejected_frames`].
+    pub fn process_frame(&mut self, jpeg: Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
+        let change = match self.detector.process(&jpeg) {
+            Ok(change) => change,
+            Err(e) => {
+                self.rejected_frames += 1;
+                return Err(e);
+            }
+        };
+        self.frames += 1;
+        let frame = self.frames;
+        self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
+        let event = (change > self.threshold).then(|| {
+            self.trigger_count += 1;
+            self.log
+                .push(MotionEvent {
+                    id: 0,
+                    ts: ts_ms as f64 / 1000.0,
+                    count: self.trigger_count,
+                    change,
+                    frame,
+                })
+                .clone()
+        });
+        Ok(FrameOutcome { frame, change, event })
+    }
+
+    /// Parses one WebSocket text frame and applies it; the ack to send back.
+    /// `now_unix_s` (seconds since the Unix epoch) names snapshot files.
+    pub fn handle_text(&mut self, text: &str, now_unix_s: u64, storage: &mut impl Storage) -> Ack {
+        match Command::parse(text) {
+            Ok(cmd) => self.apply(cmd, now_unix_s, storage),
+            Err(e) => Ack::for_parse_error(e),
+        }
+    }
+
+    /// Applies a command (see [`Command`]) and returns its ack.
+    ///
+    /// `snapshot_now` writes the latest frame to
+    /// `/sdcard/snaps/manual-<now_unix_s>.jpg`; if that name is taken (two
+    /// snapshots in one second) it uses `manual-<now_unix_s>-2.jpg`, `-3`, …
+    pub fn apply(&mut self, cmd: Command, now_unix_s: u64, storage: &mut impl Storage) -> Ack {
+        match cmd {
+            Command::SnapshotNow => {
+                let Some(latest) = &self.latest else {
+                    return Ack::refused("no frame yet");
+                };
+                match save_snapshot(storage, now_unix_s, &latest.jpeg) {
+                    Ok(path) => Ack::Saved { ok: true, saved: path },
+                    Err(e) => Ack::refused(format!("storage: {e}")),
+                }
+            }
+            Command::Reset => {
+                self.trigger_count = 0;
+                Ack::CountersReset { ok: true, counters: "reset" }
+            }
+            Command::SetThreshold(Some(x)) if (0.0..=1.0).contains(&x) => {
+                self.threshold = x;
+                Ack::Threshold { ok: true, threshold: x }
+            }
+            Command::SetThreshold(_) => Ack::refused("bad threshold"),
+            Command::Status => {
+                let s = self.status();
+                Ack::Status {
+                    ok: true,
+                    threshold: s.threshold,
+                    trigger_count: s.trigger_count,
+                    frames: s.frames,
+                }
+            }
+        }
+    }
+
+    /// `POST /hil/reset`: forgets frames, the reference frame, the latest
+    /// frame and the trigger count; threshold back to 0.05. Event ids keep
+    /// increasing.
+    pub fn hil_reset(&mut self) {
+        self.detector.reset();
+        self.threshold = DEFAULT_THRESHOLD;
+        self.trigger_count = 0;
+        self.frames = 0;
+        self.latest = None;
+    }
+
+    /// `GET /status` figures.
+    pub fn status(&self) -> StatusReply {
+        StatusReply {
+            threshold: self.threshold,
+            trigger_count: self.trigger_count,
+            frames: self.frames,
+        }
+    }
+
+    /// The newest good frame, if any.
+    pub fn latest(&self) -> Option<&LatestFrame> {
+        self.latest.as_ref()
+    }
+
+    /// The event log (for `Last-Event-ID` resume).
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Frames refused as undecodable since boot.
+    pub fn rejected_frames(&self) -> u64 {
+        self.rejected_frames
+    }
+
+    /// The detector's configuration.
+    pub fn detector_config(&self) -> &DetectorConfig {
+        self.detector.config()
+    }
+}
+
+/// Snapshot paths tried before giving up within one second.
+const MAX_SAME_SECOND: u32 = 1000;
+
+fn save_snapshot<S: Storage>(storage: &mut S, now_s: u64, jpeg: &[u8]) -> Result<String, String> {
+    for n in 1..=MAX_SAME_SECOND {
+        let path = if n == 1 {
+            format!("{SNAPSHOT_DIR}/manual-{now_s}.jpg")
+        } else {
+            format!("{SNAPSHOT_DIR}/manual-{now_s}-{n}.jpg")
+        };
+        if !storage.exists(&path).map_err(|e| format!("{e}"))? {
+            storage.write_atomic(&path, jpeg).map_err(|e| format!("{e}"))?;
+            return Ok(path);
+        }
+    }
+    Err(format!("more than {MAX_SAME_SECOND} snapshots in second {now_s}"))
+}
+
+/// Convenience for [`ParseError`] users.
+impl From<ParseError> for Ack {
+    fn from(e: ParseError) -> Self {
+        Ack::for_parse_error(e)
+    }
+}
