@@ -44,7 +44,11 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096 }
+        Self {
+            cell_px: 8,
+            cell_delta: 12,
+            max_dimension: 4096,
+        }
     }
 }
 
@@ -172,7 +176,10 @@ pub struct Detector {
 impl Detector {
     /// A detector with no reference frame yet.
     pub fn new(config: DetectorConfig) -> Self {
-        Self { config, reference: None }
+        Self {
+            config,
+            reference: None,
+        }
     }
 
     /// Its configuration.

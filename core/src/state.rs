@@ -54,7 +54,10 @@ pub struct Cam {
 
 impl Default for Cam {
     fn default() -> Self {
-        Self::new(DetectorConfig::default(), crate::event_log::DEFAULT_CAPACITY)
+        Self::new(
+            DetectorConfig::default(),
+            crate::event_log::DEFAULT_CAPACITY,
+        )
     }
 }
 
@@ -93,7 +96,11 @@ impl Cam {
         };
         self.frames += 1;
         let frame = self.frames;
-        self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
+        self.latest = Some(LatestFrame {
+            jpeg,
+            ts_ms,
+            seq: frame,
+        });
         let event = (change > self.threshold).then(|| {
             self.trigger_count += 1;
             self.log
@@ -106,7 +113,11 @@ impl Cam {
                 })
                 .clone()
         });
-        Ok(FrameOutcome { frame, change, event })
+        Ok(FrameOutcome {
+            frame,
+            change,
+            event,
+        })
     }
 
     /// Parses one WebSocket text frame and applies it; the ack to send back.
@@ -130,17 +141,26 @@ impl Cam {
                     return Ack::refused("no frame yet");
                 };
                 match save_snapshot(storage, now_unix_s, &latest.jpeg) {
-                    Ok(path) => Ack::Saved { ok: true, saved: path },
+                    Ok(path) => Ack::Saved {
+                        ok: true,
+                        saved: path,
+                    },
                     Err(e) => Ack::refused(format!("storage: {e}")),
                 }
             }
             Command::Reset => {
                 self.trigger_count = 0;
-                Ack::CountersReset { ok: true, counters: "reset" }
+                Ack::CountersReset {
+                    ok: true,
+                    counters: "reset",
+                }
             }
             Command::SetThreshold(Some(x)) if (0.0..=1.0).contains(&x) => {
                 self.threshold = x;
-                Ack::Threshold { ok: true, threshold: x }
+                Ack::Threshold {
+                    ok: true,
+                    threshold: x,
+                }
             }
             Command::SetThreshold(_) => Ack::refused("bad threshold"),
             Command::Status => {
@@ -207,11 +227,15 @@ fn save_snapshot<S: Storage>(storage: &mut S, now_s: u64, jpeg: &[u8]) -> Result
             format!("{SNAPSHOT_DIR}/manual-{now_s}-{n}.jpg")
         };
         if !storage.exists(&path).map_err(|e| format!("{e}"))? {
-            storage.write_atomic(&path, jpeg).map_err(|e| format!("{e}"))?;
+            storage
+                .write_atomic(&path, jpeg)
+                .map_err(|e| format!("{e}"))?;
             return Ok(path);
         }
     }
-    Err(format!("more than {MAX_SAME_SECOND} snapshots in second {now_s}"))
+    Err(format!(
+        "more than {MAX_SAME_SECOND} snapshots in second {now_s}"
+    ))
 }
 
 /// Convenience for [`ParseError`] users.

@@ -1,0 +1,106 @@
+//! The simulator's shared state: one [`Cam`] from the core, and the
+//! broadcast channel that carries its motion events to SSE clients.
+//!
+//! Every frame, from `POST /hil/frame` or the fixture capture loop, goes
+//! through [`Shared::process_frame`]: detector, event log and publish happen
+//! under one lock, so the order of ids in the log and on every stream is
+//! the same.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cam_core::event_log::Resume;
+use cam_core::{Ack, Cam, FrameError, FrameOutcome, MotionEvent};
+use tokio::sync::broadcast;
+
+use crate::config::SimConfig;
+use crate::storage::DirStorage;
+
+/// State shared by every route and the capture loop.
+#[derive(Debug)]
+pub struct Shared {
+    cam: Mutex<Cam>,
+    events: broadcast::Sender<MotionEvent>,
+    storage: DirStorage,
+    /// The settings the simulator was started with.
+    pub config: SimConfig,
+}
+
+impl Shared {
+    /// A fresh cam for `config`.
+    pub fn new(config: SimConfig) -> Arc<Self> {
+        let (events, _) = broadcast::channel(config.client_queue.max(1));
+        Arc::new(Self {
+            cam: Mutex::new(Cam::new(config.detector, config.event_buffer)),
+            events,
+            storage: DirStorage::new(&config.snapshot_dir),
+            config,
+        })
+    }
+
+    fn cam(&self) -> MutexGuard<'_, Cam> {
+        // A panic while holding the lock cannot leave the cam half-updated
+        // in a way later frames care about; keep serving.
+        self.cam.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs one frame (JPEG bytes, capture time in ms since the Unix epoch)
+    /// through the cam and publishes its motion event, if any.
+    ///
+    /// # Errors
+    /// [`FrameError`] for an undecodable frame; nothing changes then.
+    pub fn process_frame(&self, jpeg: Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
+        let mut cam = self.cam();
+        let outcome = cam.process_frame(jpeg, ts_ms)?;
+        if let Some(event) = &outcome.event {
+            // No receivers is fine: the event stays in the log for resume.
+            let _ = self.events.send(event.clone());
+        }
+        Ok(outcome)
+    }
+
+    /// A receiver of live events plus what a client resuming after
+    /// `last_id` must be sent first (nothing when `last_id` is `None`).
+    /// Taken under the cam lock, so no event is missed or sent twice
+    /// between the two.
+    pub fn subscribe(&self, last_id: Option<u64>) -> (broadcast::Receiver<MotionEvent>, Resume) {
+        let cam = self.cam();
+        let rx = self.events.subscribe();
+        let resume = match last_id {
+            Some(id) => cam.log().since(id),
+            None => Resume {
+                events: Vec::new(),
+                gap: None,
+            },
+        };
+        (rx, resume)
+    }
+
+    /// Applies one WebSocket text frame; the ack to send back.
+    pub fn handle_text(&self, text: &str) -> Ack {
+        let mut storage = self.storage.clone();
+        self.cam().handle_text(text, unix_now_s(), &mut storage)
+    }
+
+    /// Runs `f` on the cam (status, latest frame, HIL reset).
+    pub fn with_cam<R>(&self, f: impl FnOnce(&mut Cam) -> R) -> R {
+        f(&mut self.cam())
+    }
+
+    /// The snapshot store.
+    pub fn storage(&self) -> &DirStorage {
+        &self.storage
+    }
+}
+
+/// Wall-clock time in ms since the Unix epoch.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn unix_now_s() -> u64 {
+    unix_now_ms() / 1000
+}
