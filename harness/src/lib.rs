@@ -1,1 +1,33 @@
-pub fn x() {}
+//! # cam-hil: the camhil scenario harness
+//!
+//! Replays recorded footage into a cam (the desktop simulator, or any cam at
+//! a URL) as described by TOML scenario files, and asserts the SSE events
+//! and WebSocket acks that come back, on one timeline.
+//!
+//! - [`scenario`]: the scenario language, loaded and checked before running;
+//! - [`matcher`]: JSON matchers for acks, bodies and event data;
+//! - [`target`]: the cams a scenario runs against, behind one trait;
+//! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
+//! - [`runner`]: runs one scenario on one target;
+//! - [`suite`]: finds, filters and runs many; [`report`] prints them;
+//! - [`synth`]: generated clips with exact ground truth.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use cam_hil::{runner, scenario, target::TargetSpec};
+//! let s = scenario::load("scenarios/highway.toml".as_ref()).expect("valid scenario");
+//! let target = TargetSpec::Sim.open().await.expect("simulator starts");
+//! let report = runner::run(&s, target.as_ref(), &Default::default()).await;
+//! assert!(report.passed(), "{:?}", report.failure());
+//! # }
+//! ```
+
+pub mod client;
+pub mod matcher;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod suite;
+pub mod synth;
+pub mod target;
+pub mod timeline;

@@ -1,0 +1,62 @@
+//! Reporters: what a person (or CI) sees of a run. The runner produces
+//! [`ScenarioReport`]s; a [`Reporter`] shows them.
+
+use std::io::Write;
+
+use crate::runner::ScenarioReport;
+use crate::suite::Summary;
+
+/// Receives each scenario's report as it finishes, then the totals.
+pub trait Reporter {
+    /// One scenario finished.
+    fn scenario(&mut self, report: &ScenarioReport);
+    /// The run finished.
+    fn summary(&mut self, summary: &Summary);
+}
+
+/// Timeline entries shown before a failure.
+pub const FAILURE_CONTEXT: usize = 12;
+
+/// Plain text: a line per scenario, the failing step with what was expected
+/// and what arrived plus the timeline before it, and a closing
+/// `N passed, M failed` line.
+pub struct TextReporter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TextReporter<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+}
+
+impl<W: Write> Reporter for TextReporter<W> {
+    fn scenario(&mut self, r: &ScenarioReport) {
+        let verdict = if r.passed() { "PASS" } else { "FAIL" };
+        let _ = writeln!(
+            self.out,
+            "{verdict} {} ({}; {} step(s), {} event(s), {:.0} ms)",
+            r.name,
+            r.path.display(),
+            r.steps.len(),
+            r.events.len(),
+            r.duration_ms
+        );
+        if let Some((step, message)) = r.failure() {
+            let _ = writeln!(self.out, "  failed at {step} on {}:", r.target);
+            for line in message.lines() {
+                let _ = writeln!(self.out, "    {line}");
+            }
+            let _ = writeln!(self.out, "  timeline (last {FAILURE_CONTEXT} entries):");
+            for e in r.timeline.tail(FAILURE_CONTEXT) {
+                let _ = writeln!(self.out, "    {e}");
+            }
+        }
+    }
+
+    fn summary(&mut self, s: &Summary) {
+        let _ = writeln!(self.out, "{} passed, {} failed", s.passed, s.failed);
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,717 @@
+//! Runs one [`Scenario`] against one [`Target`]: replays frames, sends
+//! commands, and checks what comes back on one timeline.
+//!
+//! ## How SSE expectations synchronise (no sleeps)
+//! Every injected frame is acked by the target with `"motion": true|false`
+//! before the next one goes. An `expect_events` or `expect_no_event` step
+//! first waits, up to its timeout, until the SSE stream has delivered as
+//! many `motion` events as the target acked with `motion: true` since the
+//! stream opened; only then does it judge the events not yet consumed by an
+//! earlier step. A cam that acks motion but never sends the event fails
+//! that wait, naming the frames it is missing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cam_core::protocol::{FRAME_TS_HEADER, FrameReply};
+use cam_sim::clip::Clip;
+use serde_json::Value;
+use tokio::time::timeout_at;
+
+use crate::client::{Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
+use crate::scenario::{Action, Outgoing, Pace, Scenario, Step};
+use crate::target::Target;
+use crate::timeline::{Channel, Timeline};
+
+/// A `motion` (or other) event received on the SSE stream.
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    /// `event:` name.
+    pub name: String,
+    /// `id:`.
+    pub id: Option<String>,
+    /// `data:` parsed as JSON (`Value::Null` if it is not JSON).
+    pub data: Value,
+    /// Ms since the scenario started.
+    pub at_ms: f64,
+}
+
+/// One injected frame and the target's reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRecord {
+    /// Fixture frame index.
+    pub index: usize,
+    /// Capture timestamp sent, ms since the Unix epoch.
+    pub ts_ms: u64,
+    /// The target's reply.
+    pub reply: FrameReply,
+}
+
+/// The verdict on one step.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// `step 3 (expect_events, line 14)`.
+    pub label: String,
+    /// `None` when it passed, else what was expected and what arrived.
+    pub failure: Option<String>,
+    /// How long it took, in ms.
+    pub ms: f64,
+}
+
+/// Everything about one scenario run.
+#[derive(Debug, Clone)]
+pub struct ScenarioReport {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario file.
+    pub path: PathBuf,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The target it ran on.
+    pub target: String,
+    /// Steps run, in order (stops at the first failure).
+    pub steps: Vec<StepResult>,
+    /// Set when the scenario could not start (target unreachable, …).
+    pub setup_failure: Option<String>,
+    /// Every event received.
+    pub events: Vec<ReceivedEvent>,
+    /// Every frame injected.
+    pub frames: Vec<FrameRecord>,
+    /// Capture time of fixture time 0, ms since the Unix epoch.
+    pub base_ts_ms: u64,
+    /// The timeline.
+    pub timeline: Timeline,
+    /// Wall time of the run, in ms.
+    pub duration_ms: f64,
+}
+
+impl ScenarioReport {
+    /// Whether every step passed.
+    pub fn passed(&self) -> bool {
+        self.setup_failure.is_none() && self.steps.iter().all(|s| s.failure.is_none())
+    }
+
+    /// The failing step's label and message, if any.
+    pub fn failure(&self) -> Option<(String, String)> {
+        if let Some(f) = &self.setup_failure {
+            return Some(("setup".into(), f.clone()));
+        }
+        self.steps
+            .iter()
+            .find_map(|s| s.failure.clone().map(|f| (s.label.clone(), f)))
+    }
+
+    /// The `motion` events as a normalised transcript, one line each: ids
+    /// relative to the first (`+0`, `+1`, …), capture times in ms relative to
+    /// fixture time 0, `change` to 4 decimals. Independent of the wall clock
+    /// and of how many events the cam sent before the scenario.
+    pub fn transcript(&self) -> String {
+        let first_id = self
+            .events
+            .iter()
+            .find_map(|e| e.id.as_deref()?.parse::<u64>().ok());
+        let mut out = String::new();
+        for e in self.events.iter().filter(|e| e.name == "motion") {
+            let id = match (
+                e.id.as_deref().and_then(|i| i.parse::<u64>().ok()),
+                first_id,
+            ) {
+                (Some(i), Some(f)) => format!("+{}", i - f),
+                _ => "?".into(),
+            };
+            let d = &e.data;
+            let t = d["ts"].as_f64().map_or("?".into(), |ts| {
+                format!("{}", (ts * 1000.0).round() as i64 - self.base_ts_ms as i64)
+            });
+            out.push_str(&format!(
+                "id {id:<4} frame {:<4} t_ms {t:<6} count {:<4} change {:.4}\n",
+                d["frame"],
+                d["count"],
+                d["change"].as_f64().unwrap_or(f64::NAN)
+            ));
+        }
+        out
+    }
+}
+
+/// Clips loaded once per run and shared by its scenarios.
+#[derive(Debug, Default, Clone)]
+pub struct ClipCache(Arc<Mutex<HashMap<PathBuf, Arc<Clip>>>>);
+
+impl ClipCache {
+    /// The clip at `dir`, loading it on first use.
+    ///
+    /// # Errors
+    /// The clip cannot be loaded (see [`Clip::load`]).
+    pub fn get(&self, dir: &PathBuf) -> Result<Arc<Clip>, String> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = map.get(dir) {
+            return Ok(c.clone());
+        }
+        let clip = Arc::new(Clip::load(dir).map_err(|e| e.to_string())?);
+        map.insert(dir.clone(), clip.clone());
+        Ok(clip)
+    }
+}
+
+struct Run<'a> {
+    scenario: &'a Scenario,
+    target: &'a dyn Target,
+    clips: &'a ClipCache,
+    http: Http,
+    sse: SseStream,
+    control: Option<Control>,
+    timeline: Timeline,
+    events: Vec<ReceivedEvent>,
+    /// Events before this index were consumed by an earlier step.
+    cursor: usize,
+    motion_acked: usize,
+    motion_received: usize,
+    frames: Vec<FrameRecord>,
+    last_saved: Option<String>,
+    base_ts_ms: u64,
+}
+
+/// Runs `scenario` on `target` and reports every step.
+pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) -> ScenarioReport {
+    let started = Instant::now();
+    let base_ts_ms = cam_sim::shared::unix_now_ms();
+    let mut report = ScenarioReport {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        tags: scenario.tags.clone(),
+        target: target.describe(),
+        steps: Vec::new(),
+        setup_failure: None,
+        events: Vec::new(),
+        frames: Vec::new(),
+        base_ts_ms,
+        timeline: Timeline::new(),
+        duration_ms: 0.0,
+    };
+    let endpoint = target.endpoint();
+    let (http, sse) = match (Http::new(endpoint), open_sse(endpoint)) {
+        (Ok(h), Ok(s)) => (h, s),
+        (Err(e), _) | (_, Err(e)) => {
+            report.setup_failure = Some(e);
+            return report;
+        }
+    };
+    let mut run = Run {
+        scenario,
+        target,
+        clips,
+        http,
+        sse,
+        control: None,
+        timeline: Timeline::new(),
+        events: Vec::new(),
+        cursor: 0,
+        motion_acked: 0,
+        motion_received: 0,
+        frames: Vec::new(),
+        last_saved: None,
+        base_ts_ms,
+    };
+    match run.setup().await {
+        Err(e) => report.setup_failure = Some(e),
+        Ok(()) => {
+            for step in &scenario.steps {
+                let t0 = Instant::now();
+                run.timeline
+                    .push(Channel::Step, format!("begin {}", step.label()));
+                let deadline = tokio::time::Instant::now() + step.timeout;
+                let failure = match timeout_at(deadline, run.step(step, deadline)).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(msg)) => Some(msg),
+                    Err(_) => Some(format!("timed out after {} ms", step.timeout.as_millis())),
+                };
+                run.drain();
+                run.timeline.push(
+                    Channel::Step,
+                    format!(
+                        "end {}: {}",
+                        step.label(),
+                        if failure.is_some() { "FAILED" } else { "ok" }
+                    ),
+                );
+                let failed = failure.is_some();
+                report.steps.push(StepResult {
+                    label: step.label(),
+                    failure,
+                    ms: t0.elapsed().as_secs_f64() * 1000.0,
+                });
+                if failed {
+                    break;
+                }
+            }
+        }
+    }
+    run.drain();
+    report.events = run.events;
+    report.frames = run.frames;
+    report.timeline = run.timeline;
+    report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    report
+}
+
+impl Run<'_> {
+    /// Resets the cam, waits for the SSE stream to be connected, applies
+    /// the scenario's config.
+    async fn setup(&mut self) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + self.scenario.steps[0].timeout;
+        let reset = self
+            .http
+            .request(reqwest::Method::POST, "/hil/reset")
+            .send();
+        let resp = timeout_at(deadline, reset)
+            .await
+            .map_err(|_| "POST /hil/reset timed out".to_string())?
+            .map_err(|e| format!("target unreachable: POST /hil/reset: {e}"))?;
+        self.timeline.push(
+            Channel::Http,
+            format!("POST /hil/reset -> {}", resp.status()),
+        );
+        if !resp.status().is_success() {
+            return Err(format!("POST /hil/reset answered {}", resp.status()));
+        }
+        // Wait for the stream's headers: from then on the cam has this
+        // client subscribed, so no event of the scenario can be missed.
+        loop {
+            let item = timeout_at(deadline, self.sse.rx.recv())
+                .await
+                .map_err(|_| "GET /events did not connect in time".to_string())?
+                .ok_or("SSE client ended")?;
+            let connected = matches!(item.kind, SseKind::Connected(_));
+            if let SseKind::Error(e) = &item.kind {
+                return Err(format!("GET /events failed: {e}"));
+            }
+            self.record(item);
+            if connected {
+                break;
+            }
+        }
+        if let Some(threshold) = self.scenario.threshold {
+            let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
+            let ack = self.command(&cmd.to_string(), deadline).await?;
+            if ack.get("ok") != Some(&Value::Bool(true)) {
+                return Err(format!("set_threshold {threshold} refused: {ack}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self, step: &Step, deadline: tokio::time::Instant) -> Result<(), String> {
+        match &step.action {
+            Action::Replay {
+                clip,
+                from,
+                to,
+                pace,
+            } => self.replay(clip, *from, *to, *pace).await,
+            Action::Command { send, expect } => {
+                let text = match send {
+                    Outgoing::Json(v) => v.to_string(),
+                    Outgoing::Text(t) => t.clone(),
+                };
+                let ack = self.command(&text, deadline).await?;
+                if let Some(m) = expect {
+                    m.check(&ack).map_err(|why| {
+                        format!("sent {text}\nexpected ack {m}\n     got ack {ack}\n({why})")
+                    })?;
+                }
+                Ok(())
+            }
+            Action::ExpectEvents {
+                event,
+                min,
+                max,
+                fields,
+                first,
+                last,
+            } => {
+                self.catch_up().await?;
+                let new: Vec<&ReceivedEvent> = self.events[self.cursor..]
+                    .iter()
+                    .filter(|e| &e.name == event)
+                    .collect();
+                let n = new.len();
+                let count_ok = n >= *min && max.is_none_or(|m| n <= m);
+                let want = match max {
+                    Some(m) if m == min => format!("exactly {min}"),
+                    Some(m) => format!("{min} to {m}"),
+                    None => format!("at least {min}"),
+                };
+                if !count_ok {
+                    return Err(format!(
+                        "expected {want} `{event}` event(s), {n} arrived{}",
+                        summarize(&new)
+                    ));
+                }
+                for e in &new {
+                    if let Some(m) = fields {
+                        m.check(&e.data)
+                            .map_err(|why| format!("event id {:?}: {why}", e.id))?;
+                    }
+                }
+                if let (Some(m), Some(e)) = (first, new.first()) {
+                    m.check(&e.data)
+                        .map_err(|why| format!("first event (id {:?}): {why}", e.id))?;
+                }
+                if let (Some(m), Some(e)) = (last, new.last()) {
+                    m.check(&e.data)
+                        .map_err(|why| format!("last event (id {:?}): {why}", e.id))?;
+                }
+                self.cursor = self.events.len();
+                Ok(())
+            }
+            Action::ExpectNoEvent { for_ms } => {
+                self.catch_up().await?;
+                let check = |run: &Self| -> Result<(), String> {
+                    let new: Vec<&ReceivedEvent> = run.events[run.cursor..].iter().collect();
+                    if new.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "expected no event, {} arrived{}",
+                            new.len(),
+                            summarize(&new)
+                        ))
+                    }
+                };
+                check(self)?;
+                if *for_ms > 0 {
+                    // The assertion itself spans this time: watch the
+                    // stream until it ends, failing on the first event.
+                    let until = tokio::time::Instant::now() + Duration::from_millis(*for_ms);
+                    while let Ok(Some(item)) = timeout_at(until, self.sse.rx.recv()).await {
+                        self.record(item);
+                        check(self)?;
+                    }
+                }
+                Ok(())
+            }
+            Action::ExpectSnapshot { frame } => {
+                let saved = self
+                    .last_saved
+                    .clone()
+                    .ok_or("no earlier ack named a `saved` file")?;
+                let clip = self.clip(self.scenario.fixture.as_ref().ok_or("no fixture")?)?;
+                let expected = &clip.frames[*frame].jpeg;
+                match self.target.read_file(&saved)? {
+                    None => Err(format!(
+                        "target {} gives no access to its storage",
+                        self.target.describe()
+                    )),
+                    Some(bytes) if &bytes == expected => Ok(()),
+                    Some(bytes) => Err(format!(
+                        "{saved} holds {} bytes that are not fixture frame {frame} ({} bytes){}",
+                        bytes.len(),
+                        expected.len(),
+                        clip.frames
+                            .iter()
+                            .position(|f| f.jpeg == bytes)
+                            .map_or(String::new(), |i| format!("; it is frame {i}"))
+                    )),
+                }
+            }
+            Action::Http {
+                method,
+                path,
+                body,
+                status,
+                json,
+                content_type,
+            } => {
+                let m = reqwest::Method::from_bytes(method.as_bytes())
+                    .map_err(|e| format!("method {method}: {e}"))?;
+                let mut req = self.http.request(m, path);
+                if let Some(b) = body {
+                    req = req.body(b.clone());
+                }
+                let resp = req
+                    .send()
+                    .await
+                    .map_err(|e| format!("{method} {path}: {e}"))?;
+                let code = resp.status().as_u16();
+                let ctype = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let bytes = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("{method} {path}: body: {e}"))?;
+                let text = String::from_utf8_lossy(&bytes);
+                self.timeline.push(
+                    Channel::Http,
+                    format!("{method} {path} -> {code} {ctype} {}", clip_text(&text)),
+                );
+                if let Some(s) = status {
+                    if *s != code {
+                        return Err(format!(
+                            "{method} {path}: expected status {s}, got {code}: {}",
+                            clip_text(&text)
+                        ));
+                    }
+                }
+                if let Some(c) = content_type {
+                    if !ctype.starts_with(c.as_str()) {
+                        return Err(format!(
+                            "{method} {path}: expected Content-Type {c}, got {ctype:?}"
+                        ));
+                    }
+                }
+                if let Some(m) = json {
+                    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        format!(
+                            "{method} {path}: body is not JSON ({e}): {}",
+                            clip_text(&text)
+                        )
+                    })?;
+                    m.check(&v)
+                        .map_err(|why| format!("{method} {path}: expected {m}, got {v} ({why})"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn clip(&self, dir: &PathBuf) -> Result<Arc<Clip>, String> {
+        self.clips.get(dir)
+    }
+
+    async fn replay(
+        &mut self,
+        dir: &PathBuf,
+        from: usize,
+        to: usize,
+        pace: Pace,
+    ) -> Result<(), String> {
+        let clip = self.clip(dir)?;
+        let t0 = clip.frames[from].t_ms;
+        let start = tokio::time::Instant::now();
+        for index in from..=to {
+            let frame = &clip.frames[index];
+            if let Pace::Recorded(speed) = pace {
+                let offset = Duration::from_secs_f64((frame.t_ms - t0) as f64 / 1000.0 / speed);
+                // Pacing at the recorded frame rate is what this step does.
+                tokio::time::sleep_until(start + offset).await;
+            }
+            let ts_ms = self.base_ts_ms + frame.t_ms;
+            let resp = self
+                .http
+                .request(reqwest::Method::POST, "/hil/frame")
+                .header(FRAME_TS_HEADER, ts_ms.to_string())
+                .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+                .body(frame.jpeg.clone())
+                .send()
+                .await
+                .map_err(|e| format!("frame {index} ({}): POST /hil/frame: {e}", frame.file))?;
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            if !status.is_success() {
+                self.timeline
+                    .push(Channel::Frame, format!("frame {index} -> {status} {body}"));
+                return Err(format!(
+                    "frame {index} ({}): POST /hil/frame answered {status}: {body}",
+                    frame.file
+                ));
+            }
+            let reply: FrameReply = serde_json::from_str(&body).map_err(|e| {
+                format!(
+                    "frame {index}: reply is not a frame ack ({e}): {}",
+                    clip_text(&body)
+                )
+            })?;
+            self.timeline.push(
+                Channel::Frame,
+                format!(
+                    "frame {index} -> seq {} change {:.4}{}",
+                    reply.frame,
+                    reply.change,
+                    if reply.motion { " MOTION" } else { "" }
+                ),
+            );
+            if reply.motion {
+                self.motion_acked += 1;
+            }
+            self.frames.push(FrameRecord {
+                index,
+                ts_ms,
+                reply,
+            });
+            self.drain();
+        }
+        Ok(())
+    }
+
+    /// Sends one text frame on the control channel and returns its ack as
+    /// JSON.
+    async fn command(
+        &mut self,
+        text: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Value, String> {
+        if self.control.is_none() {
+            let c = timeout_at(deadline, Control::connect(self.target.endpoint()))
+                .await
+                .map_err(|_| "WebSocket connect timed out".to_string())??;
+            self.timeline.push(Channel::Ws, "connected /control");
+            self.control = Some(c);
+        }
+        let control = self.control.as_mut().expect("connected above");
+        control.send_text(text).await?;
+        self.timeline
+            .push(Channel::Ws, format!("> {}", clip_text(text)));
+        let reply = timeout_at(deadline, control.next_reply())
+            .await
+            .map_err(|_| format!("sent {}: no ack before the step's timeout", clip_text(text)))?;
+        match reply {
+            Reply::Text(t) => {
+                self.timeline.push(Channel::Ws, format!("< {t}"));
+                let ack: Value =
+                    serde_json::from_str(&t).map_err(|e| format!("ack is not JSON ({e}): {t}"))?;
+                if let Some(saved) = ack.get("saved").and_then(Value::as_str) {
+                    self.last_saved = Some(saved.to_string());
+                }
+                Ok(ack)
+            }
+            Reply::Binary(n) => Err(format!(
+                "expected a text ack, got a binary frame of {n} bytes"
+            )),
+            Reply::Closed(code, reason) => {
+                self.control = None;
+                self.timeline
+                    .push(Channel::Ws, format!("closed {code:?} {reason}"));
+                Err(format!(
+                    "sent {}: connection closed (code {code:?}) {reason}",
+                    clip_text(text)
+                ))
+            }
+        }
+    }
+
+    /// Waits until the stream has delivered a `motion` event for every frame
+    /// the target acked as motion.
+    async fn catch_up(&mut self) -> Result<(), String> {
+        self.drain();
+        while self.motion_received < self.motion_acked {
+            match self.sse.rx.recv().await {
+                Some(item) => self.record(item),
+                None => return Err("SSE client ended".into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) {
+        while let Ok(item) = self.sse.rx.try_recv() {
+            self.record(item);
+        }
+    }
+
+    fn record(&mut self, item: SseItem) {
+        match item.kind {
+            SseKind::Connected(status) => {
+                self.timeline
+                    .push_at(item.at, Channel::Sse, format!("connected ({status})"))
+            }
+            SseKind::Comment(c) => self
+                .timeline
+                .push_at(item.at, Channel::Sse, format!(": {c}")),
+            SseKind::Error(e) => {
+                self.timeline
+                    .push_at(item.at, Channel::Sse, format!("error: {e}"))
+            }
+            SseKind::Event {
+                name,
+                id,
+                retry,
+                data,
+            } => {
+                let retry = retry.map_or(String::new(), |r| format!(" retry {r}"));
+                self.timeline.push_at(
+                    item.at,
+                    Channel::Sse,
+                    format!(
+                        "event {name} id {}{retry} {}",
+                        id.as_deref().unwrap_or("-"),
+                        clip_text(&data)
+                    ),
+                );
+                if name == "motion" {
+                    self.motion_received += 1;
+                }
+                let at_ms = self.timeline.entries.last().map_or(0.0, |e| e.at_ms);
+                let data = serde_json::from_str(&data).unwrap_or(Value::Null);
+                self.events.push(ReceivedEvent {
+                    name,
+                    id,
+                    data,
+                    at_ms,
+                });
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Control")
+    }
+}
+
+fn summarize(events: &[&ReceivedEvent]) -> String {
+    if events.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(":");
+    for e in events.iter().take(8) {
+        s.push_str(&format!(
+            "\n  id {} {}",
+            e.id.as_deref().unwrap_or("-"),
+            e.data
+        ));
+    }
+    if events.len() > 8 {
+        s.push_str(&format!("\n  … and {} more", events.len() - 8));
+    }
+    s
+}
+
+fn clip_text(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        s.to_string()
+    } else {
+        let cut = (0..=MAX)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
+        format!("{}… ({} bytes)", &s[..cut], s.len())
+    }
+}
+
+impl ScenarioReport {
+    /// The report of a scenario whose target could not be opened.
+    pub fn not_started(scenario: &Scenario, target: &str, why: String) -> Self {
+        Self {
+            name: scenario.name.clone(),
+            path: scenario.path.clone(),
+            tags: scenario.tags.clone(),
+            target: target.to_string(),
+            steps: Vec::new(),
+            setup_failure: Some(why),
+            events: Vec::new(),
+            frames: Vec::new(),
+            base_ts_ms: 0,
+            timeline: Timeline::new(),
+            duration_ms: 0.0,
+        }
+    }
+}

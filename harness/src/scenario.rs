@@ -1,0 +1,586 @@
+//! Scenario files: TOML in, checked [`Scenario`] out.
+//!
+//! The language is documented with an example per step in
+//! `docs/scenarios.md`. Everything is checked when the file is loaded,
+//! before anything runs: unknown keys, a step with no action or two, bad
+//! matchers, a fixture or a frame that does not exist. Errors name the file,
+//! line and column ([`ScenarioError`]).
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use toml::Spanned;
+
+use crate::matcher::Matcher;
+
+/// Per-step timeout when neither the step nor the scenario sets one, in ms.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// `name`, or the file stem.
+    pub name: String,
+    /// `tags`; `protocol` marks scenarios any correct cam must pass.
+    pub tags: Vec<String>,
+    /// The default clip folder for `replay` and `expect_snapshot` steps,
+    /// resolved against the scenario file's folder.
+    pub fixture: Option<PathBuf>,
+    /// `[config] threshold`, applied with `set_threshold` before the steps.
+    pub threshold: Option<f64>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step: what to do, and how long it may take.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 1-based position in the file.
+    pub index: usize,
+    /// Line of its `[[step]]` table.
+    pub line: usize,
+    /// `name`, if given.
+    pub name: Option<String>,
+    /// Its time limit (`timeout_ms`, or the scenario's, or 10 s).
+    pub timeout: Duration,
+    /// What it does.
+    pub action: Action,
+}
+
+impl Step {
+    /// `step 3 (expect_events, line 14)` or with its name.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!(
+                "step {} `{n}` ({}, line {})",
+                self.index,
+                self.action.kind(),
+                self.line
+            ),
+            None => format!(
+                "step {} ({}, line {})",
+                self.index,
+                self.action.kind(),
+                self.line
+            ),
+        }
+    }
+}
+
+/// How a `replay` step paces frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Each frame as soon as the previous one is acked.
+    Acked,
+    /// At the recorded capture times divided by the speed factor.
+    Recorded(f64),
+}
+
+/// What a WebSocket `send` step sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// A TOML table or value, sent as JSON text.
+    Json(Value),
+    /// Text sent as it is (for bad-JSON checks).
+    Text(String),
+}
+
+/// A step's action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Inject frames `from..=to` (manifest indices) of `clip`.
+    Replay {
+        /// The clip folder.
+        clip: PathBuf,
+        /// First frame index (0-based manifest row).
+        from: usize,
+        /// Last frame index, inclusive.
+        to: usize,
+        /// Pacing.
+        pace: Pace,
+    },
+    /// Send one WebSocket text frame and read its ack.
+    Command {
+        /// What to send.
+        send: Outgoing,
+        /// What the ack must match (`None`: any ack).
+        expect: Option<Matcher>,
+    },
+    /// Expect SSE events among those not yet consumed by an earlier
+    /// `expect_*` step, once the stream has delivered the events for every
+    /// frame the target acked as motion.
+    ExpectEvents {
+        /// SSE event name (default `motion`).
+        event: String,
+        /// Fewest events.
+        min: usize,
+        /// Most events.
+        max: Option<usize>,
+        /// What every event's data must match.
+        fields: Option<Matcher>,
+        /// What the first event's data must match.
+        first: Option<Matcher>,
+        /// What the last event's data must match.
+        last: Option<Matcher>,
+    },
+    /// No SSE event beyond those already consumed, once the stream has
+    /// caught up, and none for `for_ms` more.
+    ExpectNoEvent {
+        /// Extra span to watch, in ms (0: just the catch-up).
+        for_ms: u64,
+    },
+    /// The file named by the last ack's `saved` exists on the target and
+    /// holds exactly this frame of the scenario's fixture.
+    ExpectSnapshot {
+        /// Frame index in the fixture.
+        frame: usize,
+    },
+    /// One HTTP request and its expected reply.
+    Http {
+        /// `GET`, `POST`, …
+        method: String,
+        /// Path and query, e.g. `/status`.
+        path: String,
+        /// Request body.
+        body: Option<String>,
+        /// Expected status code.
+        status: Option<u16>,
+        /// What the JSON body must match.
+        json: Option<Matcher>,
+        /// Expected `Content-Type` prefix.
+        content_type: Option<String>,
+    },
+}
+
+impl Action {
+    /// The step keyword, e.g. `replay`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Replay { .. } => "replay",
+            Action::Command { .. } => "send",
+            Action::ExpectEvents { .. } => "expect_events",
+            Action::ExpectNoEvent { .. } => "expect_no_event",
+            Action::ExpectSnapshot { .. } => "expect_snapshot",
+            Action::Http { .. } => "http",
+        }
+    }
+}
+
+/// An error in a scenario file: where and what. Renders as
+/// `path:line:col: message`, or as a miette diagnostic with the source.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{}:{line}:{col}: {message}", path.display())]
+pub struct ScenarioError {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+    #[source_code]
+    src: miette::NamedSource<String>,
+    #[label("{message}")]
+    span: Option<miette::SourceSpan>,
+}
+
+impl ScenarioError {
+    fn new(path: &Path, src: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+        let offset = span.as_ref().map_or(0, |s| s.start.min(src.len()));
+        let before = &src[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Self {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+            src: miette::NamedSource::new(path.display().to_string(), src.to_string()),
+            span: span.map(|s| (s.start, s.end.saturating_sub(s.start)).into()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    fixture: Option<Spanned<String>>,
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    config: RawConfig,
+    #[serde(default, rename = "step")]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    threshold: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    timeout_ms: Option<u64>,
+    replay: Option<Spanned<RawReplay>>,
+    send: Option<Spanned<toml::Value>>,
+    send_text: Option<String>,
+    expect_ack: Option<Spanned<toml::Value>>,
+    expect_events: Option<RawExpectEvents>,
+    expect_no_event: Option<RawNoEvent>,
+    expect_snapshot: Option<Spanned<RawSnapshot>>,
+    http: Option<RawHttp>,
+    expect_status: Option<u16>,
+    expect_json: Option<Spanned<toml::Value>>,
+    expect_content_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplay {
+    fixture: Option<String>,
+    from: Option<usize>,
+    to: Option<usize>,
+    #[serde(default)]
+    pace: RawPace,
+    speed: Option<f64>,
+}
+
+#[derive(Deserialize, Default, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum RawPace {
+    #[default]
+    Acked,
+    Recorded,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectEvents {
+    event: Option<String>,
+    count: Option<usize>,
+    min: Option<usize>,
+    max: Option<usize>,
+    fields: Option<Spanned<toml::Value>>,
+    first: Option<Spanned<toml::Value>>,
+    last: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNoEvent {
+    #[serde(default)]
+    for_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSnapshot {
+    frame: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default = "get")]
+    method: String,
+    path: String,
+    body: Option<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+/// Loads and checks one scenario file.
+///
+/// # Errors
+/// [`ScenarioError`] naming file, line and column: the file cannot be read,
+/// is not valid TOML, has unknown keys, a step without exactly one action,
+/// a bad matcher, a missing fixture or a frame index past its end.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new(path, "", None, format!("cannot read: {e}")))?;
+    parse(path, &src)
+}
+
+/// Checks scenario text as if read from `path` (which locates fixtures).
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
+    let err = |span: Option<Range<usize>>, msg: String| ScenarioError::new(path, src, span, msg);
+    let raw: RawScenario =
+        toml::from_str(src).map_err(|e| err(e.span(), e.message().to_string()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let fixture = match &raw.fixture {
+        Some(f) => Some(check_clip(base, f.get_ref()).map_err(|m| err(Some(f.span()), m))?),
+        None => None,
+    };
+    let scenario_timeout = raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let threshold = match raw.config.threshold {
+        Some(t) if !(0.0..=1.0).contains(t.get_ref()) => {
+            return Err(err(Some(t.span()), "threshold must be in [0, 1]".into()));
+        }
+        t => t.map(Spanned::into_inner),
+    };
+    if raw.steps.is_empty() {
+        return Err(err(
+            None,
+            "no [[step]] tables: a scenario needs at least one step".into(),
+        ));
+    }
+    let mut steps = Vec::with_capacity(raw.steps.len());
+    for (i, spanned) in raw.steps.into_iter().enumerate() {
+        let span = spanned.span();
+        let line = src[..span.start.min(src.len())].matches('\n').count() + 1;
+        let step = spanned.into_inner();
+        let timeout = Duration::from_millis(step.timeout_ms.unwrap_or(scenario_timeout));
+        let name = step.name.clone();
+        let action = step_action(step, base, fixture.as_ref(), &err, span)?;
+        steps.push(Step {
+            index: i + 1,
+            line,
+            name,
+            timeout,
+            action,
+        });
+    }
+    let name = raw.name.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name,
+        tags: raw.tags,
+        fixture,
+        threshold,
+        steps,
+    })
+}
+
+/// Number of frames in `base/name/manifest.csv`, or why not.
+fn check_clip(base: &Path, name: &str) -> Result<PathBuf, String> {
+    let dir = base.join(name);
+    clip_len(&dir).map(|_| dir)
+}
+
+fn clip_len(dir: &Path) -> Result<usize, String> {
+    let manifest = dir.join("manifest.csv");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| format!("fixture {}: cannot read manifest.csv: {e}", dir.display()))?;
+    let rows = cam_core::fixture::parse_manifest(&text)
+        .map_err(|e| format!("fixture {}: manifest.csv {e}", dir.display()))?;
+    for row in &rows {
+        if !dir.join(&row.file).is_file() {
+            return Err(format!(
+                "fixture {}: frame file {} is missing",
+                dir.display(),
+                row.file
+            ));
+        }
+    }
+    Ok(rows.len())
+}
+
+fn matcher(
+    value: Spanned<toml::Value>,
+    err: &impl Fn(Option<Range<usize>>, String) -> ScenarioError,
+) -> Result<Matcher, ScenarioError> {
+    let span = value.span();
+    let json = serde_json::to_value(value.into_inner())
+        .map_err(|e| err(Some(span.clone()), e.to_string()))?;
+    Matcher::compile(&json).map_err(|m| err(Some(span), format!("bad matcher: {m}")))
+}
+
+fn step_action(
+    step: RawStep,
+    base: &Path,
+    fixture: Option<&PathBuf>,
+    err: &impl Fn(Option<Range<usize>>, String) -> ScenarioError,
+    span: Range<usize>,
+) -> Result<Action, ScenarioError> {
+    let actions = [
+        step.replay.is_some(),
+        step.send.is_some() || step.send_text.is_some(),
+        step.expect_events.is_some(),
+        step.expect_no_event.is_some(),
+        step.expect_snapshot.is_some(),
+        step.http.is_some(),
+    ];
+    let n = actions.iter().filter(|a| **a).count();
+    const KINDS: &str =
+        "replay, send, send_text, expect_events, expect_no_event, expect_snapshot, http";
+    if n != 1 || (step.send.is_some() && step.send_text.is_some()) {
+        let what = if n == 0 {
+            "has no action"
+        } else {
+            "has more than one action"
+        };
+        return Err(err(
+            Some(span),
+            format!("this step {what}: give exactly one of {KINDS}"),
+        ));
+    }
+    let orphan = |key: &str, needs: &str| {
+        err(
+            Some(span.clone()),
+            format!("`{key}` belongs with `{needs}`"),
+        )
+    };
+    if step.expect_ack.is_some() && step.send.is_none() && step.send_text.is_none() {
+        return Err(orphan("expect_ack", "send"));
+    }
+    if step.http.is_none() {
+        if step.expect_status.is_some() {
+            return Err(orphan("expect_status", "http"));
+        }
+        if step.expect_json.is_some() {
+            return Err(orphan("expect_json", "http"));
+        }
+        if step.expect_content_type.is_some() {
+            return Err(orphan("expect_content_type", "http"));
+        }
+    }
+    if let Some(replay) = step.replay {
+        let rspan = replay.span();
+        let r = replay.into_inner();
+        let clip = match (&r.fixture, fixture) {
+            (Some(f), _) => check_clip(base, f).map_err(|m| err(Some(rspan.clone()), m))?,
+            (None, Some(f)) => f.clone(),
+            (None, None) => {
+                return Err(err(
+                    Some(rspan),
+                    "replay needs a fixture (top-level `fixture` or `replay.fixture`)".into(),
+                ));
+            }
+        };
+        let len = clip_len(&clip).map_err(|m| err(Some(rspan.clone()), m))?;
+        let (from, to) = (r.from.unwrap_or(0), r.to.unwrap_or(len - 1));
+        if to >= len || from > to {
+            return Err(err(
+                Some(rspan),
+                format!(
+                    "frames {from}..={to} are not in the fixture ({} has frames 0..={})",
+                    clip.display(),
+                    len - 1
+                ),
+            ));
+        }
+        let pace = match (r.pace, r.speed) {
+            (RawPace::Acked, None) => Pace::Acked,
+            (RawPace::Acked, Some(_)) => {
+                return Err(err(
+                    Some(rspan),
+                    "`speed` needs `pace = \"recorded\"`".into(),
+                ));
+            }
+            (RawPace::Recorded, s) => match s.unwrap_or(1.0) {
+                s if s > 0.0 && s.is_finite() => Pace::Recorded(s),
+                s => {
+                    return Err(err(
+                        Some(rspan),
+                        format!("`speed` must be above 0, not {s}"),
+                    ));
+                }
+            },
+        };
+        return Ok(Action::Replay {
+            clip,
+            from,
+            to,
+            pace,
+        });
+    }
+    if step.send.is_some() || step.send_text.is_some() {
+        let send = match (step.send, step.send_text) {
+            (Some(v), _) => {
+                let s = v.span();
+                Outgoing::Json(
+                    serde_json::to_value(v.into_inner())
+                        .map_err(|e| err(Some(s), e.to_string()))?,
+                )
+            }
+            (None, Some(t)) => Outgoing::Text(t),
+            (None, None) => unreachable!("checked above"),
+        };
+        let expect = step.expect_ack.map(|m| matcher(m, err)).transpose()?;
+        return Ok(Action::Command { send, expect });
+    }
+    if let Some(e) = step.expect_events {
+        let (min, max) = match (e.count, e.min, e.max) {
+            (Some(c), None, None) => (c, Some(c)),
+            (None, min, max) => (min.unwrap_or(1), max),
+            _ => {
+                return Err(err(
+                    Some(span),
+                    "`count` cannot be combined with `min`/`max`".into(),
+                ));
+            }
+        };
+        if max.is_some_and(|m| m < min) {
+            return Err(err(
+                Some(span),
+                format!("`max` {max:?} is below `min` {min}"),
+            ));
+        }
+        return Ok(Action::ExpectEvents {
+            event: e.event.unwrap_or_else(|| "motion".into()),
+            min,
+            max,
+            fields: e.fields.map(|m| matcher(m, err)).transpose()?,
+            first: e.first.map(|m| matcher(m, err)).transpose()?,
+            last: e.last.map(|m| matcher(m, err)).transpose()?,
+        });
+    }
+    if let Some(n) = step.expect_no_event {
+        return Ok(Action::ExpectNoEvent { for_ms: n.for_ms });
+    }
+    if let Some(s) = step.expect_snapshot {
+        let sspan = s.span();
+        let frame = s.into_inner().frame;
+        let Some(clip) = fixture else {
+            return Err(err(
+                Some(sspan),
+                "expect_snapshot needs the top-level `fixture`".into(),
+            ));
+        };
+        let len = clip_len(clip).map_err(|m| err(Some(sspan.clone()), m))?;
+        if frame >= len {
+            return Err(err(
+                Some(sspan),
+                format!("frame {frame} is not in the fixture (0..={})", len - 1),
+            ));
+        }
+        return Ok(Action::ExpectSnapshot { frame });
+    }
+    let http = step.http.expect("one action is set");
+    if !http.path.starts_with('/') {
+        return Err(err(
+            Some(span),
+            format!("http path must start with `/`: {:?}", http.path),
+        ));
+    }
+    Ok(Action::Http {
+        method: http.method.to_uppercase(),
+        path: http.path,
+        body: http.body,
+        status: step.expect_status,
+        json: step.expect_json.map(|m| matcher(m, err)).transpose()?,
+        content_type: step.expect_content_type,
+    })
+}

@@ -1,0 +1,222 @@
+//! Targets: the cams a scenario can run against, behind one trait.
+//!
+//! - `sim` (the default): a fresh in-process [`cam_sim::Simulator`] per
+//!   scenario on an ephemeral loopback port, with its own snapshot folder;
+//! - `url:http://HOST:PORT`: any cam speaking `docs/protocol.md` (with
+//!   `--token` if it wants one). Scenarios run one at a time against it and
+//!   start with `POST /hil/reset`.
+//!
+//! A board over USB will be one more [`TargetSpec`] (it adds a console).
+
+use std::fmt;
+use std::str::FromStr;
+
+use cam_sim::{SimConfig, Simulator};
+
+/// Where a target's cam listens, and the token it wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    /// Bearer token for every route but the dashboard, if the cam wants one.
+    pub token: Option<String>,
+}
+
+impl Endpoint {
+    /// `base` + `path` (`path` starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The WebSocket URL of `path` (`ws://` for `http://`, `wss://` for
+    /// `https://`).
+    pub fn ws_url(&self, path: &str) -> String {
+        let base = if let Some(rest) = self.base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            format!("ws://{}", self.base.trim_start_matches("http://"))
+        };
+        format!("{base}{path}")
+    }
+}
+
+/// A cam under test, opened for one scenario.
+pub trait Target: Send + Sync {
+    /// Where it listens.
+    fn endpoint(&self) -> &Endpoint;
+
+    /// Reads a file from the cam's storage by its cam path
+    /// (`/sdcard/snaps/…`). `Ok(None)` when this target gives no access to
+    /// its storage (a cam at a URL).
+    ///
+    /// # Errors
+    /// The file cannot be read (missing, or the path is not on the card).
+    fn read_file(&self, cam_path: &str) -> Result<Option<Vec<u8>>, String>;
+
+    /// One line for reports, e.g. `sim 127.0.0.1:41234`.
+    fn describe(&self) -> String;
+}
+
+/// Which target to open for each scenario (`--target`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TargetSpec {
+    /// A fresh in-process simulator per scenario.
+    #[default]
+    Sim,
+    /// A cam at a URL.
+    Url(Endpoint),
+}
+
+/// `--target` text that is not a target.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("bad target {0:?}: expected `sim` or `url:http://HOST:PORT`")]
+pub struct BadTarget(String);
+
+impl FromStr for TargetSpec {
+    type Err = BadTarget;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sim" => Ok(TargetSpec::Sim),
+            _ => match s.strip_prefix("url:") {
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                    Ok(TargetSpec::Url(Endpoint {
+                        base: url.trim_end_matches('/').to_string(),
+                        token: None,
+                    }))
+                }
+                _ => Err(BadTarget(s.to_string())),
+            },
+        }
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetSpec::Sim => write!(f, "sim"),
+            TargetSpec::Url(e) => write!(f, "url:{}", e.base),
+        }
+    }
+}
+
+/// A target could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open target {target}: {message}")]
+pub struct TargetError {
+    /// The `--target` value.
+    pub target: String,
+    /// Why.
+    pub message: String,
+}
+
+impl TargetSpec {
+    /// Gives the cam a token (for `url:` targets; the simulator target
+    /// starts its simulator with it).
+    pub fn with_token(self, token: Option<String>) -> Self {
+        match self {
+            TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ..e }),
+            other => other,
+        }
+    }
+
+    /// Opens the target for one scenario.
+    ///
+    /// # Errors
+    /// The simulator cannot start (no loopback port, no temp folder).
+    pub async fn open(&self) -> Result<Box<dyn Target>, TargetError> {
+        let fail = |message: String| TargetError {
+            target: self.to_string(),
+            message,
+        };
+        match self {
+            TargetSpec::Sim => {
+                let dir = tempfile::tempdir().map_err(|e| fail(format!("temp folder: {e}")))?;
+                let config = SimConfig {
+                    snapshot_dir: dir.path().to_path_buf(),
+                    ..SimConfig::default()
+                };
+                let sim = Simulator::start(config)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let endpoint = Endpoint {
+                    base: sim.url(),
+                    token: None,
+                };
+                Ok(Box::new(SimTarget {
+                    sim,
+                    endpoint,
+                    _dir: dir,
+                }))
+            }
+            TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget {
+                endpoint: endpoint.clone(),
+            })),
+        }
+    }
+}
+
+/// An in-process simulator with its own snapshot folder (removed on drop).
+struct SimTarget {
+    sim: Simulator,
+    endpoint: Endpoint,
+    _dir: tempfile::TempDir,
+}
+
+impl Target for SimTarget {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn read_file(&self, cam_path: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = self
+            .sim
+            .shared()
+            .storage()
+            .host_path(cam_path)
+            .map_err(|e| e.to_string())?;
+        std::fs::read(&path)
+            .map(Some)
+            .map_err(|e| format!("{cam_path} ({}): {e}", path.display()))
+    }
+
+    fn describe(&self) -> String {
+        format!("sim {}", self.sim.addr())
+    }
+}
+
+/// A cam at a URL: the harness only talks to it over the network.
+struct UrlTarget {
+    endpoint: Endpoint,
+}
+
+impl Target for UrlTarget {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn read_file(&self, _cam_path: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        format!("url {}", self.endpoint.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_targets() {
+        assert_eq!("sim".parse::<TargetSpec>().unwrap(), TargetSpec::Sim);
+        let TargetSpec::Url(e) = "url:http://127.0.0.1:8080/".parse().unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.url("/events"), "http://127.0.0.1:8080/events");
+        assert_eq!(e.ws_url("/control"), "ws://127.0.0.1:8080/control");
+        assert!("board".parse::<TargetSpec>().is_err());
+        assert!("url:ftp://x".parse::<TargetSpec>().is_err());
+    }
+}
