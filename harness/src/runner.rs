@@ -332,7 +332,7 @@ impl Run<'_> {
                 first,
                 last,
             } => {
-                self.catch_up().await?;
+                self.catch_up(deadline - Duration::from_millis(1)).await?;
                 let new: Vec<&ReceivedEvent> = self.events[self.cursor..]
                     .iter()
                     .filter(|e| &e.name == event)
@@ -368,7 +368,7 @@ impl Run<'_> {
                 Ok(())
             }
             Action::ExpectNoEvent { for_ms } => {
-                self.catch_up().await?;
+                self.catch_up(deadline - Duration::from_millis(1)).await?;
                 let check = |run: &Self| -> Result<(), String> {
                     let new: Vec<&ReceivedEvent> = run.events[run.cursor..].iter().collect();
                     if new.is_empty() {
@@ -598,12 +598,26 @@ impl Run<'_> {
 
     /// Waits until the stream has delivered a `motion` event for every frame
     /// the target acked as motion.
-    async fn catch_up(&mut self) -> Result<(), String> {
+    async fn catch_up(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
         self.drain();
         while self.motion_received < self.motion_acked {
-            match self.sse.rx.recv().await {
-                Some(item) => self.record(item),
-                None => return Err("SSE client ended".into()),
+            match timeout_at(deadline, self.sse.rx.recv()).await {
+                Ok(Some(item)) => self.record(item),
+                Ok(None) => return Err("SSE client ended".into()),
+                Err(_) => {
+                    let acked: Vec<String> = self
+                        .frames
+                        .iter()
+                        .filter(|f| f.reply.motion)
+                        .map(|f| f.reply.frame.to_string())
+                        .collect();
+                    return Err(format!(
+                        "the target acked {} frame(s) as motion (frames {}) but the SSE stream delivered only {} `motion` event(s) before the timeout",
+                        self.motion_acked,
+                        acked.join(", "),
+                        self.motion_received
+                    ));
+                }
             }
         }
         Ok(())

@@ -1,0 +1,21 @@
+//! Every scenario file under `scenarios/` against the in-process simulator,
+//! one test case per file.
+
+use std::path::PathBuf;
+
+use cam_hil::report::{Reporter, TextReporter};
+use cam_hil::runner::{self, ClipCache};
+use cam_hil::scenario;
+use cam_hil::target::TargetSpec;
+use rstest::rstest;
+
+#[rstest]
+#[tokio::test]
+async fn scenario_passes_on_the_simulator(#[files("../scenarios/*.toml")] path: PathBuf) {
+    let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let target = TargetSpec::Sim.open().await.expect("simulator starts");
+    let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
+    let mut text = Vec::new();
+    TextReporter::new(&mut text).scenario(&report);
+    assert!(report.passed(), "{}", String::from_utf8_lossy(&text));
+}
