@@ -32,7 +32,9 @@ impl DirStorage {
             .and_then(|r| r.strip_prefix('/'))
             .ok_or_else(|| invalid(cam_path))?;
         let rel = Path::new(rel);
-        if rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        if rel.components().next().is_some()
+            && rel.components().all(|c| matches!(c, Component::Normal(_)))
+        {
             Ok(self.root.join(rel))
         } else {
             Err(invalid(cam_path))

@@ -1,0 +1,287 @@
+//! The simulator's side of `docs/protocol.md` that the scenario harness
+//! does not reach through its own clients: SSE resume and framing details,
+//! WebSocket limits and frame kinds, token checks before streams and
+//! upgrades.
+
+use std::time::Duration;
+
+use cam_core::protocol::{CLOSE_TOO_BIG, MAX_WS_MESSAGE};
+use cam_sim::{SimConfig, Simulator};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const STILL: &[u8] = include_bytes!("../../fixtures/synthetic_bright_square/frame_00000.jpg");
+const SQUARE: &[u8] = include_bytes!("../../fixtures/synthetic_bright_square/frame_00010.jpg");
+
+async fn sim(config: SimConfig) -> (Simulator, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        snapshot_dir: dir.path().into(),
+        ..config
+    };
+    (Simulator::start(config).await.unwrap(), dir)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Injects still, square, still, square, … so every frame after the first
+/// is a motion event; returns the number of events made.
+async fn make_events(sim: &Simulator, n: usize) {
+    let client = http();
+    for i in 0..=n {
+        let body = if i % 2 == 0 { STILL } else { SQUARE };
+        let r = client
+            .post(format!("{}/hil/frame", sim.url()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+/// Reads an SSE response until `blocks` blank-line-terminated blocks have
+/// arrived; returns the text.
+async fn read_blocks(resp: reqwest::Response, blocks: usize) -> String {
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    while text.matches("\n\n").count() < blocks {
+        let chunk = stream.next().await.expect("stream open").unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text
+}
+
+#[tokio::test]
+async fn events_stream_headers_retry_and_ids() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    make_events(&sim, 2).await;
+    let text = read_blocks(resp, 2).await;
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    assert!(
+        blocks[0].starts_with("event: motion\nid: 1\nretry: 3000\ndata: {\"ts\":"),
+        "{text}"
+    );
+    assert!(
+        blocks[1].starts_with("event: motion\nid: 2\ndata: "),
+        "retry only once: {text}"
+    );
+    assert!(
+        blocks[1].contains(r#""count":2,"change":"#) && blocks[1].ends_with(r#""frame":3}"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn last_event_id_resumes_after_that_id() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    make_events(&sim, 4).await;
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .header("Last-Event-ID", "2")
+        .send()
+        .await
+        .unwrap();
+    let text = read_blocks(resp, 2).await;
+    assert!(
+        text.starts_with("event: motion\nid: 3\nretry: 3000\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n\nevent: motion\nid: 4\n"), "{text}");
+}
+
+#[tokio::test]
+async fn a_resume_id_that_left_the_buffer_gets_a_gap_event() {
+    let (sim, _d) = sim(SimConfig {
+        event_buffer: 2,
+        ..SimConfig::default()
+    })
+    .await;
+    make_events(&sim, 5).await;
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .header("Last-Event-ID", "1")
+        .send()
+        .await
+        .unwrap();
+    let text = read_blocks(resp, 3).await;
+    assert!(
+        text.starts_with(
+            "event: gap\nid: 3\nretry: 3000\ndata: {\"missed_from\":2,\"first\":4}\n\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("id: 4\n") && text.contains("id: 5\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_last_event_id_is_refused() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .header("Last-Event-ID", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn idle_streams_get_keepalive_comments() {
+    let (sim, _d) = sim(SimConfig {
+        keepalive: Duration::from_millis(50),
+        ..SimConfig::default()
+    })
+    .await;
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read_blocks(resp, 2).await, ": keepalive\n\n: keepalive\n\n");
+}
+
+async fn control(
+    sim: &Simulator,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = format!("ws://{}/control", sim.addr());
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+#[tokio::test]
+async fn an_oversize_message_closes_with_1009() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let mut ws = control(&sim).await;
+    ws.send(Message::text("x".repeat(MAX_WS_MESSAGE + 1)))
+        .await
+        .unwrap();
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_message_of_exactly_16_kib_is_answered() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let mut ws = control(&sim).await;
+    let mut text = String::from(r#"{"cmd":"status","pad":""#);
+    text.push_str(&" ".repeat(MAX_WS_MESSAGE - text.len() - 2));
+    text.push_str("\"}");
+    assert_eq!(text.len(), MAX_WS_MESSAGE);
+    ws.send(Message::text(text)).await.unwrap();
+    let Some(Ok(Message::Text(ack))) = ws.next().await else {
+        panic!("no ack")
+    };
+    assert!(ack.starts_with(r#"{"ok":true,"threshold":0.05"#), "{ack}");
+}
+
+#[tokio::test]
+async fn binary_frames_are_answered_like_bad_json_and_pings_are_ponged() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let mut ws = control(&sim).await;
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    let Some(Ok(Message::Text(ack))) = ws.next().await else {
+        panic!("no ack")
+    };
+    assert_eq!(ack.as_str(), r#"{"error":"bad json"}"#);
+    ws.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
+    let Some(Ok(Message::Pong(p))) = ws.next().await else {
+        panic!("no pong")
+    };
+    assert_eq!(&p[..], b"hi");
+    ws.close(None).await.unwrap();
+    // The cam answers the close: the stream ends cleanly.
+    while let Some(msg) = ws.next().await {
+        assert!(matches!(msg, Ok(Message::Close(_))), "{msg:?}");
+    }
+}
+
+#[tokio::test]
+async fn token_is_checked_on_every_route_but_the_dashboard() {
+    let (sim, _d) = sim(SimConfig {
+        token: Some("s3cret".into()),
+        ..SimConfig::default()
+    })
+    .await;
+    let client = http();
+    for path in ["/", "/app.js"] {
+        let r = client
+            .get(format!("{}{path}", sim.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    for (method, path) in [
+        ("GET", "/events"),
+        ("GET", "/control"),
+        ("GET", "/status"),
+        ("GET", "/snapshot.jpg"),
+        ("POST", "/hil/frame"),
+        ("POST", "/hil/reset"),
+    ] {
+        let url = format!("{}{path}", sim.url());
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = client.request(m.clone(), &url).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{method} {path}");
+        assert_eq!(r.text().await.unwrap(), r#"{"error":"unauthorized"}"#);
+        let r = client
+            .request(m.clone(), &url)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{method} {path} wrong token");
+        let r = client
+            .request(m, format!("{url}?token=s3cret"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 401, "{method} {path} with ?token=");
+    }
+    // The WebSocket upgrade itself is refused without the token.
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/control", sim.addr()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let ok =
+        tokio_tungstenite::connect_async(format!("ws://{}/control?token=s3cret", sim.addr())).await;
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn hil_reset_keeps_event_ids_increasing() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    make_events(&sim, 2).await;
+    let r = http()
+        .post(format!("{}/hil/reset", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
+    let resp = http()
+        .get(format!("{}/events", sim.url()))
+        .header("Last-Event-ID", "2")
+        .send()
+        .await
+        .unwrap();
+    make_events(&sim, 1).await;
+    let text = read_blocks(resp, 1).await;
+    assert!(
+        text.contains("id: 3\n") && text.contains(r#""count":1"#) && text.contains(r#""frame":2}"#),
+        "{text}"
+    );
+}
