@@ -42,6 +42,17 @@ async fn make_events(sim: &Simulator, n: usize) {
     }
 }
 
+/// `GET /events` with `Last-Event-ID: last_id`.
+async fn events_after(sim: &Simulator, last_id: &str) -> reqwest::Response {
+    let url = format!("{}/events", sim.url());
+    http()
+        .get(url)
+        .header("Last-Event-ID", last_id)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Reads an SSE response until `blocks` blank-line-terminated blocks have
 /// arrived; returns the text.
 async fn read_blocks(resp: reqwest::Response, blocks: usize) -> String {
@@ -85,12 +96,7 @@ async fn events_stream_headers_retry_and_ids() {
 async fn last_event_id_resumes_after_that_id() {
     let (sim, _d) = sim(SimConfig::default()).await;
     make_events(&sim, 4).await;
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .header("Last-Event-ID", "2")
-        .send()
-        .await
-        .unwrap();
+    let resp = events_after(&sim, "2").await;
     let text = read_blocks(resp, 2).await;
     assert!(
         text.starts_with("event: motion\nid: 3\nretry: 3000\n"),
@@ -107,12 +113,7 @@ async fn a_resume_id_that_left_the_buffer_gets_a_gap_event() {
     })
     .await;
     make_events(&sim, 5).await;
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .header("Last-Event-ID", "1")
-        .send()
-        .await
-        .unwrap();
+    let resp = events_after(&sim, "1").await;
     let text = read_blocks(resp, 3).await;
     assert!(
         text.starts_with(
@@ -129,12 +130,7 @@ async fn a_resume_id_that_left_the_buffer_gets_a_gap_event() {
 #[tokio::test]
 async fn a_bad_last_event_id_is_refused() {
     let (sim, _d) = sim(SimConfig::default()).await;
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .header("Last-Event-ID", "abc")
-        .send()
-        .await
-        .unwrap();
+    let resp = events_after(&sim, "abc").await;
     assert_eq!(resp.status(), 400);
 }
 
@@ -272,12 +268,7 @@ async fn hil_reset_keeps_event_ids_increasing() {
         .await
         .unwrap();
     assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .header("Last-Event-ID", "2")
-        .send()
-        .await
-        .unwrap();
+    let resp = events_after(&sim, "2").await;
     make_events(&sim, 1).await;
     let text = read_blocks(resp, 1).await;
     assert!(
