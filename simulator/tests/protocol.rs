@@ -276,3 +276,16 @@ async fn hil_reset_keeps_event_ids_increasing() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_message_far_over_the_limit_also_closes_with_1009() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let mut ws = control(&sim).await;
+    ws.send(Message::text("x".repeat(1024 * 1024)))
+        .await
+        .unwrap();
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+}

@@ -50,7 +50,11 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
             Ok(Message::Close(_)) => continue, // axum replies; recv() then ends
             Err(e) => {
                 tracing::info!(error = %e, "control connection failed");
-                if e.to_string().contains("too long") || e.to_string().contains("Space limit") {
+                let inner = e.into_inner();
+                if let Some(tungstenite::Error::Capacity(_)) =
+                    inner.downcast_ref::<tungstenite::Error>()
+                {
+                    // Over READ_LIMIT: the socket can still write a close.
                     return close_too_big(socket).await;
                 }
                 return;
