@@ -47,8 +47,8 @@ pub struct StatusReply {
 pub fn token_matches(expected: &str, given: &str) -> bool {
     let (a, b) = (expected.as_bytes(), given.as_bytes());
     let mut diff = a.len() ^ b.len();
-    for i in 0..a.len() {
-        diff |= usize::from(a[i] ^ b.get(i).copied().unwrap_or(0));
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
     }
     diff == 0
 }

@@ -172,6 +172,10 @@ struct Run<'a> {
     frames: Vec<FrameRecord>,
     last_saved: Option<String>,
     base_ts_ms: u64,
+    /// Highest event id seen on the stream.
+    last_id: Option<u64>,
+    /// Breaches of the SSE id rules, reported by the next `expect_*` step.
+    violations: Vec<String>,
 }
 
 /// Runs `scenario` on `target` and reports every step.
@@ -214,6 +218,8 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         frames: Vec::new(),
         last_saved: None,
         base_ts_ms,
+        last_id: None,
+        violations: Vec::new(),
     };
     match run.setup().await {
         Err(e) => report.setup_failure = Some(e),
@@ -333,6 +339,7 @@ impl Run<'_> {
                 last,
             } => {
                 self.catch_up(deadline - Duration::from_millis(1)).await?;
+                self.check_ids()?;
                 let new: Vec<&ReceivedEvent> = self.events[self.cursor..]
                     .iter()
                     .filter(|e| &e.name == event)
@@ -369,6 +376,7 @@ impl Run<'_> {
             }
             Action::ExpectNoEvent { for_ms } => {
                 self.catch_up(deadline - Duration::from_millis(1)).await?;
+                self.check_ids()?;
                 let check = |run: &Self| -> Result<(), String> {
                     let new: Vec<&ReceivedEvent> = run.events[run.cursor..].iter().collect();
                     if new.is_empty() {
@@ -451,20 +459,19 @@ impl Run<'_> {
                     Channel::Http,
                     format!("{method} {path} -> {code} {ctype} {}", clip_text(&text)),
                 );
-                if let Some(s) = status {
-                    if *s != code {
-                        return Err(format!(
-                            "{method} {path}: expected status {s}, got {code}: {}",
-                            clip_text(&text)
-                        ));
-                    }
+                if let Some(s) = status.filter(|s| *s != code) {
+                    return Err(format!(
+                        "{method} {path}: expected status {s}, got {code}: {}",
+                        clip_text(&text)
+                    ));
                 }
-                if let Some(c) = content_type {
-                    if !ctype.starts_with(c.as_str()) {
-                        return Err(format!(
-                            "{method} {path}: expected Content-Type {c}, got {ctype:?}"
-                        ));
-                    }
+                if let Some(c) = content_type
+                    .as_ref()
+                    .filter(|c| !ctype.starts_with(c.as_str()))
+                {
+                    return Err(format!(
+                        "{method} {path}: expected Content-Type {c}, got {ctype:?}"
+                    ));
                 }
                 if let Some(m) = json {
                     let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -623,6 +630,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// SSE id rules of `docs/protocol.md`: every event has a numeric `id`,
+    /// strictly above the previous one.
+    fn check_id_rule(&mut self, name: &str, id: Option<&str>) {
+        let Some(text) = id else {
+            self.violations
+                .push(format!("`{name}` event without `id:`"));
+            return;
+        };
+        let Ok(n) = text.parse::<u64>() else {
+            self.violations
+                .push(format!("`{name}` event with non-numeric id {text:?}"));
+            return;
+        };
+        match self.last_id {
+            Some(prev) if n <= prev => self.violations.push(format!(
+                "`{name}` event id {n} does not increase (previous {prev})"
+            )),
+            _ => self.last_id = Some(n),
+        }
+    }
+
+    fn check_ids(&self) -> Result<(), String> {
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "SSE id rules broken: {}",
+                self.violations.join("; ")
+            ))
+        }
+    }
+
     fn drain(&mut self) {
         while let Ok(item) = self.sse.rx.try_recv() {
             self.record(item);
@@ -661,6 +700,7 @@ impl Run<'_> {
                 if name == "motion" {
                     self.motion_received += 1;
                 }
+                self.check_id_rule(&name, id.as_deref());
                 let at_ms = self.timeline.entries.last().map_or(0.0, |e| e.at_ms);
                 let data = serde_json::from_str(&data).unwrap_or(Value::Null);
                 self.events.push(ReceivedEvent {

@@ -6,6 +6,10 @@
 //! matchers, a fixture or a frame that does not exist. Errors name the file,
 //! line and column ([`ScenarioError`]).
 
+// The error carries the file's text for miette; it is made once per load,
+// never on a hot path.
+#![allow(clippy::result_large_err)]
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

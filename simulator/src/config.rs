@@ -29,6 +29,22 @@ pub struct SimConfig {
     pub client_queue: usize,
     /// Detector tuning.
     pub detector: DetectorConfig,
+    /// Deliberate protocol breaches, to show that checks fail (none by
+    /// default).
+    pub faults: Faults,
+}
+
+/// Deliberate breaches of `docs/protocol.md`, one behaviour each, so tests
+/// can show that the harness notices (`cam-sim --fault NAME`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Motion frames are acked with `"motion": true` but the event is never
+    /// sent on `GET /events` (it stays in the log).
+    pub drop_events: bool,
+    /// SSE events are sent without their `id:` line.
+    pub omit_ids: bool,
+    /// Every SSE event is sent twice, with the same id.
+    pub duplicate_events: bool,
 }
 
 impl Default for SimConfig {
@@ -42,6 +58,7 @@ impl Default for SimConfig {
             event_buffer: cam_core::event_log::DEFAULT_CAPACITY,
             client_queue: 64,
             detector: DetectorConfig::default(),
+            faults: Faults::default(),
         }
     }
 }

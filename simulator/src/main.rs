@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cam_sim::clip::{Clip, ClipCamera, capture_loop};
-use cam_sim::{SimConfig, Simulator};
+use cam_sim::{Faults, SimConfig, Simulator};
 use clap::Parser;
 
 /// The camhil desktop simulator: the cam's protocol (SSE events, WebSocket
@@ -35,6 +35,32 @@ struct Args {
     /// Start the clip over when it ends.
     #[arg(long = "loop", requires = "fixture")]
     looping: bool,
+    /// Break one protocol behaviour on purpose (repeatable), to check that
+    /// a harness notices.
+    #[arg(long = "fault", value_enum)]
+    faults: Vec<Fault>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Fault {
+    /// Ack motion frames but never send their SSE event.
+    DropEvents,
+    /// Send SSE events without `id:`.
+    OmitIds,
+    /// Send every SSE event twice.
+    DuplicateEvents,
+}
+
+fn faults(list: &[Fault]) -> Faults {
+    let mut f = Faults::default();
+    for fault in list {
+        match fault {
+            Fault::DropEvents => f.drop_events = true,
+            Fault::OmitIds => f.omit_ids = true,
+            Fault::DuplicateEvents => f.duplicate_events = true,
+        }
+    }
+    f
 }
 
 #[tokio::main]
@@ -58,6 +84,7 @@ async fn main() -> ExitCode {
         snapshot_dir: args.snapshot_dir,
         keepalive: Duration::from_secs(args.keepalive.max(1)),
         token: args.token,
+        faults: faults(&args.faults),
         ..SimConfig::default()
     };
     let sim = match Simulator::start(config).await {

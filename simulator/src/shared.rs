@@ -52,7 +52,11 @@ impl Shared {
     pub fn process_frame(&self, jpeg: Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
         let mut cam = self.cam();
         let outcome = cam.process_frame(jpeg, ts_ms)?;
-        if let Some(event) = &outcome.event {
+        if let Some(event) = outcome
+            .event
+            .as_ref()
+            .filter(|_| !self.config.faults.drop_events)
+        {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.send(event.clone());
         }

@@ -22,6 +22,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::json_error;
+use crate::config::Faults;
 use crate::shared::Shared;
 
 pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -58,6 +59,7 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let stream = Stream {
+        faults: shared.config.faults,
         rx,
         backlog: first_blocks,
         keepalive,
@@ -88,6 +90,7 @@ enum Block {
 }
 
 struct Stream {
+    faults: Faults,
     rx: broadcast::Receiver<MotionEvent>,
     backlog: VecDeque<Block>,
     keepalive: Interval,
@@ -121,25 +124,22 @@ impl Stream {
 
     fn frame(&mut self, block: Block) -> String {
         let retry_ms = self.retry_ms.take();
-        match block {
-            Block::Motion(e) => {
-                let id = e.id.to_string();
-                let data = e.data_json();
-                SseEvent {
-                    event: Some("motion"),
-                    id: Some(&id),
-                    retry_ms,
-                    data: &data,
-                }
-                .frame()
-            }
-            Block::Raw { event, id, data } => SseEvent {
-                event: Some(event),
-                id: Some(&id),
-                retry_ms,
-                data: &data,
-            }
-            .frame(),
+        let (event, id, data) = match block {
+            Block::Motion(e) => ("motion", e.id.to_string(), e.data_json()),
+            Block::Raw { event, id, data } => (event, id, data),
+        };
+        let id = (!self.faults.omit_ids).then_some(id.as_str());
+        let text = SseEvent {
+            event: Some(event),
+            id,
+            retry_ms,
+            data: &data,
+        }
+        .frame();
+        if self.faults.duplicate_events {
+            text.repeat(2)
+        } else {
+            text
         }
     }
 }
