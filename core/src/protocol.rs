@@ -14,6 +14,8 @@ pub const DEFAULT_RETRY_MS: u64 = 3000;
 pub const MAX_WS_MESSAGE: usize = 16 * 1024;
 /// WebSocket close code for an oversize message.
 pub const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for a text frame that is not UTF-8.
+pub const CLOSE_BAD_DATA: u16 = 1007;
 /// Directory of `snapshot_now` files on the cam's storage.
 pub const SNAPSHOT_DIR: &str = "/sdcard/snaps";
 /// Header carrying a frame's capture time (ms since the Unix epoch) on

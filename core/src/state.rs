@@ -244,3 +244,110 @@ impl From<ParseError> for Ack {
         Ack::for_parse_error(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::collections::BTreeMap;
+    use alloc::string::ToString;
+
+    use super::*;
+
+    /// An in-memory card; `fail` makes every write fail.
+    #[derive(Default)]
+    struct Card {
+        files: BTreeMap<String, Vec<u8>>,
+        fail: bool,
+    }
+
+    impl Storage for Card {
+        type Error = &'static str;
+        fn exists(&mut self, path: &str) -> Result<bool, Self::Error> {
+            Ok(self.files.contains_key(path))
+        }
+        fn write_atomic(&mut self, path: &str, data: &[u8]) -> Result<(), Self::Error> {
+            if self.fail {
+                return Err("card full");
+            }
+            self.files.insert(path.to_string(), data.to_vec());
+            Ok(())
+        }
+    }
+
+    /// A real QVGA JPEG (the still scene of the generated fixture).
+    fn frame() -> Vec<u8> {
+        include_bytes!("../../fixtures/synthetic_bright_square/frame_00000.jpg").to_vec()
+    }
+
+    #[test]
+    fn snapshots_in_the_same_second_get_their_own_names() {
+        let mut cam = Cam::default();
+        let mut card = Card::default();
+        assert_eq!(
+            cam.apply(Command::SnapshotNow, 7, &mut card),
+            Ack::refused("no frame yet")
+        );
+        cam.process_frame(frame(), 7_000).unwrap();
+        let names: Vec<String> = (0..3)
+            .map(|_| match cam.apply(Command::SnapshotNow, 7, &mut card) {
+                Ack::Saved { saved, .. } => saved,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/sdcard/snaps/manual-7.jpg",
+                "/sdcard/snaps/manual-7-2.jpg",
+                "/sdcard/snaps/manual-7-3.jpg"
+            ]
+        );
+        assert!(card.files.values().all(|f| f == &frame()));
+    }
+
+    #[test]
+    fn a_storage_failure_is_reported_in_the_ack() {
+        let mut cam = Cam::default();
+        cam.process_frame(frame(), 1).unwrap();
+        let mut card = Card {
+            fail: true,
+            ..Card::default()
+        };
+        assert_eq!(
+            cam.apply(Command::SnapshotNow, 1, &mut card),
+            Ack::refused("storage: card full")
+        );
+    }
+
+    #[test]
+    fn a_corrupt_frame_changes_nothing_but_the_rejected_count() {
+        let mut cam = Cam::default();
+        cam.process_frame(frame(), 1).unwrap();
+        let before = cam.status();
+        assert!(cam.process_frame(b"\xff\xd8garbage".to_vec(), 2).is_err());
+        assert!(cam.process_frame(Vec::new(), 3).is_err());
+        assert_eq!(cam.status(), before);
+        assert_eq!(cam.rejected_frames(), 2);
+        assert_eq!(cam.latest().map(|f| f.ts_ms), Some(1));
+    }
+
+    #[test]
+    fn threshold_bounds_and_reset() {
+        let mut cam = Cam::default();
+        let mut card = Card::default();
+        assert_eq!(
+            cam.apply(Command::SetThreshold(Some(1.0)), 0, &mut card),
+            Ack::Threshold {
+                ok: true,
+                threshold: 1.0
+            }
+        );
+        for bad in [Some(-0.01), Some(1.01), Some(f64::NAN), None] {
+            assert_eq!(
+                cam.apply(Command::SetThreshold(bad), 0, &mut card),
+                Ack::refused("bad threshold")
+            );
+        }
+        cam.hil_reset();
+        assert_eq!(cam.status().threshold, DEFAULT_THRESHOLD);
+    }
+}

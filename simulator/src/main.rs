@@ -23,6 +23,13 @@ struct Args {
     /// Seconds between `: keepalive` comments on idle SSE streams.
     #[arg(long, default_value_t = cam_core::protocol::DEFAULT_KEEPALIVE_S)]
     keepalive: u64,
+    /// Motion events kept for clients resuming with Last-Event-ID.
+    #[arg(long, default_value_t = cam_core::event_log::DEFAULT_CAPACITY)]
+    event_buffer: usize,
+    /// Events an SSE client may fall behind before it is disconnected (it
+    /// then resumes with Last-Event-ID).
+    #[arg(long, default_value_t = 64)]
+    client_queue: usize,
     /// Require this token on every route but / and /app.js.
     #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -84,6 +91,8 @@ async fn main() -> ExitCode {
         snapshot_dir: args.snapshot_dir,
         keepalive: Duration::from_secs(args.keepalive.max(1)),
         token: args.token,
+        event_buffer: args.event_buffer.max(1),
+        client_queue: args.client_queue.max(1),
         faults: faults(&args.faults),
         ..SimConfig::default()
     };

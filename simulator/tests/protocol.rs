@@ -289,3 +289,17 @@ async fn a_message_far_over_the_limit_also_closes_with_1009() {
         other => panic!("expected close 1009, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let mut ws = control(&sim).await;
+    let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(bad)).await.unwrap();
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1007),
+        other => panic!("expected close 1007, got {other:?}"),
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! Text frames go to the core's command handling. Binary frames are
 //! answered like text that is not JSON. A message over 16 KiB closes the
-//! connection with code 1009. Pings are answered by axum; a close from the
+//! connection with code 1009, a text frame that is not UTF-8 with 1007. Pings are answered by axum; a close from the
 //! client is answered before the task ends.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use cam_core::Ack;
 use cam_core::command::ParseError;
-use cam_core::protocol::{CLOSE_TOO_BIG, MAX_WS_MESSAGE};
+use cam_core::protocol::{CLOSE_BAD_DATA, CLOSE_TOO_BIG, MAX_WS_MESSAGE};
 
 use crate::shared::Shared;
 
@@ -33,10 +33,10 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
     while let Some(msg) = socket.recv().await {
         let ack = match msg {
             Ok(Message::Text(text)) if text.len() > MAX_WS_MESSAGE => {
-                return close_too_big(socket).await;
+                return close_with(socket, CLOSE_TOO_BIG, "message too big").await;
             }
             Ok(Message::Binary(b)) if b.len() > MAX_WS_MESSAGE => {
-                return close_too_big(socket).await;
+                return close_with(socket, CLOSE_TOO_BIG, "message too big").await;
             }
             Ok(Message::Text(text)) => {
                 let shared = shared.clone();
@@ -51,13 +51,16 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
             Err(e) => {
                 tracing::info!(error = %e, "control connection failed");
                 let inner = e.into_inner();
-                if let Some(tungstenite::Error::Capacity(_)) =
-                    inner.downcast_ref::<tungstenite::Error>()
-                {
+                return match inner.downcast_ref::<tungstenite::Error>() {
                     // Over READ_LIMIT: the socket can still write a close.
-                    return close_too_big(socket).await;
-                }
-                return;
+                    Some(tungstenite::Error::Capacity(_)) => {
+                        close_with(socket, CLOSE_TOO_BIG, "message too big").await
+                    }
+                    Some(tungstenite::Error::Utf8(_)) => {
+                        close_with(socket, CLOSE_BAD_DATA, "invalid UTF-8").await
+                    }
+                    _ => {}
+                };
             }
         };
         if socket
@@ -70,10 +73,10 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
     }
 }
 
-async fn close_too_big(mut socket: WebSocket) {
+async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code: CLOSE_TOO_BIG,
-        reason: "message too big".into(),
+        code,
+        reason: reason.into(),
     };
     if socket.send(Message::Close(Some(frame))).await.is_ok() {
         // Wait for the client's close reply so the handshake completes.
