@@ -186,6 +186,13 @@ impl Cam {
         self.latest = None;
     }
 
+    /// Sets the threshold without the `[0, 1]` check of `set_threshold`.
+    /// Only for fault injection in test targets: below 0 every frame is
+    /// motion.
+    pub fn set_threshold_unchecked(&mut self, threshold: f64) {
+        self.threshold = threshold;
+    }
+
     /// `GET /status` figures.
     pub fn status(&self) -> StatusReply {
         StatusReply {

@@ -1,6 +1,7 @@
 //! The harness's side of the cam protocol: HTTP (reqwest), the SSE stream
 //! (eventsource-client) and the WebSocket control channel
-//! (tokio-tungstenite), each sending the target's token.
+//! (tokio-tungstenite), each sending the target's token unless a step
+//! says otherwise.
 
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,13 @@ use futures_util::{SinkExt, StreamExt};
 use launchdarkly_sdk_transport::HyperTransport;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::scenario::{Auth, Credentials};
 use crate::target::Endpoint;
 
 /// What the SSE stream delivered, stamped with when it arrived.
@@ -40,13 +44,15 @@ pub enum SseKind {
         /// `data:` lines joined with LF.
         data: String,
     },
-    /// A comment line (`: keepalive`).
+    /// A comment line, without the colon and one following space
+    /// (`: keepalive` → `keepalive`).
     Comment(String),
     /// The stream failed; the client reconnects with `Last-Event-ID`.
     Error(String),
 }
 
 /// An open SSE subscription to `GET /events`, read by a background task.
+/// Dropping it cuts the connection.
 #[derive(Debug)]
 pub struct SseStream {
     /// Items in arrival order.
@@ -60,12 +66,13 @@ impl Drop for SseStream {
     }
 }
 
-/// Opens `GET /events` and reads it in a background task. The client
-/// reconnects by itself (with `Last-Event-ID`) after an error.
+/// Opens `GET /events` (with `Last-Event-ID: last_event_id` if given) and
+/// reads it in a background task. The client reconnects by itself (with
+/// `Last-Event-ID`) after an error.
 ///
 /// # Errors
 /// The URL or token cannot form a request.
-pub fn open_sse(endpoint: &Endpoint) -> Result<SseStream, String> {
+pub fn open_sse(endpoint: &Endpoint, last_event_id: Option<&str>) -> Result<SseStream, String> {
     let transport = HyperTransport::builder()
         .disable_proxy()
         .connect_timeout(Duration::from_secs(5))
@@ -77,6 +84,9 @@ pub fn open_sse(endpoint: &Endpoint) -> Result<SseStream, String> {
         builder = builder
             .header("Authorization", &format!("Bearer {token}"))
             .map_err(|e| format!("SSE header: {e:?}"))?;
+    }
+    if let Some(id) = last_event_id {
+        builder = builder.last_event_id(id.to_string());
     }
     let client = builder
         .reconnect(
@@ -99,7 +109,10 @@ pub fn open_sse(endpoint: &Endpoint) -> Result<SseStream, String> {
                     retry: e.retry,
                     data: e.data,
                 },
-                Ok(es::SSE::Comment(c)) => SseKind::Comment(c),
+                // Like field values, drop the one space after the colon.
+                Ok(es::SSE::Comment(c)) => {
+                    SseKind::Comment(c.strip_prefix(' ').map(str::to_string).unwrap_or(c))
+                }
                 Err(e) => SseKind::Error(describe_sse_error(&e)),
             };
             if tx
@@ -128,6 +141,12 @@ pub struct Control {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Control")
+    }
+}
+
 /// What came back on the control channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -135,30 +154,51 @@ pub enum Reply {
     Text(String),
     /// A binary frame (the protocol never sends one).
     Binary(usize),
-    /// The cam closed the connection: close code and reason.
+    /// The cam closed the connection: close code (`None`: no close frame)
+    /// and reason.
     Closed(Option<u16>, String),
 }
 
+/// A WebSocket upgrade that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    /// The HTTP status the cam refused the upgrade with, if it answered.
+    pub status: Option<u16>,
+    /// What happened.
+    pub message: String,
+}
+
 impl Control {
-    /// Connects to `GET /control` with the endpoint's token.
+    /// Connects to `GET /control` with `credentials`.
     ///
     /// # Errors
-    /// The connection or upgrade fails (e.g. 401).
-    pub async fn connect(endpoint: &Endpoint) -> Result<Self, String> {
-        let mut request = endpoint
-            .ws_url("/control")
+    /// The connection or upgrade fails (e.g. 401, with its status).
+    pub async fn connect(
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+    ) -> Result<Self, ConnectError> {
+        let fail = |message: String| ConnectError {
+            status: None,
+            message,
+        };
+        let (url, bearer) = with_credentials(endpoint, &endpoint.ws_url("/control"), credentials);
+        let mut request = url
             .into_client_request()
-            .map_err(|e| format!("WebSocket URL: {e}"))?;
-        if let Some(token) = &endpoint.token {
+            .map_err(|e| fail(format!("WebSocket URL: {e}")))?;
+        if let Some(token) = bearer {
             let value = format!("Bearer {token}")
                 .parse()
-                .map_err(|_| "token is not a valid header".to_string())?;
+                .map_err(|_| fail("token is not a valid header".into()))?;
             request.headers_mut().insert("authorization", value);
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| format!("WebSocket connect to /control: {e}"))?;
-        Ok(Self { ws })
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Self { ws }),
+            Err(tungstenite::Error::Http(resp)) => Err(ConnectError {
+                status: Some(resp.status().as_u16()),
+                message: format!("upgrade refused with HTTP {}", resp.status()),
+            }),
+            Err(e) => Err(fail(format!("WebSocket connect to /control: {e}"))),
+        }
     }
 
     /// Sends one text frame.
@@ -168,6 +208,29 @@ impl Control {
     pub async fn send_text(&mut self, text: &str) -> Result<(), String> {
         self.ws
             .send(Message::text(text))
+            .await
+            .map_err(|e| format!("WebSocket send: {e}"))
+    }
+
+    /// Sends one binary frame.
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.ws
+            .send(Message::binary(bytes.to_vec()))
+            .await
+            .map_err(|e| format!("WebSocket send: {e}"))
+    }
+
+    /// Sends one text frame holding `bytes` as they are, UTF-8 or not.
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_raw_text(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let frame = Frame::message(bytes.to_vec(), OpCode::Data(Data::Text), true);
+        self.ws
+            .send(Message::Frame(frame))
             .await
             .map_err(|e| format!("WebSocket send: {e}"))
     }
@@ -188,6 +251,46 @@ impl Control {
                 Some(Err(e)) => return Reply::Closed(None, e.to_string()),
                 None => return Reply::Closed(None, "connection ended".into()),
             }
+        }
+    }
+
+    /// Sends a ping and waits for its pong; the pong's payload.
+    ///
+    /// # Errors
+    /// The connection is gone, or something other than a pong came first.
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.ws
+            .send(Message::Ping(payload.to_vec().into()))
+            .await
+            .map_err(|e| format!("WebSocket ping: {e}"))?;
+        match self.ws.next().await {
+            Some(Ok(Message::Pong(p))) => Ok(p.to_vec()),
+            other => Err(format!("expected a pong, got {other:?}")),
+        }
+    }
+
+    /// Starts the close handshake and waits for the cam's close frame and
+    /// the end of the stream.
+    ///
+    /// # Errors
+    /// The cam did not answer with a close frame.
+    pub async fn close(mut self) -> Result<(), String> {
+        self.ws
+            .close(None)
+            .await
+            .map_err(|e| format!("WebSocket close: {e}"))?;
+        let mut answered = false;
+        while let Some(msg) = self.ws.next().await {
+            match msg {
+                Ok(Message::Close(_)) => answered = true,
+                Ok(other) => return Err(format!("expected a close frame, got {other:?}")),
+                Err(e) => return Err(format!("connection failed during the close handshake: {e}")),
+            }
+        }
+        if answered {
+            Ok(())
+        } else {
+            Err("the cam ended the connection without a close frame".into())
         }
     }
 }
@@ -216,12 +319,54 @@ impl Http {
         })
     }
 
-    /// A request for `path`, with the token.
+    /// A request for `path`, with the target's token.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let req = self.client.request(method, self.endpoint.url(path));
-        match &self.endpoint.token {
+        self.request_as(method, path, &Credentials::default())
+    }
+
+    /// A request for `path` with `credentials`.
+    pub fn request_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        credentials: &Credentials,
+    ) -> reqwest::RequestBuilder {
+        let (url, bearer) = with_credentials(&self.endpoint, &self.endpoint.url(path), credentials);
+        let req = self.client.request(method, url);
+        match bearer {
             Some(t) => req.bearer_auth(t),
             None => req,
         }
+    }
+}
+
+/// `url` with `?token=` added when the credentials go in the query, and the
+/// bearer token to send otherwise.
+fn with_credentials(
+    endpoint: &Endpoint,
+    url: &str,
+    credentials: &Credentials,
+) -> (String, Option<String>) {
+    let token = match &credentials.auth {
+        Auth::Target => endpoint.token.clone(),
+        Auth::None => None,
+        Auth::Token(t) => Some(t.clone()),
+    };
+    match token {
+        Some(t) if credentials.in_query => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let encoded: String = t
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            (format!("{url}{sep}token={encoded}"), None)
+        }
+        token => (url.to_string(), token),
     }
 }

@@ -16,7 +16,7 @@
 //! # async fn demo() {
 //! use cam_hil::{runner, scenario, target::TargetSpec};
 //! let s = scenario::load("scenarios/highway.toml".as_ref()).expect("valid scenario");
-//! let target = TargetSpec::Sim.open().await.expect("simulator starts");
+//! let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
 //! let report = runner::run(&s, target.as_ref(), &Default::default()).await;
 //! assert!(report.passed(), "{:?}", report.failure());
 //! # }

@@ -21,7 +21,9 @@ use serde_json::Value;
 use tokio::time::timeout_at;
 
 use crate::client::{Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
-use crate::scenario::{Action, Outgoing, Pace, Scenario, Step};
+use crate::scenario::{
+    Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step,
+};
 use crate::target::Target;
 use crate::timeline::{Channel, Timeline};
 
@@ -161,7 +163,8 @@ struct Run<'a> {
     target: &'a dyn Target,
     clips: &'a ClipCache,
     http: Http,
-    sse: SseStream,
+    /// `None` between `sse_disconnect` and `sse_connect`.
+    sse: Option<SseStream>,
     control: Option<Control>,
     timeline: Timeline,
     events: Vec<ReceivedEvent>,
@@ -169,12 +172,17 @@ struct Run<'a> {
     cursor: usize,
     motion_acked: usize,
     motion_received: usize,
+    /// Comments received, in order.
+    comments: Vec<String>,
     frames: Vec<FrameRecord>,
     last_saved: Option<String>,
     base_ts_ms: u64,
     /// Highest event id seen on the stream.
     last_id: Option<u64>,
-    /// Breaches of the SSE id rules, reported by the next `expect_*` step.
+    /// Set on every (re)connection until its first event arrives.
+    awaiting_first_event: bool,
+    connections: usize,
+    /// Breaches of the SSE rules, reported by the next `expect_*` step.
     violations: Vec<String>,
 }
 
@@ -182,23 +190,12 @@ struct Run<'a> {
 pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) -> ScenarioReport {
     let started = Instant::now();
     let base_ts_ms = cam_sim::shared::unix_now_ms();
-    let mut report = ScenarioReport {
-        name: scenario.name.clone(),
-        path: scenario.path.clone(),
-        tags: scenario.tags.clone(),
-        target: target.describe(),
-        steps: Vec::new(),
-        setup_failure: None,
-        events: Vec::new(),
-        frames: Vec::new(),
-        base_ts_ms,
-        timeline: Timeline::new(),
-        duration_ms: 0.0,
-    };
-    let endpoint = target.endpoint();
-    let (http, sse) = match (Http::new(endpoint), open_sse(endpoint)) {
-        (Ok(h), Ok(s)) => (h, s),
-        (Err(e), _) | (_, Err(e)) => {
+    let mut report = ScenarioReport::not_started(scenario, &target.describe(), String::new());
+    report.setup_failure = None;
+    report.base_ts_ms = base_ts_ms;
+    let http = match Http::new(target.endpoint()) {
+        Ok(h) => h,
+        Err(e) => {
             report.setup_failure = Some(e);
             return report;
         }
@@ -208,17 +205,20 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         target,
         clips,
         http,
-        sse,
+        sse: None,
         control: None,
         timeline: Timeline::new(),
         events: Vec::new(),
         cursor: 0,
         motion_acked: 0,
         motion_received: 0,
+        comments: Vec::new(),
         frames: Vec::new(),
         last_saved: None,
         base_ts_ms,
         last_id: None,
+        awaiting_first_event: false,
+        connections: 0,
         violations: Vec::new(),
     };
     match run.setup().await {
@@ -235,19 +235,15 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
                     Err(_) => Some(format!("timed out after {} ms", step.timeout.as_millis())),
                 };
                 run.drain();
-                run.timeline.push(
-                    Channel::Step,
-                    format!(
-                        "end {}: {}",
-                        step.label(),
-                        if failure.is_some() { "FAILED" } else { "ok" }
-                    ),
-                );
+                let verdict = if failure.is_some() { "FAILED" } else { "ok" };
+                run.timeline
+                    .push(Channel::Step, format!("end {}: {verdict}", step.label()));
                 let failed = failure.is_some();
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
                 report.steps.push(StepResult {
                     label: step.label(),
                     failure,
-                    ms: t0.elapsed().as_secs_f64() * 1000.0,
+                    ms,
                 });
                 if failed {
                     break;
@@ -264,8 +260,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
 }
 
 impl Run<'_> {
-    /// Resets the cam, waits for the SSE stream to be connected, applies
-    /// the scenario's config.
+    /// Resets the cam, opens the SSE stream, applies the scenario's config.
     async fn setup(&mut self) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.scenario.steps[0].timeout;
         let reset = self
@@ -283,25 +278,13 @@ impl Run<'_> {
         if !resp.status().is_success() {
             return Err(format!("POST /hil/reset answered {}", resp.status()));
         }
-        // Wait for the stream's headers: from then on the cam has this
-        // client subscribed, so no event of the scenario can be missed.
-        loop {
-            let item = timeout_at(deadline, self.sse.rx.recv())
-                .await
-                .map_err(|_| "GET /events did not connect in time".to_string())?
-                .ok_or("SSE client ended")?;
-            let connected = matches!(item.kind, SseKind::Connected(_));
-            if let SseKind::Error(e) = &item.kind {
-                return Err(format!("GET /events failed: {e}"));
-            }
-            self.record(item);
-            if connected {
-                break;
-            }
-        }
+        self.connect_sse(None, deadline).await?;
         if let Some(threshold) = self.scenario.threshold {
             let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
-            let ack = self.command(&cmd.to_string(), deadline).await?;
+            let ack = match self.command(&Outgoing::Json(cmd), deadline).await? {
+                Reply::Text(t) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
+                other => return Err(format!("set_threshold {threshold}: {other:?}")),
+            };
             if ack.get("ok") != Some(&Value::Bool(true)) {
                 return Err(format!("set_threshold {threshold} refused: {ack}"));
             }
@@ -309,7 +292,43 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Opens `GET /events` and waits for its headers: from then on the cam
+    /// has this client subscribed, so no later event can be missed.
+    async fn connect_sse(
+        &mut self,
+        last_event_id: Option<String>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        let mut sse = open_sse(self.target.endpoint(), last_event_id.as_deref())?;
+        self.timeline.push(
+            Channel::Sse,
+            format!(
+                "connecting, Last-Event-ID {}",
+                last_event_id.as_deref().unwrap_or("-")
+            ),
+        );
+        loop {
+            let item = timeout_at(deadline, sse.rx.recv())
+                .await
+                .map_err(|_| "GET /events did not connect in time".to_string())?
+                .ok_or("SSE client ended")?;
+            if let SseKind::Error(e) = &item.kind {
+                return Err(format!("GET /events failed: {e}"));
+            }
+            let connected = matches!(item.kind, SseKind::Connected(_));
+            self.record(item);
+            if connected {
+                break;
+            }
+        }
+        self.sse = Some(sse);
+        Ok(())
+    }
+
     async fn step(&mut self, step: &Step, deadline: tokio::time::Instant) -> Result<(), String> {
+        // Finish inner waits just before the step's own deadline, so they
+        // can say what they were waiting for.
+        let inner = deadline - Duration::from_millis(1);
         match &step.action {
             Action::Replay {
                 clip,
@@ -318,17 +337,116 @@ impl Run<'_> {
                 pace,
             } => self.replay(clip, *from, *to, *pace).await,
             Action::Command { send, expect } => {
-                let text = match send {
-                    Outgoing::Json(v) => v.to_string(),
-                    Outgoing::Text(t) => t.clone(),
-                };
-                let ack = self.command(&text, deadline).await?;
-                if let Some(m) = expect {
-                    m.check(&ack).map_err(|why| {
-                        format!("sent {text}\nexpected ack {m}\n     got ack {ack}\n({why})")
-                    })?;
+                let reply = self.command(send, inner).await?;
+                let sent = describe(send);
+                match (expect, reply) {
+                    (ScenarioReply::Ack(matcher), Reply::Text(t)) => {
+                        let ack: Value = serde_json::from_str(&t)
+                            .map_err(|e| format!("sent {sent}: ack is not JSON ({e}): {t}"))?;
+                        match matcher {
+                            Some(m) => m.check(&ack).map_err(|why| {
+                                format!(
+                                    "sent {sent}\nexpected ack {m}\n     got ack {ack}\n({why})"
+                                )
+                            }),
+                            None => Ok(()),
+                        }
+                    }
+                    (ScenarioReply::Ack(_), other) => Err(format!(
+                        "sent {sent}: expected an ack, got {}",
+                        show(&other)
+                    )),
+                    (ScenarioReply::Close(code), Reply::Closed(Some(c), _)) if c == *code => Ok(()),
+                    (ScenarioReply::Close(code), other) => Err(format!(
+                        "sent {sent}: expected close code {code}, got {}",
+                        show(&other)
+                    )),
                 }
+            }
+            Action::WsConnect {
+                credentials,
+                status,
+            } => {
+                self.control = None;
+                let result = Control::connect(self.target.endpoint(), credentials).await;
+                match (&result, status) {
+                    (Ok(_), None) => {
+                        self.timeline.push(Channel::Ws, "connected /control");
+                        self.control = result.ok();
+                        Ok(())
+                    }
+                    (Err(e), Some(s)) if e.status == Some(*s) => {
+                        self.timeline
+                            .push(Channel::Ws, format!("refused: {}", e.message));
+                        Ok(())
+                    }
+                    (Ok(_), Some(s)) => Err(format!(
+                        "expected the upgrade to be refused with {s}, it succeeded"
+                    )),
+                    (Err(e), _) => Err(format!("WebSocket upgrade: {}", e.message)),
+                }
+            }
+            Action::Ping { payload } => {
+                let control = self.control(inner).await?;
+                let pong = control.ping(payload.as_bytes()).await?;
+                self.timeline.push(
+                    Channel::Ws,
+                    format!(
+                        "ping {payload:?} -> pong {:?}",
+                        String::from_utf8_lossy(&pong)
+                    ),
+                );
+                if pong == payload.as_bytes() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "pong payload {:?} is not the ping's {payload:?}",
+                        String::from_utf8_lossy(&pong)
+                    ))
+                }
+            }
+            Action::WsClose => {
+                self.control(inner).await?;
+                let control = self.control.take().expect("connected above");
+                control.close().await?;
+                self.timeline.push(Channel::Ws, "closed cleanly");
                 Ok(())
+            }
+            Action::SseDisconnect => {
+                self.drain();
+                self.sse = None;
+                self.timeline.push(Channel::Sse, "disconnected");
+                Ok(())
+            }
+            Action::SseConnect { resume } => {
+                self.drain();
+                self.sse = None;
+                let id = match resume {
+                    ResumeFrom::LastReceived => self.last_id.map(|i| i.to_string()),
+                    ResumeFrom::Fresh => None,
+                    ResumeFrom::Id(id) => Some(id.clone()),
+                };
+                self.connect_sse(id, inner).await
+            }
+            Action::ExpectComment { text } => {
+                let seen = self.comments.len();
+                loop {
+                    if self.comments[seen..].iter().any(|c| c == text) {
+                        return Ok(());
+                    }
+                    let sse = self.sse.as_mut().ok_or("the SSE stream is disconnected")?;
+                    match timeout_at(inner, sse.rx.recv()).await {
+                        Ok(Some(item)) => self.record(item),
+                        Ok(None) => return Err("SSE client ended".into()),
+                        Err(_) => {
+                            return Err(format!(
+                                "no `: {text}` comment within {} ms (comments seen meanwhile: {:?})",
+                                step.timeout.as_millis(),
+                                &self.comments[seen..]
+                            ));
+                        }
+                    }
+                }
             }
             Action::ExpectEvents {
                 event,
@@ -338,20 +456,19 @@ impl Run<'_> {
                 first,
                 last,
             } => {
-                self.catch_up(deadline - Duration::from_millis(1)).await?;
-                self.check_ids()?;
+                self.catch_up(inner).await?;
+                self.check_rules()?;
                 let new: Vec<&ReceivedEvent> = self.events[self.cursor..]
                     .iter()
                     .filter(|e| &e.name == event)
                     .collect();
                 let n = new.len();
-                let count_ok = n >= *min && max.is_none_or(|m| n <= m);
                 let want = match max {
                     Some(m) if m == min => format!("exactly {min}"),
                     Some(m) => format!("{min} to {m}"),
                     None => format!("at least {min}"),
                 };
-                if !count_ok {
+                if n < *min || max.is_some_and(|m| n > m) {
                     return Err(format!(
                         "expected {want} `{event}` event(s), {n} arrived{}",
                         summarize(&new)
@@ -375,29 +492,14 @@ impl Run<'_> {
                 Ok(())
             }
             Action::ExpectNoEvent { for_ms } => {
-                self.catch_up(deadline - Duration::from_millis(1)).await?;
-                self.check_ids()?;
-                let check = |run: &Self| -> Result<(), String> {
-                    let new: Vec<&ReceivedEvent> = run.events[run.cursor..].iter().collect();
-                    if new.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "expected no event, {} arrived{}",
-                            new.len(),
-                            summarize(&new)
-                        ))
-                    }
-                };
-                check(self)?;
+                self.catch_up(inner).await?;
+                self.check_rules()?;
+                self.check_no_new_event()?;
                 if *for_ms > 0 {
                     // The assertion itself spans this time: watch the
                     // stream until it ends, failing on the first event.
-                    let until = tokio::time::Instant::now() + Duration::from_millis(*for_ms);
-                    while let Ok(Some(item)) = timeout_at(until, self.sse.rx.recv()).await {
-                        self.record(item);
-                        check(self)?;
-                    }
+                    self.watch_quiet(tokio::time::Instant::now() + Duration::from_millis(*for_ms))
+                        .await?;
                 }
                 Ok(())
             }
@@ -406,7 +508,9 @@ impl Run<'_> {
                     .last_saved
                     .clone()
                     .ok_or("no earlier ack named a `saved` file")?;
-                let clip = self.clip(self.scenario.fixture.as_ref().ok_or("no fixture")?)?;
+                let clip = self
+                    .clips
+                    .get(self.scenario.fixture.as_ref().ok_or("no fixture")?)?;
                 let expected = &clip.frames[*frame].jpeg;
                 match self.target.read_file(&saved)? {
                     None => Err(format!(
@@ -426,6 +530,7 @@ impl Run<'_> {
                 }
             }
             Action::Http {
+                credentials,
                 method,
                 path,
                 body,
@@ -435,7 +540,7 @@ impl Run<'_> {
             } => {
                 let m = reqwest::Method::from_bytes(method.as_bytes())
                     .map_err(|e| format!("method {method}: {e}"))?;
-                let mut req = self.http.request(m, path);
+                let mut req = self.http.request_as(m, path, credentials);
                 if let Some(b) = body {
                     req = req.body(b.clone());
                 }
@@ -450,10 +555,14 @@ impl Run<'_> {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
-                let bytes = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| format!("{method} {path}: body: {e}"))?;
+                // A 200 on /events is a stream: read only its headers.
+                let bytes = if ctype.starts_with("text/event-stream") {
+                    Default::default()
+                } else {
+                    resp.bytes()
+                        .await
+                        .map_err(|e| format!("{method} {path}: body: {e}"))?
+                };
                 let text = String::from_utf8_lossy(&bytes);
                 self.timeline.push(
                     Channel::Http,
@@ -488,8 +597,31 @@ impl Run<'_> {
         }
     }
 
-    fn clip(&self, dir: &PathBuf) -> Result<Arc<Clip>, String> {
-        self.clips.get(dir)
+    /// Watches the stream until `until`, failing on the first new event.
+    async fn watch_quiet(&mut self, until: tokio::time::Instant) -> Result<(), String> {
+        while let Some(sse) = self.sse.as_mut() {
+            match timeout_at(until, sse.rx.recv()).await {
+                Ok(Some(item)) => {
+                    self.record(item);
+                    self.check_no_new_event()?;
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn check_no_new_event(&self) -> Result<(), String> {
+        let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().collect();
+        if new.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected no event, {} arrived{}",
+                new.len(),
+                summarize(&new)
+            ))
+        }
     }
 
     async fn replay(
@@ -499,7 +631,7 @@ impl Run<'_> {
         to: usize,
         pace: Pace,
     ) -> Result<(), String> {
-        let clip = self.clip(dir)?;
+        let clip = self.clips.get(dir)?;
         let t0 = clip.frames[from].t_ms;
         let start = tokio::time::Instant::now();
         for index in from..=to {
@@ -535,13 +667,12 @@ impl Run<'_> {
                     clip_text(&body)
                 )
             })?;
+            let motion = if reply.motion { " MOTION" } else { "" };
             self.timeline.push(
                 Channel::Frame,
                 format!(
-                    "frame {index} -> seq {} change {:.4}{}",
-                    reply.frame,
-                    reply.change,
-                    if reply.motion { " MOTION" } else { "" }
+                    "frame {index} -> seq {} change {:.4}{motion}",
+                    reply.frame, reply.change
                 ),
             );
             if reply.motion {
@@ -557,50 +688,64 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sends one text frame on the control channel and returns its ack as
-    /// JSON.
-    async fn command(
-        &mut self,
-        text: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<Value, String> {
+    /// The control WebSocket, connecting with the target's token if needed.
+    async fn control(&mut self, deadline: tokio::time::Instant) -> Result<&mut Control, String> {
         if self.control.is_none() {
-            let c = timeout_at(deadline, Control::connect(self.target.endpoint()))
+            let credentials = Credentials::default();
+            let connect = Control::connect(self.target.endpoint(), &credentials);
+            let c = timeout_at(deadline, connect)
                 .await
-                .map_err(|_| "WebSocket connect timed out".to_string())??;
+                .map_err(|_| "WebSocket connect timed out".to_string())?
+                .map_err(|e| e.message)?;
             self.timeline.push(Channel::Ws, "connected /control");
             self.control = Some(c);
         }
-        let control = self.control.as_mut().expect("connected above");
-        control.send_text(text).await?;
+        Ok(self.control.as_mut().expect("connected above"))
+    }
+
+    /// Sends one message on the control channel and returns what came back.
+    async fn command(
+        &mut self,
+        send: &Outgoing,
+        deadline: tokio::time::Instant,
+    ) -> Result<Reply, String> {
+        let control = self.control(deadline).await?;
+        match send {
+            Outgoing::Json(v) => control.send_text(&v.to_string()).await?,
+            Outgoing::Text(t) => control.send_text(t).await?,
+            Outgoing::Binary(b) => control.send_binary(b).await?,
+            Outgoing::RawText(b) => control.send_raw_text(b).await?,
+        }
+        let reply = timeout_at(deadline, control.next_reply()).await;
         self.timeline
-            .push(Channel::Ws, format!("> {}", clip_text(text)));
-        let reply = timeout_at(deadline, control.next_reply())
-            .await
-            .map_err(|_| format!("sent {}: no ack before the step's timeout", clip_text(text)))?;
-        match reply {
+            .push(Channel::Ws, format!("> {}", clip_text(&describe(send))));
+        let reply = reply.map_err(|_| {
+            format!(
+                "sent {}: no reply before the step's timeout",
+                describe(send)
+            )
+        })?;
+        match &reply {
             Reply::Text(t) => {
-                self.timeline.push(Channel::Ws, format!("< {t}"));
-                let ack: Value =
-                    serde_json::from_str(&t).map_err(|e| format!("ack is not JSON ({e}): {t}"))?;
-                if let Some(saved) = ack.get("saved").and_then(Value::as_str) {
-                    self.last_saved = Some(saved.to_string());
+                self.timeline
+                    .push(Channel::Ws, format!("< {}", clip_text(t)));
+                let saved = serde_json::from_str::<Value>(t)
+                    .ok()
+                    .and_then(|ack| ack.get("saved").and_then(Value::as_str).map(str::to_string));
+                if saved.is_some() {
+                    self.last_saved = saved;
                 }
-                Ok(ack)
             }
-            Reply::Binary(n) => Err(format!(
-                "expected a text ack, got a binary frame of {n} bytes"
-            )),
+            Reply::Binary(n) => self
+                .timeline
+                .push(Channel::Ws, format!("< binary frame, {n} bytes")),
             Reply::Closed(code, reason) => {
                 self.control = None;
                 self.timeline
-                    .push(Channel::Ws, format!("closed {code:?} {reason}"));
-                Err(format!(
-                    "sent {}: connection closed (code {code:?}) {reason}",
-                    clip_text(text)
-                ))
+                    .push(Channel::Ws, format!("< closed, code {code:?} {reason}"));
             }
         }
+        Ok(reply)
     }
 
     /// Waits until the stream has delivered a `motion` event for every frame
@@ -608,7 +753,11 @@ impl Run<'_> {
     async fn catch_up(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
         self.drain();
         while self.motion_received < self.motion_acked {
-            match timeout_at(deadline, self.sse.rx.recv()).await {
+            let sse = self
+                .sse
+                .as_mut()
+                .ok_or("the SSE stream is disconnected (add an `sse_connect` step before expecting events)")?;
+            match timeout_at(deadline, sse.rx.recv()).await {
                 Ok(Some(item)) => self.record(item),
                 Ok(None) => return Err("SSE client ended".into()),
                 Err(_) => {
@@ -630,9 +779,16 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// SSE id rules of `docs/protocol.md`: every event has a numeric `id`,
-    /// strictly above the previous one.
-    fn check_id_rule(&mut self, name: &str, id: Option<&str>) {
+    /// SSE rules of `docs/protocol.md` checked on every event: a numeric
+    /// `id`, strictly above the previous one; `retry:` on the first event
+    /// of each connection.
+    fn check_event_rules(&mut self, name: &str, id: Option<&str>, retry: Option<u64>) {
+        if std::mem::take(&mut self.awaiting_first_event) && retry.is_none() {
+            self.violations.push(format!(
+                "first event of connection {} has no `retry:`",
+                self.connections
+            ));
+        }
         let Some(text) = id else {
             self.violations
                 .push(format!("`{name}` event without `id:`"));
@@ -651,19 +807,16 @@ impl Run<'_> {
         }
     }
 
-    fn check_ids(&self) -> Result<(), String> {
+    fn check_rules(&self) -> Result<(), String> {
         if self.violations.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "SSE id rules broken: {}",
-                self.violations.join("; ")
-            ))
+            Err(format!("SSE rules broken: {}", self.violations.join("; ")))
         }
     }
 
     fn drain(&mut self) {
-        while let Ok(item) = self.sse.rx.try_recv() {
+        while let Some(item) = self.sse.as_mut().and_then(|s| s.rx.try_recv().ok()) {
             self.record(item);
         }
     }
@@ -671,12 +824,16 @@ impl Run<'_> {
     fn record(&mut self, item: SseItem) {
         match item.kind {
             SseKind::Connected(status) => {
+                self.connections += 1;
+                self.awaiting_first_event = true;
                 self.timeline
-                    .push_at(item.at, Channel::Sse, format!("connected ({status})"))
+                    .push_at(item.at, Channel::Sse, format!("connected ({status})"));
             }
-            SseKind::Comment(c) => self
-                .timeline
-                .push_at(item.at, Channel::Sse, format!(": {c}")),
+            SseKind::Comment(c) => {
+                self.timeline
+                    .push_at(item.at, Channel::Sse, format!(": {c}"));
+                self.comments.push(c);
+            }
             SseKind::Error(e) => {
                 self.timeline
                     .push_at(item.at, Channel::Sse, format!("error: {e}"))
@@ -687,12 +844,12 @@ impl Run<'_> {
                 retry,
                 data,
             } => {
-                let retry = retry.map_or(String::new(), |r| format!(" retry {r}"));
+                let shown_retry = retry.map_or(String::new(), |r| format!(" retry {r}"));
                 self.timeline.push_at(
                     item.at,
                     Channel::Sse,
                     format!(
-                        "event {name} id {}{retry} {}",
+                        "event {name} id {}{shown_retry} {}",
                         id.as_deref().unwrap_or("-"),
                         clip_text(&data)
                     ),
@@ -700,7 +857,7 @@ impl Run<'_> {
                 if name == "motion" {
                     self.motion_received += 1;
                 }
-                self.check_id_rule(&name, id.as_deref());
+                self.check_event_rules(&name, id.as_deref(), retry);
                 let at_ms = self.timeline.entries.last().map_or(0.0, |e| e.at_ms);
                 let data = serde_json::from_str(&data).unwrap_or(Value::Null);
                 self.events.push(ReceivedEvent {
@@ -714,9 +871,23 @@ impl Run<'_> {
     }
 }
 
-impl std::fmt::Debug for Control {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Control")
+fn describe(send: &Outgoing) -> String {
+    match send {
+        Outgoing::Json(v) => v.to_string(),
+        Outgoing::Text(t) => t.clone(),
+        Outgoing::Binary(b) => format!("binary frame of {} bytes", b.len()),
+        Outgoing::RawText(b) => format!("text frame of {} raw bytes", b.len()),
+    }
+}
+
+fn show(reply: &Reply) -> String {
+    match reply {
+        Reply::Text(t) => format!("text {}", clip_text(t)),
+        Reply::Binary(n) => format!("a binary frame of {n} bytes"),
+        Reply::Closed(Some(code), reason) => format!("close code {code} {reason:?}"),
+        Reply::Closed(None, reason) => {
+            format!("the connection ended without a close frame ({reason})")
+        }
     }
 }
 

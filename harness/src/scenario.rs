@@ -37,8 +37,63 @@ pub struct Scenario {
     pub fixture: Option<PathBuf>,
     /// `[config] threshold`, applied with `set_threshold` before the steps.
     pub threshold: Option<f64>,
+    /// What the scenario needs of its target (`[config] auth`, `keepalive_ms`).
+    pub needs: Needs,
     /// The steps, in order.
     pub steps: Vec<Step>,
+}
+
+/// What a scenario needs of the cam it runs on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `[config] auth = true`: the cam must require a token (a simulator
+    /// target starts with one; a cam at a URL must be given `--token`).
+    pub token: bool,
+    /// `[config] keepalive_ms`: a simulator target starts with this
+    /// keep-alive period; a cam at a URL keeps its own.
+    pub keepalive: Option<Duration>,
+}
+
+/// Which credentials a request carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// The target's token, if it has one (the default).
+    #[default]
+    Target,
+    /// No token at all (`no_token = true`).
+    None,
+    /// This token instead (`token = "…"`).
+    Token(String),
+}
+
+/// Credentials of an `http` or `ws_connect` step.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    /// Which token.
+    pub auth: Auth,
+    /// Send it as `?token=` instead of `Authorization: Bearer`
+    /// (`token_in = "query"`).
+    pub in_query: bool,
+}
+
+/// Where a reconnecting SSE stream resumes (`sse_connect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeFrom {
+    /// `Last-Event-ID` = the id of the last event received (the default).
+    LastReceived,
+    /// No `Last-Event-ID` (`resume = false`).
+    Fresh,
+    /// This `Last-Event-ID` (`last_event_id = "…"`).
+    Id(String),
+}
+
+/// What must come back for a WebSocket message.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// One text frame, matching (`expect_ack`; `None`: any ack).
+    Ack(Option<Matcher>),
+    /// The cam closes the connection with this code (`expect_close`).
+    Close(u16),
 }
 
 /// One step: what to do, and how long it may take.
@@ -92,6 +147,10 @@ pub enum Outgoing {
     Json(Value),
     /// Text sent as it is (for bad-JSON checks).
     Text(String),
+    /// A binary frame (`send_binary = [1, 2, 3]`).
+    Binary(Vec<u8>),
+    /// A text frame holding these bytes, UTF-8 or not (`send_raw_text`).
+    RawText(Vec<u8>),
 }
 
 /// A step's action.
@@ -108,12 +167,39 @@ pub enum Action {
         /// Pacing.
         pace: Pace,
     },
-    /// Send one WebSocket text frame and read its ack.
+    /// Send one WebSocket message and read what comes back.
     Command {
         /// What to send.
         send: Outgoing,
-        /// What the ack must match (`None`: any ack).
-        expect: Option<Matcher>,
+        /// What must come back.
+        expect: Reply,
+    },
+    /// Open the control WebSocket with these credentials; with
+    /// `expect_status` the upgrade must be refused with that HTTP status.
+    WsConnect {
+        /// Token to send.
+        credentials: Credentials,
+        /// Expected refusal status (`None`: the upgrade must succeed).
+        status: Option<u16>,
+    },
+    /// Send a WebSocket ping; the pong must carry the same payload.
+    Ping {
+        /// Ping payload.
+        payload: String,
+    },
+    /// Close the control WebSocket; the cam must answer the close.
+    WsClose,
+    /// Cut the SSE stream (the client goes away without a word).
+    SseDisconnect,
+    /// Open the SSE stream again.
+    SseConnect {
+        /// `Last-Event-ID` to send.
+        resume: ResumeFrom,
+    },
+    /// The next SSE comment arriving after the step starts has this text.
+    ExpectComment {
+        /// Comment text, e.g. `keepalive`.
+        text: String,
     },
     /// Expect SSE events among those not yet consumed by an earlier
     /// `expect_*` step, once the stream has delivered the events for every
@@ -146,6 +232,8 @@ pub enum Action {
     },
     /// One HTTP request and its expected reply.
     Http {
+        /// Token to send.
+        credentials: Credentials,
         /// `GET`, `POST`, …
         method: String,
         /// Path and query, e.g. `/status`.
@@ -167,6 +255,12 @@ impl Action {
         match self {
             Action::Replay { .. } => "replay",
             Action::Command { .. } => "send",
+            Action::WsConnect { .. } => "ws_connect",
+            Action::Ping { .. } => "ping",
+            Action::WsClose => "ws_close",
+            Action::SseDisconnect => "sse_disconnect",
+            Action::SseConnect { .. } => "sse_connect",
+            Action::ExpectComment { .. } => "expect_comment",
             Action::ExpectEvents { .. } => "expect_events",
             Action::ExpectNoEvent { .. } => "expect_no_event",
             Action::ExpectSnapshot { .. } => "expect_snapshot",
@@ -231,7 +325,14 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     threshold: Option<Spanned<f64>>,
+    #[serde(default)]
+    auth: bool,
+    keepalive_ms: Option<u64>,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,7 +342,17 @@ struct RawStep {
     replay: Option<Spanned<RawReplay>>,
     send: Option<Spanned<toml::Value>>,
     send_text: Option<String>,
+    repeat: Option<usize>,
+    send_binary: Option<Vec<u8>>,
+    send_raw_text: Option<Vec<u8>>,
     expect_ack: Option<Spanned<toml::Value>>,
+    expect_close: Option<u16>,
+    ws_connect: Option<RawCredentials>,
+    ping: Option<String>,
+    ws_close: Option<Empty>,
+    sse_disconnect: Option<Empty>,
+    sse_connect: Option<RawSseConnect>,
+    expect_comment: Option<RawComment>,
     expect_events: Option<RawExpectEvents>,
     expect_no_event: Option<RawNoEvent>,
     expect_snapshot: Option<Spanned<RawSnapshot>>,
@@ -297,15 +408,65 @@ struct RawSnapshot {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawSseConnect {
+    last_event_id: Option<String>,
+    resume: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComment {
+    text: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    token: Option<String>,
+    #[serde(default)]
+    no_token: bool,
+    token_in: Option<TokenIn>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawHttp {
     #[serde(default = "get")]
     method: String,
     path: String,
     body: Option<String>,
+    token: Option<String>,
+    #[serde(default)]
+    no_token: bool,
+    token_in: Option<TokenIn>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum TokenIn {
+    Header,
+    Query,
 }
 
 fn get() -> String {
     "GET".into()
+}
+
+fn credentials(
+    token: Option<String>,
+    no_token: bool,
+    token_in: Option<TokenIn>,
+) -> Result<Credentials, String> {
+    let auth = match (token, no_token) {
+        (Some(_), true) => return Err("`token` and `no_token` exclude each other".into()),
+        (Some(t), false) => Auth::Token(t),
+        (None, true) => Auth::None,
+        (None, false) => Auth::Target,
+    };
+    Ok(Credentials {
+        auth,
+        in_query: token_in == Some(TokenIn::Query),
+    })
 }
 
 /// Loads and checks one scenario file.
@@ -340,6 +501,10 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         }
         t => t.map(Spanned::into_inner),
     };
+    let needs = Needs {
+        token: raw.config.auth,
+        keepalive: raw.config.keepalive_ms.map(Duration::from_millis),
+    };
     if raw.steps.is_empty() {
         return Err(err(
             None,
@@ -373,16 +538,18 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         tags: raw.tags,
         fixture,
         threshold,
+        needs,
         steps,
     })
 }
 
-/// Number of frames in `base/name/manifest.csv`, or why not.
+/// The clip folder `base/name`, if its manifest and frames are there.
 fn check_clip(base: &Path, name: &str) -> Result<PathBuf, String> {
     let dir = base.join(name);
     clip_len(&dir).map(|_| dir)
 }
 
+/// Number of frames in `dir/manifest.csv`, or why the clip is unusable.
 fn clip_len(dir: &Path) -> Result<usize, String> {
     let manifest = dir.join("manifest.csv");
     let text = std::fs::read_to_string(&manifest)
@@ -411,6 +578,11 @@ fn matcher(
     Matcher::compile(&json).map_err(|m| err(Some(span), format!("bad matcher: {m}")))
 }
 
+/// The step keywords that are actions; a step has exactly one.
+const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, ping, ws_close, \
+                       sse_disconnect, sse_connect, expect_comment, expect_events, expect_no_event, \
+                       expect_snapshot, http";
+
 fn step_action(
     step: RawStep,
     base: &Path,
@@ -418,173 +590,221 @@ fn step_action(
     err: &impl Fn(Option<Range<usize>>, String) -> ScenarioError,
     span: Range<usize>,
 ) -> Result<Action, ScenarioError> {
-    let actions = [
-        step.replay.is_some(),
-        step.send.is_some() || step.send_text.is_some(),
-        step.expect_events.is_some(),
-        step.expect_no_event.is_some(),
-        step.expect_snapshot.is_some(),
-        step.http.is_some(),
+    let at = |msg: String| err(Some(span.clone()), msg);
+    let set = [
+        ("replay", step.replay.is_some()),
+        ("send", step.send.is_some()),
+        ("send_text", step.send_text.is_some()),
+        ("send_binary", step.send_binary.is_some()),
+        ("send_raw_text", step.send_raw_text.is_some()),
+        ("ws_connect", step.ws_connect.is_some()),
+        ("ping", step.ping.is_some()),
+        ("ws_close", step.ws_close.is_some()),
+        ("sse_disconnect", step.sse_disconnect.is_some()),
+        ("sse_connect", step.sse_connect.is_some()),
+        ("expect_comment", step.expect_comment.is_some()),
+        ("expect_events", step.expect_events.is_some()),
+        ("expect_no_event", step.expect_no_event.is_some()),
+        ("expect_snapshot", step.expect_snapshot.is_some()),
+        ("http", step.http.is_some()),
     ];
-    let n = actions.iter().filter(|a| **a).count();
-    const KINDS: &str =
-        "replay, send, send_text, expect_events, expect_no_event, expect_snapshot, http";
-    if n != 1 || (step.send.is_some() && step.send_text.is_some()) {
-        let what = if n == 0 {
-            "has no action"
-        } else {
-            "has more than one action"
-        };
-        return Err(err(
-            Some(span),
-            format!("this step {what}: give exactly one of {KINDS}"),
-        ));
-    }
-    let orphan = |key: &str, needs: &str| {
-        err(
-            Some(span.clone()),
-            format!("`{key}` belongs with `{needs}`"),
-        )
+    let chosen: Vec<&str> = set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect();
+    let kind = match chosen.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(at(format!(
+                "this step has no action: give exactly one of {ACTIONS}"
+            )));
+        }
+        many => {
+            return Err(at(format!(
+                "this step has more than one action ({}): give exactly one",
+                many.join(", ")
+            )));
+        }
     };
-    if step.expect_ack.is_some() && step.send.is_none() && step.send_text.is_none() {
+    let sends = matches!(kind, "send" | "send_text" | "send_binary" | "send_raw_text");
+    let orphan = |key: &str, needs: &str| at(format!("`{key}` belongs with `{needs}`"));
+    if step.expect_ack.is_some() && !sends {
         return Err(orphan("expect_ack", "send"));
     }
-    if step.http.is_none() {
-        if step.expect_status.is_some() {
-            return Err(orphan("expect_status", "http"));
-        }
-        if step.expect_json.is_some() {
-            return Err(orphan("expect_json", "http"));
-        }
-        if step.expect_content_type.is_some() {
-            return Err(orphan("expect_content_type", "http"));
-        }
+    if step.expect_close.is_some() && !sends {
+        return Err(orphan("expect_close", "send"));
     }
-    if let Some(replay) = step.replay {
-        let rspan = replay.span();
-        let r = replay.into_inner();
-        let clip = match (&r.fixture, fixture) {
-            (Some(f), _) => check_clip(base, f).map_err(|m| err(Some(rspan.clone()), m))?,
-            (None, Some(f)) => f.clone(),
-            (None, None) => {
-                return Err(err(
-                    Some(rspan),
-                    "replay needs a fixture (top-level `fixture` or `replay.fixture`)".into(),
-                ));
-            }
-        };
-        let len = clip_len(&clip).map_err(|m| err(Some(rspan.clone()), m))?;
-        let (from, to) = (r.from.unwrap_or(0), r.to.unwrap_or(len - 1));
-        if to >= len || from > to {
-            return Err(err(
-                Some(rspan),
-                format!(
-                    "frames {from}..={to} are not in the fixture ({} has frames 0..={})",
-                    clip.display(),
-                    len - 1
-                ),
-            ));
-        }
-        let pace = match (r.pace, r.speed) {
-            (RawPace::Acked, None) => Pace::Acked,
-            (RawPace::Acked, Some(_)) => {
-                return Err(err(
-                    Some(rspan),
-                    "`speed` needs `pace = \"recorded\"`".into(),
-                ));
-            }
-            (RawPace::Recorded, s) => match s.unwrap_or(1.0) {
-                s if s > 0.0 && s.is_finite() => Pace::Recorded(s),
-                s => {
+    if step.repeat.is_some() && kind != "send_text" {
+        return Err(orphan("repeat", "send_text"));
+    }
+    if step.expect_status.is_some() && !matches!(kind, "http" | "ws_connect") {
+        return Err(orphan("expect_status", "http or ws_connect"));
+    }
+    if step.expect_json.is_some() && kind != "http" {
+        return Err(orphan("expect_json", "http"));
+    }
+    if step.expect_content_type.is_some() && kind != "http" {
+        return Err(orphan("expect_content_type", "http"));
+    }
+    Ok(match kind {
+        "replay" => {
+            let replay = step.replay.expect("chosen");
+            let rspan = replay.span();
+            let r = replay.into_inner();
+            let clip = match (&r.fixture, fixture) {
+                (Some(f), _) => check_clip(base, f).map_err(|m| err(Some(rspan.clone()), m))?,
+                (None, Some(f)) => f.clone(),
+                (None, None) => {
                     return Err(err(
                         Some(rspan),
-                        format!("`speed` must be above 0, not {s}"),
+                        "replay needs a fixture (top-level `fixture` or `replay.fixture`)".into(),
                     ));
                 }
-            },
-        };
-        return Ok(Action::Replay {
-            clip,
-            from,
-            to,
-            pace,
-        });
-    }
-    if step.send.is_some() || step.send_text.is_some() {
-        let send = match (step.send, step.send_text) {
-            (Some(v), _) => {
+            };
+            let len = clip_len(&clip).map_err(|m| err(Some(rspan.clone()), m))?;
+            let (from, to) = (r.from.unwrap_or(0), r.to.unwrap_or(len - 1));
+            if to >= len || from > to {
+                return Err(err(
+                    Some(rspan),
+                    format!(
+                        "frames {from}..={to} are not in the fixture ({} has frames 0..={})",
+                        clip.display(),
+                        len - 1
+                    ),
+                ));
+            }
+            let pace = match (r.pace, r.speed) {
+                (RawPace::Acked, None) => Pace::Acked,
+                (RawPace::Acked, Some(_)) => {
+                    return Err(err(
+                        Some(rspan),
+                        "`speed` needs `pace = \"recorded\"`".into(),
+                    ));
+                }
+                (RawPace::Recorded, s) => match s.unwrap_or(1.0) {
+                    s if s > 0.0 && s.is_finite() => Pace::Recorded(s),
+                    s => {
+                        return Err(err(
+                            Some(rspan),
+                            format!("`speed` must be above 0, not {s}"),
+                        ));
+                    }
+                },
+            };
+            Action::Replay {
+                clip,
+                from,
+                to,
+                pace,
+            }
+        }
+        "send" | "send_text" | "send_binary" | "send_raw_text" => {
+            let send = if let Some(v) = step.send {
                 let s = v.span();
                 Outgoing::Json(
                     serde_json::to_value(v.into_inner())
                         .map_err(|e| err(Some(s), e.to_string()))?,
                 )
+            } else if let Some(t) = step.send_text {
+                Outgoing::Text(t.repeat(step.repeat.unwrap_or(1)))
+            } else if let Some(b) = step.send_binary {
+                Outgoing::Binary(b)
+            } else {
+                Outgoing::RawText(step.send_raw_text.expect("chosen"))
+            };
+            let expect = match (step.expect_ack, step.expect_close) {
+                (Some(_), Some(_)) => {
+                    return Err(at(
+                        "`expect_ack` and `expect_close` exclude each other".into()
+                    ));
+                }
+                (None, Some(code)) => Reply::Close(code),
+                (ack, None) => Reply::Ack(ack.map(|m| matcher(m, err)).transpose()?),
+            };
+            Action::Command { send, expect }
+        }
+        "ws_connect" => {
+            let c = step.ws_connect.expect("chosen");
+            Action::WsConnect {
+                credentials: credentials(c.token, c.no_token, c.token_in).map_err(at)?,
+                status: step.expect_status,
             }
-            (None, Some(t)) => Outgoing::Text(t),
-            (None, None) => unreachable!("checked above"),
-        };
-        let expect = step.expect_ack.map(|m| matcher(m, err)).transpose()?;
-        return Ok(Action::Command { send, expect });
-    }
-    if let Some(e) = step.expect_events {
-        let (min, max) = match (e.count, e.min, e.max) {
-            (Some(c), None, None) => (c, Some(c)),
-            (None, min, max) => (min.unwrap_or(1), max),
-            _ => {
+        }
+        "ping" => Action::Ping {
+            payload: step.ping.expect("chosen"),
+        },
+        "ws_close" => Action::WsClose,
+        "sse_disconnect" => Action::SseDisconnect,
+        "sse_connect" => {
+            let c = step.sse_connect.expect("chosen");
+            let resume = match (c.last_event_id, c.resume) {
+                (Some(_), Some(false)) => {
+                    return Err(at("`last_event_id` needs `resume` true".into()));
+                }
+                (Some(id), _) => ResumeFrom::Id(id),
+                (None, Some(false)) => ResumeFrom::Fresh,
+                (None, _) => ResumeFrom::LastReceived,
+            };
+            Action::SseConnect { resume }
+        }
+        "expect_comment" => Action::ExpectComment {
+            text: step.expect_comment.expect("chosen").text,
+        },
+        "expect_events" => {
+            let e = step.expect_events.expect("chosen");
+            let (min, max) = match (e.count, e.min, e.max) {
+                (Some(c), None, None) => (c, Some(c)),
+                (None, min, max) => (min.unwrap_or(1), max),
+                _ => return Err(at("`count` cannot be combined with `min`/`max`".into())),
+            };
+            if max.is_some_and(|m| m < min) {
+                return Err(at(format!("`max` {max:?} is below `min` {min}")));
+            }
+            Action::ExpectEvents {
+                event: e.event.unwrap_or_else(|| "motion".into()),
+                min,
+                max,
+                fields: e.fields.map(|m| matcher(m, err)).transpose()?,
+                first: e.first.map(|m| matcher(m, err)).transpose()?,
+                last: e.last.map(|m| matcher(m, err)).transpose()?,
+            }
+        }
+        "expect_no_event" => Action::ExpectNoEvent {
+            for_ms: step.expect_no_event.expect("chosen").for_ms,
+        },
+        "expect_snapshot" => {
+            let s = step.expect_snapshot.expect("chosen");
+            let sspan = s.span();
+            let frame = s.into_inner().frame;
+            let Some(clip) = fixture else {
                 return Err(err(
-                    Some(span),
-                    "`count` cannot be combined with `min`/`max`".into(),
+                    Some(sspan),
+                    "expect_snapshot needs the top-level `fixture`".into(),
+                ));
+            };
+            let len = clip_len(clip).map_err(|m| err(Some(sspan.clone()), m))?;
+            if frame >= len {
+                return Err(err(
+                    Some(sspan),
+                    format!("frame {frame} is not in the fixture (0..={})", len - 1),
                 ));
             }
-        };
-        if max.is_some_and(|m| m < min) {
-            return Err(err(
-                Some(span),
-                format!("`max` {max:?} is below `min` {min}"),
-            ));
+            Action::ExpectSnapshot { frame }
         }
-        return Ok(Action::ExpectEvents {
-            event: e.event.unwrap_or_else(|| "motion".into()),
-            min,
-            max,
-            fields: e.fields.map(|m| matcher(m, err)).transpose()?,
-            first: e.first.map(|m| matcher(m, err)).transpose()?,
-            last: e.last.map(|m| matcher(m, err)).transpose()?,
-        });
-    }
-    if let Some(n) = step.expect_no_event {
-        return Ok(Action::ExpectNoEvent { for_ms: n.for_ms });
-    }
-    if let Some(s) = step.expect_snapshot {
-        let sspan = s.span();
-        let frame = s.into_inner().frame;
-        let Some(clip) = fixture else {
-            return Err(err(
-                Some(sspan),
-                "expect_snapshot needs the top-level `fixture`".into(),
-            ));
-        };
-        let len = clip_len(clip).map_err(|m| err(Some(sspan.clone()), m))?;
-        if frame >= len {
-            return Err(err(
-                Some(sspan),
-                format!("frame {frame} is not in the fixture (0..={})", len - 1),
-            ));
+        _ => {
+            let http = step.http.expect("the only action left");
+            if !http.path.starts_with('/') {
+                return Err(at(format!(
+                    "http path must start with `/`: {:?}",
+                    http.path
+                )));
+            }
+            Action::Http {
+                credentials: credentials(http.token, http.no_token, http.token_in).map_err(at)?,
+                method: http.method.to_uppercase(),
+                path: http.path,
+                body: http.body,
+                status: step.expect_status,
+                json: step.expect_json.map(|m| matcher(m, err)).transpose()?,
+                content_type: step.expect_content_type,
+            }
         }
-        return Ok(Action::ExpectSnapshot { frame });
-    }
-    let http = step.http.expect("one action is set");
-    if !http.path.starts_with('/') {
-        return Err(err(
-            Some(span),
-            format!("http path must start with `/`: {:?}", http.path),
-        ));
-    }
-    Ok(Action::Http {
-        method: http.method.to_uppercase(),
-        path: http.path,
-        body: http.body,
-        status: step.expect_status,
-        json: step.expect_json.map(|m| matcher(m, err)).transpose()?,
-        content_type: step.expect_content_type,
     })
 }

@@ -96,7 +96,7 @@ pub async fn run(
     let mut summary = Summary::default();
     let mut reports = Vec::with_capacity(scenarios.len());
     for s in scenarios {
-        let report = match target.open().await {
+        let report = match target.open(&s.needs).await {
             Ok(t) => runner::run(s, t.as_ref(), &clips).await,
             Err(e) => runner::ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
         };

@@ -13,6 +13,8 @@ use std::str::FromStr;
 
 use cam_sim::{SimConfig, Simulator};
 
+use crate::scenario::Needs;
+
 /// Where a target's cam listens, and the token it wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -120,11 +122,15 @@ impl TargetSpec {
         }
     }
 
-    /// Opens the target for one scenario.
+    /// Opens the target for one scenario, meeting its [`Needs`]: a
+    /// simulator starts with the scenario's keep-alive and, when it needs
+    /// one, the token [`SIM_TOKEN`]; a cam at a URL must have been given a
+    /// token if the scenario needs one.
     ///
     /// # Errors
-    /// The simulator cannot start (no loopback port, no temp folder).
-    pub async fn open(&self) -> Result<Box<dyn Target>, TargetError> {
+    /// The simulator cannot start (no loopback port, no temp folder), or a
+    /// cam at a URL has no token for a scenario that needs one.
+    pub async fn open(&self, needs: &Needs) -> Result<Box<dyn Target>, TargetError> {
         let fail = |message: String| TargetError {
             target: self.to_string(),
             message,
@@ -132,16 +138,21 @@ impl TargetSpec {
         match self {
             TargetSpec::Sim => {
                 let dir = tempfile::tempdir().map_err(|e| fail(format!("temp folder: {e}")))?;
-                let config = SimConfig {
+                let token = needs.token.then(|| SIM_TOKEN.to_string());
+                let mut config = SimConfig {
                     snapshot_dir: dir.path().to_path_buf(),
+                    token: token.clone(),
                     ..SimConfig::default()
                 };
+                if let Some(k) = needs.keepalive {
+                    config.keepalive = k;
+                }
                 let sim = Simulator::start(config)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 let endpoint = Endpoint {
                     base: sim.url(),
-                    token: None,
+                    token,
                 };
                 Ok(Box::new(SimTarget {
                     sim,
@@ -149,12 +160,19 @@ impl TargetSpec {
                     _dir: dir,
                 }))
             }
+            TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => Err(fail(
+                "the scenario needs a cam that requires a token: pass --token".into(),
+            )),
             TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget {
                 endpoint: endpoint.clone(),
             })),
         }
     }
 }
+
+/// The token a simulator target requires when a scenario sets
+/// `[config] auth = true`.
+pub const SIM_TOKEN: &str = "camhil-sim-token";
 
 /// An in-process simulator with its own snapshot folder (removed on drop).
 struct SimTarget {

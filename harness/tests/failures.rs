@@ -18,7 +18,10 @@ fn data(name: &str) -> PathBuf {
 
 async fn run(name: &str) -> ScenarioReport {
     let s = scenario::load(&data(name)).unwrap_or_else(|e| panic!("{e}"));
-    let target = TargetSpec::Sim.open().await.expect("simulator starts");
+    let target = TargetSpec::Sim
+        .open(&s.needs)
+        .await
+        .expect("simulator starts");
     runner::run(&s, target.as_ref(), &ClipCache::default()).await
 }
 

@@ -84,7 +84,7 @@ async fn framed_events_read_back_exactly() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let mut sse = open_sse(&Endpoint { base, token: None }).unwrap();
+    let mut sse = open_sse(&Endpoint { base, token: None }, None).unwrap();
     let mut got = Vec::new();
     while got.len() < expected.len() {
         match sse.rx.recv().await.expect("stream open").kind {

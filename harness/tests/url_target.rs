@@ -16,9 +16,12 @@ impl Reporter for Quiet {
 
 async fn cam_with_token() -> (Simulator, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    // A cam with its own keep-alive period, shorter than the protocol's 15 s
+    // so the keepalive scenario does not wait that long.
     let config = SimConfig {
         token: Some("s3cret".into()),
         snapshot_dir: dir.path().into(),
+        keepalive: std::time::Duration::from_millis(200),
         ..SimConfig::default()
     };
     (Simulator::start(config).await.unwrap(), dir)

@@ -34,17 +34,62 @@ pub struct SimConfig {
     pub faults: Faults,
 }
 
-/// Deliberate breaches of `docs/protocol.md`, one behaviour each, so tests
-/// can show that the harness notices (`cam-sim --fault NAME`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Faults {
+/// One deliberate breach of `docs/protocol.md` (`cam-sim --fault NAME`),
+/// so tests can show that a check fails on a cam that breaks its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Fault {
     /// Motion frames are acked with `"motion": true` but the event is never
-    /// sent on `GET /events` (it stays in the log).
-    pub drop_events: bool,
+    /// sent on `GET /events`.
+    DropEvents,
     /// SSE events are sent without their `id:` line.
-    pub omit_ids: bool,
+    OmitIds,
     /// Every SSE event is sent twice, with the same id.
-    pub duplicate_events: bool,
+    DuplicateEvents,
+    /// No `retry:` field on the first event of a connection.
+    NoRetry,
+    /// No `: keepalive` comments.
+    NoKeepalive,
+    /// `Last-Event-ID` is ignored: a reconnecting client gets live events only.
+    IgnoreLastEventId,
+    /// Every frame counts as motion, whatever the threshold.
+    AlwaysMotion,
+    /// `reset` acks but keeps the trigger count.
+    ResetKeepsCount,
+    /// `set_threshold` accepts any number.
+    AcceptAnyThreshold,
+    /// `GET /status` and `GET /snapshot.jpg` are sent as
+    /// `application/octet-stream`.
+    WrongContentTypes,
+    /// Text that is not JSON closes the WebSocket instead of an error ack.
+    CloseOnBadJson,
+    /// Binary WebSocket frames get no ack.
+    IgnoreBinary,
+    /// Oversize or non-UTF-8 messages drop the connection without a close
+    /// frame (no 1009 / 1007).
+    NoCloseCodes,
+    /// An undecodable frame is answered 200 (still not counted).
+    BadFrameOk,
+    /// `GET /events` does not check the token.
+    UnguardedEvents,
+    /// A close from the client is not answered (the connection just ends).
+    AbruptClose,
+}
+
+/// The set of [`Fault`]s a simulator runs with (empty by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(Vec<Fault>);
+
+impl Faults {
+    /// Whether `fault` is on.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+}
+
+impl<I: IntoIterator<Item = Fault>> From<I> for Faults {
+    fn from(list: I) -> Self {
+        Faults(list.into_iter().collect())
+    }
 }
 
 impl Default for SimConfig {

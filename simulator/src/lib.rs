@@ -22,6 +22,6 @@ pub mod server;
 pub mod shared;
 pub mod storage;
 
-pub use config::{Faults, SimConfig};
+pub use config::{Fault, Faults, SimConfig};
 pub use server::Simulator;
 pub use shared::Shared;

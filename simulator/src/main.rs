@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cam_sim::clip::{Clip, ClipCamera, capture_loop};
-use cam_sim::{Faults, SimConfig, Simulator};
+use cam_sim::{Fault, Faults, SimConfig, Simulator};
 use clap::Parser;
 
 /// The camhil desktop simulator: the cam's protocol (SSE events, WebSocket
@@ -48,28 +48,6 @@ struct Args {
     faults: Vec<Fault>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Fault {
-    /// Ack motion frames but never send their SSE event.
-    DropEvents,
-    /// Send SSE events without `id:`.
-    OmitIds,
-    /// Send every SSE event twice.
-    DuplicateEvents,
-}
-
-fn faults(list: &[Fault]) -> Faults {
-    let mut f = Faults::default();
-    for fault in list {
-        match fault {
-            Fault::DropEvents => f.drop_events = true,
-            Fault::OmitIds => f.omit_ids = true,
-            Fault::DuplicateEvents => f.duplicate_events = true,
-        }
-    }
-    f
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -93,7 +71,7 @@ async fn main() -> ExitCode {
         token: args.token,
         event_buffer: args.event_buffer.max(1),
         client_queue: args.client_queue.max(1),
-        faults: faults(&args.faults),
+        faults: Faults::from(args.faults),
         ..SimConfig::default()
     };
     let sim = match Simulator::start(config).await {

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cam_core::event_log::Resume;
-use cam_core::{Ack, Cam, FrameError, FrameOutcome, MotionEvent};
+use cam_core::{Ack, Cam, Command, FrameError, FrameOutcome, MotionEvent};
 use tokio::sync::broadcast;
 
-use crate::config::SimConfig;
+use crate::config::{Fault, SimConfig};
 use crate::storage::DirStorage;
 
 /// State shared by every route and the capture loop.
@@ -51,11 +51,14 @@ impl Shared {
     /// [`FrameError`] for an undecodable frame; nothing changes then.
     pub fn process_frame(&self, jpeg: Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
         let mut cam = self.cam();
+        if self.config.faults.has(Fault::AlwaysMotion) {
+            cam.set_threshold_unchecked(-1.0);
+        }
         let outcome = cam.process_frame(jpeg, ts_ms)?;
         if let Some(event) = outcome
             .event
             .as_ref()
-            .filter(|_| !self.config.faults.drop_events)
+            .filter(|_| !self.config.faults.has(Fault::DropEvents))
         {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.send(event.clone());
@@ -83,7 +86,23 @@ impl Shared {
     /// Applies one WebSocket text frame; the ack to send back.
     pub fn handle_text(&self, text: &str) -> Ack {
         let mut storage = self.storage.clone();
-        self.cam().handle_text(text, unix_now_s(), &mut storage)
+        let mut cam = self.cam();
+        let faults = &self.config.faults;
+        match Command::parse(text) {
+            Ok(Command::Reset) if faults.has(Fault::ResetKeepsCount) => Ack::CountersReset {
+                ok: true,
+                counters: "reset",
+            },
+            Ok(Command::SetThreshold(Some(x))) if faults.has(Fault::AcceptAnyThreshold) => {
+                cam.set_threshold_unchecked(x);
+                Ack::Threshold {
+                    ok: true,
+                    threshold: x,
+                }
+            }
+            Ok(cmd) => cam.apply(cmd, unix_now_s(), &mut storage),
+            Err(e) => Ack::for_parse_error(e),
+        }
     }
 
     /// Runs `f` on the cam (status, latest frame, HIL reset).

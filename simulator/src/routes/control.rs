@@ -4,8 +4,9 @@
 //!
 //! Text frames go to the core's command handling. Binary frames are
 //! answered like text that is not JSON. A message over 16 KiB closes the
-//! connection with code 1009, a text frame that is not UTF-8 with 1007. Pings are answered by axum; a close from the
-//! client is answered before the task ends.
+//! connection with code 1009, a text frame that is not UTF-8 with 1007.
+//! Pings are answered by axum; a close from the client is answered before
+//! the task ends.
 
 use std::sync::Arc;
 
@@ -13,9 +14,10 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use cam_core::Ack;
-use cam_core::command::ParseError;
+use cam_core::command::{Command, ParseError};
 use cam_core::protocol::{CLOSE_BAD_DATA, CLOSE_TOO_BIG, MAX_WS_MESSAGE};
 
+use crate::config::{Fault, Faults};
 use crate::shared::Shared;
 
 /// Messages above this size are refused by the WebSocket layer itself
@@ -29,51 +31,77 @@ pub(super) async fn control(State(shared): State<Arc<Shared>>, ws: WebSocketUpgr
         .on_upgrade(move |socket| session(socket, shared))
 }
 
+/// What to do with one received message.
+enum Next {
+    Reply(Ack),
+    Close(u16, &'static str),
+    Ignore,
+    End,
+}
+
 async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
+    let faults = shared.config.faults.clone();
     while let Some(msg) = socket.recv().await {
-        let ack = match msg {
-            Ok(Message::Text(text)) if text.len() > MAX_WS_MESSAGE => {
-                return close_with(socket, CLOSE_TOO_BIG, "message too big").await;
+        let next = match msg {
+            Ok(Message::Text(t)) if t.len() > MAX_WS_MESSAGE => {
+                Next::Close(CLOSE_TOO_BIG, "message too big")
             }
             Ok(Message::Binary(b)) if b.len() > MAX_WS_MESSAGE => {
-                return close_with(socket, CLOSE_TOO_BIG, "message too big").await;
+                Next::Close(CLOSE_TOO_BIG, "message too big")
+            }
+            Ok(Message::Text(t))
+                if faults.has(Fault::CloseOnBadJson)
+                    && Command::parse(t.as_str()) == Err(ParseError::BadJson) =>
+            {
+                Next::Close(1000, "bad json")
             }
             Ok(Message::Text(text)) => {
                 let shared = shared.clone();
                 match tokio::task::spawn_blocking(move || shared.handle_text(text.as_str())).await {
-                    Ok(ack) => ack,
-                    Err(_) => Ack::refused("internal error"),
+                    Ok(ack) => Next::Reply(ack),
+                    Err(_) => Next::Reply(Ack::refused("internal error")),
                 }
             }
-            Ok(Message::Binary(_)) => Ack::for_parse_error(ParseError::BadJson),
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) => continue, // axum replies; recv() then ends
+            Ok(Message::Binary(_)) if faults.has(Fault::IgnoreBinary) => Next::Ignore,
+            Ok(Message::Binary(_)) => Next::Reply(Ack::for_parse_error(ParseError::BadJson)),
+            Ok(Message::Close(_)) if faults.has(Fault::AbruptClose) => Next::End,
+            // axum answers pings; after a close, recv() ends once the reply is out.
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => Next::Ignore,
             Err(e) => {
                 tracing::info!(error = %e, "control connection failed");
-                let inner = e.into_inner();
-                return match inner.downcast_ref::<tungstenite::Error>() {
+                match e.into_inner().downcast_ref::<tungstenite::Error>() {
                     // Over READ_LIMIT: the socket can still write a close.
                     Some(tungstenite::Error::Capacity(_)) => {
-                        close_with(socket, CLOSE_TOO_BIG, "message too big").await
+                        Next::Close(CLOSE_TOO_BIG, "message too big")
                     }
                     Some(tungstenite::Error::Utf8(_)) => {
-                        close_with(socket, CLOSE_BAD_DATA, "invalid UTF-8").await
+                        Next::Close(CLOSE_BAD_DATA, "invalid UTF-8")
                     }
-                    _ => {}
-                };
+                    _ => Next::End,
+                }
             }
         };
-        if socket
-            .send(Message::Text(ack.to_json().into()))
-            .await
-            .is_err()
-        {
-            return;
+        match next {
+            Next::Reply(ack) => {
+                if socket
+                    .send(Message::Text(ack.to_json().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Next::Close(code, reason) => return close_with(socket, code, reason, &faults).await,
+            Next::Ignore => {}
+            Next::End => return,
         }
     }
 }
 
-async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
+async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str, faults: &Faults) {
+    if faults.has(Fault::NoCloseCodes) && code != 1000 {
+        return; // fault: drop the connection without a close frame
+    }
     let frame = CloseFrame {
         code,
         reason: reason.into(),

@@ -22,7 +22,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::json_error;
-use crate::config::Faults;
+use crate::config::{Fault, Faults};
 use crate::shared::Shared;
 
 pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -37,6 +37,7 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
         },
         Some(Err(_)) => return json_error(StatusCode::BAD_REQUEST, "bad Last-Event-ID"),
     };
+    let last_id = last_id.filter(|_| !shared.config.faults.has(Fault::IgnoreLastEventId));
     let (rx, resume) = shared.subscribe(last_id);
     let mut first_blocks = VecDeque::new();
     if let (Some(first), Some(last)) = (resume.gap, last_id) {
@@ -59,11 +60,12 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let stream = Stream {
-        faults: shared.config.faults,
+        faults: shared.config.faults.clone(),
         rx,
         backlog: first_blocks,
         keepalive,
-        retry_ms: Some(shared.config.retry_ms),
+        retry_ms: Some(shared.config.retry_ms)
+            .filter(|_| !shared.config.faults.has(Fault::NoRetry)),
         skip_up_to: sent_up_to,
     };
     let body = Body::from_stream(futures_util::stream::unfold(stream, |mut s| async move {
@@ -117,7 +119,11 @@ impl Stream {
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.keepalive.tick() => return Some(sse::comment("keepalive")),
+                _ = self.keepalive.tick() => {
+                    if !self.faults.has(Fault::NoKeepalive) {
+                        return Some(sse::comment("keepalive"));
+                    }
+                }
             }
         }
     }
@@ -128,7 +134,7 @@ impl Stream {
             Block::Motion(e) => ("motion", e.id.to_string(), e.data_json()),
             Block::Raw { event, id, data } => (event, id, data),
         };
-        let id = (!self.faults.omit_ids).then_some(id.as_str());
+        let id = (!self.faults.has(Fault::OmitIds)).then_some(id.as_str());
         let text = SseEvent {
             event: Some(event),
             id,
@@ -136,7 +142,7 @@ impl Stream {
             data: &data,
         }
         .frame();
-        if self.faults.duplicate_events {
+        if self.faults.has(Fault::DuplicateEvents) {
             text.repeat(2)
         } else {
             text

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use cam_core::protocol::{FRAME_TS_HEADER, FrameReply};
 
 use super::json_error;
+use crate::config::Fault;
 use crate::shared::{Shared, unix_now_ms};
 
 pub(super) async fn frame(
@@ -27,6 +28,7 @@ pub(super) async fn frame(
     };
     // Decoding a QVGA frame takes about a millisecond; keep it off the
     // async workers anyway so a large frame cannot stall other clients.
+    let faults = shared.config.faults.clone();
     let outcome =
         tokio::task::spawn_blocking(move || shared.process_frame(body.to_vec(), ts_ms)).await;
     match outcome {
@@ -38,7 +40,12 @@ pub(super) async fn frame(
         .into_response(),
         Ok(Err(e)) => {
             tracing::info!(error = %e, "refused a frame");
-            json_error(StatusCode::BAD_REQUEST, "bad frame")
+            let status = if faults.has(Fault::BadFrameOk) {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            json_error(status, "bad frame")
         }
         Err(e) => {
             tracing::error!(error = %e, "frame task failed");

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cam_core::web;
 
 use super::json_error;
+use crate::config::Fault;
 use crate::shared::Shared;
 
 pub(super) async fn index() -> impl IntoResponse {
@@ -25,20 +26,34 @@ pub(super) async fn app_js() -> impl IntoResponse {
     )
 }
 
-pub(super) async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(shared.with_cam(|cam| cam.status()))
+pub(super) async fn status(State(shared): State<Arc<Shared>>) -> Response {
+    let mut resp = Json(shared.with_cam(|cam| cam.status())).into_response();
+    if shared.config.faults.has(Fault::WrongContentTypes) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, OCTETS);
+    }
+    resp
 }
+
+const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 pub(super) async fn snapshot(State(shared): State<Arc<Shared>>) -> Response {
     match shared.with_cam(|cam| cam.latest().map(|f| f.jpeg.clone())) {
-        Some(jpeg) => (
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            jpeg,
-        )
-            .into_response(),
+        Some(jpeg) => {
+            let ctype = if shared.config.faults.has(Fault::WrongContentTypes) {
+                OCTETS
+            } else {
+                HeaderValue::from_static("image/jpeg")
+            };
+            let no_cache = HeaderValue::from_static("no-cache");
+            (
+                [
+                    (header::CONTENT_TYPE, ctype),
+                    (header::CACHE_CONTROL, no_cache),
+                ],
+                jpeg,
+            )
+                .into_response()
+        }
         None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no frame yet"),
     }
 }
