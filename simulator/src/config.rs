@@ -32,6 +32,18 @@ pub struct SimConfig {
     /// Deliberate protocol breaches, to show that checks fail (none by
     /// default).
     pub faults: Faults,
+    /// Serve HTTPS and WSS with this certificate and key (PEM files)
+    /// instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// One deliberate breach of `docs/protocol.md` (`cam-sim --fault NAME`),
@@ -104,6 +116,7 @@ impl Default for SimConfig {
             client_queue: 64,
             detector: DetectorConfig::default(),
             faults: Faults::default(),
+            tls: None,
         }
     }
 }

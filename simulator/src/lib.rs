@@ -22,6 +22,6 @@ pub mod server;
 pub mod shared;
 pub mod storage;
 
-pub use config::{Fault, Faults, SimConfig};
-pub use server::Simulator;
+pub use config::{Fault, Faults, SimConfig, TlsFiles};
+pub use server::{Simulator, StartError};
 pub use shared::Shared;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cam_sim::clip::{Clip, ClipCamera, capture_loop};
-use cam_sim::{Fault, Faults, SimConfig, Simulator};
+use cam_sim::{Fault, Faults, SimConfig, Simulator, TlsFiles};
 use clap::Parser;
 
 /// The camhil desktop simulator: the cam's protocol (SSE events, WebSocket
@@ -33,6 +33,12 @@ struct Args {
     /// Require this token on every route but / and /app.js.
     #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Serve HTTPS/WSS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Replay this clip folder through the capture loop (as a live camera).
     #[arg(long)]
     fixture: Option<PathBuf>,
@@ -72,6 +78,10 @@ async fn main() -> ExitCode {
         event_buffer: args.event_buffer.max(1),
         client_queue: args.client_queue.max(1),
         faults: Faults::from(args.faults),
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         ..SimConfig::default()
     };
     let sim = match Simulator::start(config).await {

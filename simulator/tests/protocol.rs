@@ -303,3 +303,96 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
         other => panic!("expected close 1007, got {other:?}"),
     }
 }
+
+/// Reads a raw HTTP/1.1 SSE response from `sock` until its body ends (the
+/// last chunk); returns the ids of the motion events in it.
+async fn read_until_body_ends(sock: &mut tokio::net::TcpStream) -> Vec<u64> {
+    use tokio::io::AsyncReadExt;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        let n = sock.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the body ended");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    ids(&String::from_utf8_lossy(&raw))
+}
+
+fn ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
+    use tokio::io::AsyncWriteExt;
+    const EVENTS: usize = 1500;
+    let (sim, _d) = sim(SimConfig {
+        client_queue: 8,
+        event_buffer: 2000,
+        ..SimConfig::default()
+    })
+    .await;
+
+    // A client that asks for the stream and then never reads, with a tiny
+    // receive window so the cam's side fills up quickly.
+    let raw = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    raw.set_recv_buffer_size(1024).unwrap();
+    raw.connect(&sim.addr().into()).unwrap();
+    raw.set_nonblocking(true).unwrap();
+    let mut stalled = tokio::net::TcpStream::from_std(std::net::TcpStream::from(raw)).unwrap();
+    stalled
+        .write_all(b"GET /events HTTP/1.1\r\nHost: cam\r\n\r\n")
+        .await
+        .unwrap();
+    // Its subscription exists once its response headers are out; wait for
+    // the first bytes of them.
+    let mut first = [0u8; 1];
+    stalled.peek(&mut first).await.unwrap();
+
+    // A healthy client reading everything, and a WebSocket.
+    let healthy = http()
+        .get(format!("{}/events", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    let reader = tokio::spawn(read_blocks(healthy, EVENTS));
+    let mut ws = control(&sim).await;
+
+    make_events(&sim, EVENTS).await; // every frame acked: the detector never waited
+    ws.send(Message::text(r#"{"cmd":"status"}"#)).await.unwrap();
+    let Some(Ok(Message::Text(ack))) = ws.next().await else {
+        panic!("no ack")
+    };
+    assert!(
+        ack.contains(&format!(r#""trigger_count":{EVENTS}"#)),
+        "{ack}"
+    );
+    let all = ids(&reader.await.unwrap());
+    assert_eq!(
+        all,
+        (1..=EVENTS as u64).collect::<Vec<_>>(),
+        "the healthy client got every event in order"
+    );
+
+    // The stalled client was cut off: its body ended early...
+    let got = read_until_body_ends(&mut stalled).await;
+    assert!(
+        !got.is_empty() && got.len() < EVENTS,
+        "stalled client got {} events",
+        got.len()
+    );
+    assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>());
+    // ...and resuming from its last id gives it the rest: nothing lost.
+    let resumed = read_blocks(
+        events_after(&sim, &got.len().to_string()).await,
+        EVENTS - got.len(),
+    )
+    .await;
+    assert_eq!(
+        ids(&resumed),
+        (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>()
+    );
+}
