@@ -5,7 +5,7 @@
 //! on `GET /control`, the HIL frame routes, and the dashboard.
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! # async fn demo() -> Result<(), cam_sim::StartError> {
 //! let sim = cam_sim::Simulator::start(cam_sim::SimConfig::default()).await?;
 //! println!("cam at http://{}", sim.addr());
 //! # Ok(()) }
