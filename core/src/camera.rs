@@ -26,7 +26,5 @@ pub trait Camera {
     ///
     /// # Errors
     /// A sensor or bus failure; the capture loop may retry.
-    fn capture(
-        &mut self,
-    ) -> impl core::future::Future<Output = Result<Option<CapturedFrame>, Self::Error>>;
+    fn capture(&mut self) -> impl core::future::Future<Output = Result<Option<CapturedFrame>, Self::Error>>;
 }

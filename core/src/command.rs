@@ -47,9 +47,7 @@ impl Command {
             Some("snapshot_now") => Ok(Command::SnapshotNow),
             Some("reset") => Ok(Command::Reset),
             Some("status") => Ok(Command::Status),
-            Some("set_threshold") => Ok(Command::SetThreshold(
-                obj.get("value").and_then(Value::as_f64),
-            )),
+            Some("set_threshold") => Ok(Command::SetThreshold(obj.get("value").and_then(Value::as_f64))),
             _ => Err(ParseError::UnknownCommand),
         }
     }
@@ -109,10 +107,7 @@ pub enum Ack {
 impl Ack {
     /// `{"ok":false,"reason":reason}`.
     pub fn refused(reason: impl Into<String>) -> Self {
-        Ack::Refused {
-            ok: false,
-            reason: reason.into(),
-        }
+        Ack::Refused { ok: false, reason: reason.into() }
     }
 
     /// The ack for a text frame that did not parse.
@@ -137,61 +132,25 @@ mod tests {
 
     #[test]
     fn parses_known_commands() {
-        assert_eq!(
-            Command::parse(r#"{"cmd":"snapshot_now"}"#),
-            Ok(Command::SnapshotNow)
-        );
-        assert_eq!(
-            Command::parse(r#"{"cmd":"reset","x":1}"#),
-            Ok(Command::Reset)
-        );
-        assert_eq!(
-            Command::parse(r#"{"cmd":"set_threshold","value":0.2}"#),
-            Ok(Command::SetThreshold(Some(0.2)))
-        );
-        assert_eq!(
-            Command::parse(r#"{"cmd":"set_threshold","value":"high"}"#),
-            Ok(Command::SetThreshold(None))
-        );
+        assert_eq!(Command::parse(r#"{"cmd":"snapshot_now"}"#), Ok(Command::SnapshotNow));
+        assert_eq!(Command::parse(r#"{"cmd":"reset","x":1}"#), Ok(Command::Reset));
+        assert_eq!(Command::parse(r#"{"cmd":"set_threshold","value":0.2}"#), Ok(Command::SetThreshold(Some(0.2))));
+        assert_eq!(Command::parse(r#"{"cmd":"set_threshold","value":"high"}"#), Ok(Command::SetThreshold(None)));
     }
 
     #[test]
     fn bad_json_and_unknown_commands() {
         assert_eq!(Command::parse("{oops"), Err(ParseError::BadJson));
         assert_eq!(Command::parse(""), Err(ParseError::BadJson));
-        for text in [
-            r#"{"cmd":"fly"}"#,
-            "[1,2]",
-            "3",
-            r#""reset""#,
-            "{}",
-            r#"{"cmd":7}"#,
-        ] {
-            assert_eq!(
-                Command::parse(text),
-                Err(ParseError::UnknownCommand),
-                "{text}"
-            );
+        for text in [r#"{"cmd":"fly"}"#, "[1,2]", "3", r#""reset""#, "{}", r#"{"cmd":7}"#] {
+            assert_eq!(Command::parse(text), Err(ParseError::UnknownCommand), "{text}");
         }
     }
 
     #[test]
     fn acks_serialise_to_the_protocol_shapes() {
-        assert_eq!(
-            Ack::for_parse_error(ParseError::BadJson).to_json(),
-            r#"{"error":"bad json"}"#
-        );
-        assert_eq!(
-            Ack::CountersReset {
-                ok: true,
-                counters: "reset"
-            }
-            .to_json(),
-            r#"{"ok":true,"counters":"reset"}"#
-        );
-        assert_eq!(
-            Ack::refused("no frame yet").to_json(),
-            r#"{"ok":false,"reason":"no frame yet"}"#
-        );
+        assert_eq!(Ack::for_parse_error(ParseError::BadJson).to_json(), r#"{"error":"bad json"}"#);
+        assert_eq!(Ack::CountersReset { ok: true, counters: "reset" }.to_json(), r#"{"ok":true,"counters":"reset"}"#);
+        assert_eq!(Ack::refused("no frame yet").to_json(), r#"{"ok":false,"reason":"no frame yet"}"#);
     }
 }

@@ -44,11 +44,7 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self {
-            cell_px: 8,
-            cell_delta: 12,
-            max_dimension: 4096,
-        }
+        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096 }
     }
 }
 
@@ -101,14 +97,10 @@ impl LumaGrid {
             return Err(FrameError::Empty);
         }
         let max = usize::from(cfg.max_dimension);
-        let options = DecoderOptions::default()
-            .jpeg_set_out_colorspace(ColorSpace::Luma)
-            .set_max_width(max)
-            .set_max_height(max);
+        let options =
+            DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma).set_max_width(max).set_max_height(max);
         let mut decoder = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
-        let luma = decoder
-            .decode()
-            .map_err(|e| FrameError::Decode(alloc::format!("{e:?}")))?;
+        let luma = decoder.decode().map_err(|e| FrameError::Decode(alloc::format!("{e:?}")))?;
         let (width, height) = decoder.dimensions().ok_or(FrameError::BadSize(0, 0))?;
         if luma.len() < width * height {
             return Err(FrameError::Decode("short pixel buffer".into()));
@@ -121,12 +113,7 @@ impl LumaGrid {
     ///
     /// # Errors
     /// [`FrameError::BadSize`] when the plane holds less than one cell.
-    pub fn from_luma(
-        luma: &[u8],
-        width: usize,
-        height: usize,
-        cell_px: u16,
-    ) -> Result<Self, FrameError> {
+    pub fn from_luma(luma: &[u8], width: usize, height: usize, cell_px: u16) -> Result<Self, FrameError> {
         let cell = usize::from(cell_px.max(1));
         let (cols, rows) = (width / cell, height / cell);
         if cols == 0 || rows == 0 || luma.len() < width * height {
@@ -155,12 +142,7 @@ impl LumaGrid {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
-        let changed = self
-            .cells
-            .iter()
-            .zip(&other.cells)
-            .filter(|(a, b)| a.abs_diff(**b) > delta)
-            .count();
+        let changed = self.cells.iter().zip(&other.cells).filter(|(a, b)| a.abs_diff(**b) > delta).count();
         Some(changed as f64 / self.cells.len() as f64)
     }
 }
@@ -176,10 +158,7 @@ pub struct Detector {
 impl Detector {
     /// A detector with no reference frame yet.
     pub fn new(config: DetectorConfig) -> Self {
-        Self {
-            config,
-            reference: None,
-        }
+        Self { config, reference: None }
     }
 
     /// Its configuration.
@@ -196,11 +175,8 @@ impl Detector {
     /// left as it was.
     pub fn process(&mut self, jpeg: &[u8]) -> Result<f64, FrameError> {
         let grid = LumaGrid::from_jpeg(jpeg, &self.config)?;
-        let change = self
-            .reference
-            .as_ref()
-            .and_then(|r| grid.change_against(r, self.config.cell_delta))
-            .unwrap_or(0.0);
+        let change =
+            self.reference.as_ref().and_then(|r| grid.change_against(r, self.config.cell_delta)).unwrap_or(0.0);
         self.reference = Some(grid);
         Ok(change)
     }

@@ -68,11 +68,7 @@ impl EventLog {
     /// An empty log keeping at most `capacity` events (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self {
-            ring: VecDeque::with_capacity(capacity),
-            capacity,
-            next_id: 1,
-        }
+        Self { ring: VecDeque::with_capacity(capacity), capacity, next_id: 1 }
     }
 
     /// How many events the ring keeps.
@@ -106,12 +102,7 @@ impl EventLog {
     /// Every buffered event with an id above `last_id`, oldest first, and
     /// whether some were already dropped from the ring (see [`Resume`]).
     pub fn since(&self, last_id: u64) -> Resume {
-        let events: Vec<_> = self
-            .ring
-            .iter()
-            .filter(|e| e.id > last_id)
-            .cloned()
-            .collect();
+        let events: Vec<_> = self.ring.iter().filter(|e| e.id > last_id).cloned().collect();
         let oldest = self.ring.front().map(|e| e.id);
         let gap = match oldest {
             Some(first) if first > last_id + 1 => Some(first),
@@ -127,13 +118,7 @@ mod tests {
     use super::*;
 
     fn ev(frame: u64) -> MotionEvent {
-        MotionEvent {
-            id: 0,
-            ts: 1.5,
-            count: frame,
-            change: 0.5,
-            frame,
-        }
+        MotionEvent { id: 0, ts: 1.5, count: frame, change: 0.5, frame }
     }
 
     #[test]
@@ -170,16 +155,7 @@ mod tests {
 
     #[test]
     fn data_json_has_the_protocol_fields_only() {
-        let e = MotionEvent {
-            id: 9,
-            ts: 1700000000.25,
-            count: 3,
-            change: 0.125,
-            frame: 17,
-        };
-        assert_eq!(
-            e.data_json(),
-            r#"{"ts":1700000000.25,"count":3,"change":0.125,"frame":17}"#
-        );
+        let e = MotionEvent { id: 9, ts: 1700000000.25, count: 3, change: 0.125, frame: 17 };
+        assert_eq!(e.data_json(), r#"{"ts":1700000000.25,"count":3,"change":0.125,"frame":17}"#);
     }
 }

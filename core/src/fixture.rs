@@ -39,10 +39,7 @@ fn header_index(header: &str, name: &str) -> Result<usize, CsvError> {
     header
         .split(',')
         .position(|h| h.trim() == name)
-        .ok_or(CsvError {
-            line: 1,
-            message: alloc::format!("no `{name}` column in header `{header}`"),
-        })
+        .ok_or(CsvError { line: 1, message: alloc::format!("no `{name}` column in header `{header}`") })
 }
 
 fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
@@ -66,16 +63,11 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestRow>, CsvError> {
         let err = |message: String| CsvError { line, message };
         let file = cols.get(fi).ok_or_else(|| err("missing `file`".into()))?;
         let t = cols.get(ti).ok_or_else(|| err("missing `t_ms`".into()))?;
-        let t_ms: u64 = t
-            .parse()
-            .map_err(|_| err(alloc::format!("`t_ms` {t:?} is not ms")))?;
+        let t_ms: u64 = t.parse().map_err(|_| err(alloc::format!("`t_ms` {t:?} is not ms")))?;
         if out.last().is_some_and(|p| p.t_ms > t_ms) {
             return Err(err("`t_ms` goes backwards".into()));
         }
-        out.push(ManifestRow {
-            file: file.to_string(),
-            t_ms,
-        });
+        out.push(ManifestRow { file: file.to_string(), t_ms });
     }
     Ok(out)
 }
@@ -86,16 +78,10 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestRow>, CsvError> {
 /// A missing `file`/`motion` column or a `motion` value other than 0 or 1.
 pub fn parse_labels(text: &str) -> Result<Vec<(String, bool)>, CsvError> {
     let header = text.lines().next().unwrap_or("");
-    let (fi, mi) = (
-        header_index(header, "file")?,
-        header_index(header, "motion")?,
-    );
+    let (fi, mi) = (header_index(header, "file")?, header_index(header, "motion")?);
     let mut out = Vec::new();
     for (line, cols) in rows(text) {
-        let err = |message: &str| CsvError {
-            line,
-            message: message.into(),
-        };
+        let err = |message: &str| CsvError { line, message: message.into() };
         let file = cols.get(fi).ok_or_else(|| err("missing `file`"))?;
         let motion = match cols.get(mi).copied() {
             Some("1") => true,
@@ -114,13 +100,7 @@ mod tests {
     #[test]
     fn manifest_rows() {
         let m = parse_manifest("file,t_ms,src_frame\nf0.jpg,0,470\nf1.jpg,133,474\n").unwrap();
-        assert_eq!(
-            m[1],
-            ManifestRow {
-                file: "f1.jpg".into(),
-                t_ms: 133
-            }
-        );
+        assert_eq!(m[1], ManifestRow { file: "f1.jpg".into(), t_ms: 133 });
     }
 
     #[test]

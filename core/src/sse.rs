@@ -67,11 +67,7 @@ pub fn comment(text: &str) -> String {
 fn push_field(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
     out.push_str(": ");
-    out.extend(
-        value
-            .chars()
-            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c }),
-    );
+    out.extend(value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }));
     out.push('\n');
 }
 
@@ -101,32 +97,19 @@ mod tests {
 
     #[test]
     fn motion_event_block() {
-        let e = SseEvent {
-            event: Some("motion"),
-            id: Some("7"),
-            retry_ms: Some(3000),
-            data: "{}",
-        };
+        let e = SseEvent { event: Some("motion"), id: Some("7"), retry_ms: Some(3000), data: "{}" };
         assert_eq!(e.frame(), "event: motion\nid: 7\nretry: 3000\ndata: {}\n\n");
     }
 
     #[test]
     fn multiline_data_becomes_several_data_lines() {
-        let e = SseEvent {
-            data: "a\r\nb\rc\nd",
-            ..Default::default()
-        };
+        let e = SseEvent { data: "a\r\nb\rc\nd", ..Default::default() };
         assert_eq!(e.frame(), "data: a\ndata: b\ndata: c\ndata: d\n\n");
     }
 
     #[test]
     fn single_line_fields_cannot_break_the_block() {
-        let e = SseEvent {
-            event: Some("x\ny"),
-            id: Some("1\r2"),
-            data: "",
-            ..Default::default()
-        };
+        let e = SseEvent { event: Some("x\ny"), id: Some("1\r2"), data: "", ..Default::default() };
         assert_eq!(e.frame(), "event: x y\nid: 1 2\ndata: \n\n");
     }
 

@@ -54,10 +54,7 @@ pub struct Cam {
 
 impl Default for Cam {
     fn default() -> Self {
-        Self::new(
-            DetectorConfig::default(),
-            crate::event_log::DEFAULT_CAPACITY,
-        )
+        Self::new(DetectorConfig::default(), crate::event_log::DEFAULT_CAPACITY)
     }
 }
 
@@ -96,28 +93,14 @@ impl Cam {
         };
         self.frames += 1;
         let frame = self.frames;
-        self.latest = Some(LatestFrame {
-            jpeg,
-            ts_ms,
-            seq: frame,
-        });
+        self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
         let event = (change > self.threshold).then(|| {
             self.trigger_count += 1;
             self.log
-                .push(MotionEvent {
-                    id: 0,
-                    ts: ts_ms as f64 / 1000.0,
-                    count: self.trigger_count,
-                    change,
-                    frame,
-                })
+                .push(MotionEvent { id: 0, ts: ts_ms as f64 / 1000.0, count: self.trigger_count, change, frame })
                 .clone()
         });
-        Ok(FrameOutcome {
-            frame,
-            change,
-            event,
-        })
+        Ok(FrameOutcome { frame, change, event })
     }
 
     /// Parses one WebSocket text frame and applies it; the ack to send back.
@@ -141,36 +124,22 @@ impl Cam {
                     return Ack::refused("no frame yet");
                 };
                 match save_snapshot(storage, now_unix_s, &latest.jpeg) {
-                    Ok(path) => Ack::Saved {
-                        ok: true,
-                        saved: path,
-                    },
+                    Ok(path) => Ack::Saved { ok: true, saved: path },
                     Err(e) => Ack::refused(format!("storage: {e}")),
                 }
             }
             Command::Reset => {
                 self.trigger_count = 0;
-                Ack::CountersReset {
-                    ok: true,
-                    counters: "reset",
-                }
+                Ack::CountersReset { ok: true, counters: "reset" }
             }
             Command::SetThreshold(Some(x)) if (0.0..=1.0).contains(&x) => {
                 self.threshold = x;
-                Ack::Threshold {
-                    ok: true,
-                    threshold: x,
-                }
+                Ack::Threshold { ok: true, threshold: x }
             }
             Command::SetThreshold(_) => Ack::refused("bad threshold"),
             Command::Status => {
                 let s = self.status();
-                Ack::Status {
-                    ok: true,
-                    threshold: s.threshold,
-                    trigger_count: s.trigger_count,
-                    frames: s.frames,
-                }
+                Ack::Status { ok: true, threshold: s.threshold, trigger_count: s.trigger_count, frames: s.frames }
             }
         }
     }
@@ -195,11 +164,7 @@ impl Cam {
 
     /// `GET /status` figures.
     pub fn status(&self) -> StatusReply {
-        StatusReply {
-            threshold: self.threshold,
-            trigger_count: self.trigger_count,
-            frames: self.frames,
-        }
+        StatusReply { threshold: self.threshold, trigger_count: self.trigger_count, frames: self.frames }
     }
 
     /// The newest good frame, if any.
@@ -234,15 +199,11 @@ fn save_snapshot<S: Storage>(storage: &mut S, now_s: u64, jpeg: &[u8]) -> Result
             format!("{SNAPSHOT_DIR}/manual-{now_s}-{n}.jpg")
         };
         if !storage.exists(&path).map_err(|e| format!("{e}"))? {
-            storage
-                .write_atomic(&path, jpeg)
-                .map_err(|e| format!("{e}"))?;
+            storage.write_atomic(&path, jpeg).map_err(|e| format!("{e}"))?;
             return Ok(path);
         }
     }
-    Err(format!(
-        "more than {MAX_SAME_SECOND} snapshots in second {now_s}"
-    ))
+    Err(format!("more than {MAX_SAME_SECOND} snapshots in second {now_s}"))
 }
 
 /// Convenience for [`ParseError`] users.
@@ -289,10 +250,7 @@ mod tests {
     fn snapshots_in_the_same_second_get_their_own_names() {
         let mut cam = Cam::default();
         let mut card = Card::default();
-        assert_eq!(
-            cam.apply(Command::SnapshotNow, 7, &mut card),
-            Ack::refused("no frame yet")
-        );
+        assert_eq!(cam.apply(Command::SnapshotNow, 7, &mut card), Ack::refused("no frame yet"));
         cam.process_frame(frame(), 7_000).unwrap();
         let names: Vec<String> = (0..3)
             .map(|_| match cam.apply(Command::SnapshotNow, 7, &mut card) {
@@ -302,11 +260,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [
-                "/sdcard/snaps/manual-7.jpg",
-                "/sdcard/snaps/manual-7-2.jpg",
-                "/sdcard/snaps/manual-7-3.jpg"
-            ]
+            ["/sdcard/snaps/manual-7.jpg", "/sdcard/snaps/manual-7-2.jpg", "/sdcard/snaps/manual-7-3.jpg"]
         );
         assert!(card.files.values().all(|f| f == &frame()));
     }
@@ -315,14 +269,8 @@ mod tests {
     fn a_storage_failure_is_reported_in_the_ack() {
         let mut cam = Cam::default();
         cam.process_frame(frame(), 1).unwrap();
-        let mut card = Card {
-            fail: true,
-            ..Card::default()
-        };
-        assert_eq!(
-            cam.apply(Command::SnapshotNow, 1, &mut card),
-            Ack::refused("storage: card full")
-        );
+        let mut card = Card { fail: true, ..Card::default() };
+        assert_eq!(cam.apply(Command::SnapshotNow, 1, &mut card), Ack::refused("storage: card full"));
     }
 
     #[test]
@@ -343,16 +291,10 @@ mod tests {
         let mut card = Card::default();
         assert_eq!(
             cam.apply(Command::SetThreshold(Some(1.0)), 0, &mut card),
-            Ack::Threshold {
-                ok: true,
-                threshold: 1.0
-            }
+            Ack::Threshold { ok: true, threshold: 1.0 }
         );
         for bad in [Some(-0.01), Some(1.01), Some(f64::NAN), None] {
-            assert_eq!(
-                cam.apply(Command::SetThreshold(bad), 0, &mut card),
-                Ack::refused("bad threshold")
-            );
+            assert_eq!(cam.apply(Command::SetThreshold(bad), 0, &mut card), Ack::refused("bad threshold"));
         }
         cam.hil_reset();
         assert_eq!(cam.status().threshold, DEFAULT_THRESHOLD);

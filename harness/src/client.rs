@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use eventsource_client::{self as es, Client as _};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::client::legacy::connect::HttpConnector;
 use launchdarkly_sdk_transport::HyperTransport;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::scenario::{Auth, Credentials};
 use crate::target::Endpoint;
+use crate::tls;
 
 /// What the SSE stream delivered, stamped with when it arrived.
 #[derive(Debug, Clone)]
@@ -73,17 +75,23 @@ impl Drop for SseStream {
 /// # Errors
 /// The URL or token cannot form a request.
 pub fn open_sse(endpoint: &Endpoint, last_event_id: Option<&str>) -> Result<SseStream, String> {
+    let tls = tls::client_config(endpoint.ca_file.as_deref())?;
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
     let transport = HyperTransport::builder()
         .disable_proxy()
         .connect_timeout(Duration::from_secs(5))
-        .build_http()
+        .build_with_connector(connector)
         .map_err(|e| format!("SSE transport: {e}"))?;
-    let mut builder = es::ClientBuilder::for_url(&endpoint.url("/events"))
-        .map_err(|e| format!("SSE URL: {e:?}"))?;
+    let mut builder = es::ClientBuilder::for_url(&endpoint.url("/events")).map_err(|e| format!("SSE URL: {e:?}"))?;
     if let Some(token) = &endpoint.token {
-        builder = builder
-            .header("Authorization", &format!("Bearer {token}"))
-            .map_err(|e| format!("SSE header: {e:?}"))?;
+        builder =
+            builder.header("Authorization", &format!("Bearer {token}")).map_err(|e| format!("SSE header: {e:?}"))?;
     }
     if let Some(id) = last_event_id {
         builder = builder.last_event_id(id.to_string());
@@ -103,25 +111,12 @@ pub fn open_sse(endpoint: &Endpoint, last_event_id: Option<&str>) -> Result<SseS
         while let Some(item) = stream.next().await {
             let kind = match item {
                 Ok(es::SSE::Connected(c)) => SseKind::Connected(c.response().status()),
-                Ok(es::SSE::Event(e)) => SseKind::Event {
-                    name: e.event_type,
-                    id: e.id,
-                    retry: e.retry,
-                    data: e.data,
-                },
+                Ok(es::SSE::Event(e)) => SseKind::Event { name: e.event_type, id: e.id, retry: e.retry, data: e.data },
                 // Like field values, drop the one space after the colon.
-                Ok(es::SSE::Comment(c)) => {
-                    SseKind::Comment(c.strip_prefix(' ').map(str::to_string).unwrap_or(c))
-                }
+                Ok(es::SSE::Comment(c)) => SseKind::Comment(c.strip_prefix(' ').map(str::to_string).unwrap_or(c)),
                 Err(e) => SseKind::Error(describe_sse_error(&e)),
             };
-            if tx
-                .send(SseItem {
-                    at: Instant::now(),
-                    kind,
-                })
-                .is_err()
-            {
+            if tx.send(SseItem { at: Instant::now(), kind }).is_err() {
                 return;
             }
         }
@@ -173,25 +168,17 @@ impl Control {
     ///
     /// # Errors
     /// The connection or upgrade fails (e.g. 401, with its status).
-    pub async fn connect(
-        endpoint: &Endpoint,
-        credentials: &Credentials,
-    ) -> Result<Self, ConnectError> {
-        let fail = |message: String| ConnectError {
-            status: None,
-            message,
-        };
+    pub async fn connect(endpoint: &Endpoint, credentials: &Credentials) -> Result<Self, ConnectError> {
+        let fail = |message: String| ConnectError { status: None, message };
         let (url, bearer) = with_credentials(endpoint, &endpoint.ws_url("/control"), credentials);
-        let mut request = url
-            .into_client_request()
-            .map_err(|e| fail(format!("WebSocket URL: {e}")))?;
+        let mut request = url.into_client_request().map_err(|e| fail(format!("WebSocket URL: {e}")))?;
         if let Some(token) = bearer {
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| fail("token is not a valid header".into()))?;
+            let value = format!("Bearer {token}").parse().map_err(|_| fail("token is not a valid header".into()))?;
             request.headers_mut().insert("authorization", value);
         }
-        match tokio_tungstenite::connect_async(request).await {
+        let tls = tls::client_config(endpoint.ca_file.as_deref()).map_err(fail)?;
+        let connector = tokio_tungstenite::Connector::Rustls(tls);
+        match tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector)).await {
             Ok((ws, _)) => Ok(Self { ws }),
             Err(tungstenite::Error::Http(resp)) => Err(ConnectError {
                 status: Some(resp.status().as_u16()),
@@ -206,10 +193,7 @@ impl Control {
     /// # Errors
     /// The connection is gone.
     pub async fn send_text(&mut self, text: &str) -> Result<(), String> {
-        self.ws
-            .send(Message::text(text))
-            .await
-            .map_err(|e| format!("WebSocket send: {e}"))
+        self.ws.send(Message::text(text)).await.map_err(|e| format!("WebSocket send: {e}"))
     }
 
     /// Sends one binary frame.
@@ -217,10 +201,7 @@ impl Control {
     /// # Errors
     /// The connection is gone.
     pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.ws
-            .send(Message::binary(bytes.to_vec()))
-            .await
-            .map_err(|e| format!("WebSocket send: {e}"))
+        self.ws.send(Message::binary(bytes.to_vec())).await.map_err(|e| format!("WebSocket send: {e}"))
     }
 
     /// Sends one text frame holding `bytes` as they are, UTF-8 or not.
@@ -229,10 +210,7 @@ impl Control {
     /// The connection is gone.
     pub async fn send_raw_text(&mut self, bytes: &[u8]) -> Result<(), String> {
         let frame = Frame::message(bytes.to_vec(), OpCode::Data(Data::Text), true);
-        self.ws
-            .send(Message::Frame(frame))
-            .await
-            .map_err(|e| format!("WebSocket send: {e}"))
+        self.ws.send(Message::Frame(frame)).await.map_err(|e| format!("WebSocket send: {e}"))
     }
 
     /// The next text, binary or close frame (pings and pongs are skipped).
@@ -259,10 +237,7 @@ impl Control {
     /// # Errors
     /// The connection is gone, or something other than a pong came first.
     pub async fn ping(&mut self, payload: &[u8]) -> Result<Vec<u8>, String> {
-        self.ws
-            .send(Message::Ping(payload.to_vec().into()))
-            .await
-            .map_err(|e| format!("WebSocket ping: {e}"))?;
+        self.ws.send(Message::Ping(payload.to_vec().into())).await.map_err(|e| format!("WebSocket ping: {e}"))?;
         match self.ws.next().await {
             Some(Ok(Message::Pong(p))) => Ok(p.to_vec()),
             other => Err(format!("expected a pong, got {other:?}")),
@@ -275,10 +250,7 @@ impl Control {
     /// # Errors
     /// The cam did not answer with a close frame.
     pub async fn close(mut self) -> Result<(), String> {
-        self.ws
-            .close(None)
-            .await
-            .map_err(|e| format!("WebSocket close: {e}"))?;
+        self.ws.close(None).await.map_err(|e| format!("WebSocket close: {e}"))?;
         let mut answered = false;
         while let Some(msg) = self.ws.next().await {
             match msg {
@@ -287,11 +259,7 @@ impl Control {
                 Err(e) => return Err(format!("connection failed during the close handshake: {e}")),
             }
         }
-        if answered {
-            Ok(())
-        } else {
-            Err("the cam ended the connection without a close frame".into())
-        }
+        if answered { Ok(()) } else { Err("the cam ended the connection without a close frame".into()) }
     }
 }
 
@@ -308,15 +276,14 @@ impl Http {
     /// # Errors
     /// The HTTP client cannot be built.
     pub fn new(endpoint: &Endpoint) -> Result<Self, String> {
+        let tls = tls::client_config(endpoint.ca_file.as_deref())?;
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Self {
-            client,
-            endpoint: endpoint.clone(),
-        })
+        Ok(Self { client, endpoint: endpoint.clone() })
     }
 
     /// A request for `path`, with the target's token.
@@ -342,11 +309,7 @@ impl Http {
 
 /// `url` with `?token=` added when the credentials go in the query, and the
 /// bearer token to send otherwise.
-fn with_credentials(
-    endpoint: &Endpoint,
-    url: &str,
-    credentials: &Credentials,
-) -> (String, Option<String>) {
+fn with_credentials(endpoint: &Endpoint, url: &str, credentials: &Credentials) -> (String, Option<String>) {
     let token = match &credentials.auth {
         Auth::Target => endpoint.token.clone(),
         Auth::None => None,

@@ -10,7 +10,8 @@
 //! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
 //! - [`runner`]: runs one scenario on one target;
 //! - [`suite`]: finds, filters and runs many; [`report`] prints them;
-//! - [`synth`]: generated clips with exact ground truth.
+//! - [`synth`]: generated clips with exact ground truth;
+//! - [`tls`]: reaching `https://` cams.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -31,3 +32,4 @@ pub mod suite;
 pub mod synth;
 pub mod target;
 pub mod timeline;
+pub mod tls;

@@ -35,6 +35,10 @@ enum Command {
         /// Token for a `url:` target.
         #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// PEM CA certificates to trust for an `https://` target (e.g. its
+        /// self-signed certificate).
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
@@ -46,27 +50,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Run {
-            paths,
-            tags,
-            target,
-            token,
-        } => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from("scenarios")]
-            } else {
-                paths
-            };
-            let target = target.with_token(token);
-            let scenarios = match suite::discover(&paths)
-                .and_then(|f| suite::load_all(&f, &Selection { tags }))
-            {
+        Command::Run { paths, tags, target, token, ca } => {
+            let paths = if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths };
+            let target = target.with_credentials(token, ca);
+            let scenarios = match suite::discover(&paths).and_then(|f| suite::load_all(&f, &Selection { tags })) {
                 Ok(s) if s.is_empty() => {
                     eprintln!("cam-hil: no scenario selected");
                     return ExitCode::from(2);
@@ -79,11 +70,7 @@ async fn main() -> ExitCode {
             };
             let mut reporter = TextReporter::new(std::io::stdout());
             let (summary, _) = suite::run(&scenarios, &target, &mut reporter).await;
-            if summary.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Command::Synth { dir } => match synth::bright_square(&dir, SquareClip::default()) {
             Ok(()) => {

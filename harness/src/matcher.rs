@@ -57,28 +57,14 @@ impl Matcher {
     /// numbers, keywords that do not go together.
     pub fn compile(expected: &Value) -> Result<Self, String> {
         Ok(match expected {
-            Value::Array(items) => Matcher::Array(
-                items
-                    .iter()
-                    .map(Matcher::compile)
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(map) if map.len() == 1 && map.contains_key("exact") => {
-                Matcher::Exact(map["exact"].clone())
-            }
-            Value::Object(map)
-                if !map.is_empty() && map.keys().all(|k| KEYWORDS.contains(&k.as_str())) =>
-            {
+            Value::Array(items) => Matcher::Array(items.iter().map(Matcher::compile).collect::<Result<_, _>>()?),
+            Value::Object(map) if map.len() == 1 && map.contains_key("exact") => Matcher::Exact(map["exact"].clone()),
+            Value::Object(map) if !map.is_empty() && map.keys().all(|k| KEYWORDS.contains(&k.as_str())) => {
                 compile_keywords(map)?
             }
             Value::Object(map) => Matcher::Object(
                 map.iter()
-                    .map(|(k, v)| {
-                        Ok((
-                            k.clone(),
-                            Matcher::compile(v).map_err(|e| format!("{k}: {e}"))?,
-                        ))
-                    })
+                    .map(|(k, v)| Ok((k.clone(), Matcher::compile(v).map_err(|e| format!("{k}: {e}"))?)))
                     .collect::<Result<_, String>>()?,
             ),
             other => Matcher::Exact(other.clone()),
@@ -120,11 +106,9 @@ impl Matcher {
             },
             Matcher::Any => Ok(()),
             Matcher::Array(items) => match actual.as_array() {
-                Some(a) if a.len() == items.len() => items
-                    .iter()
-                    .zip(a)
-                    .enumerate()
-                    .try_for_each(|(i, (m, v))| m.check_at(&format!("{path}[{i}]"), v)),
+                Some(a) if a.len() == items.len() => {
+                    items.iter().zip(a).enumerate().try_for_each(|(i, (m, v))| m.check_at(&format!("{path}[{i}]"), v))
+                }
                 _ => fail(format!("an array of {} elements", items.len())),
             },
             Matcher::Object(fields) => {
@@ -143,10 +127,7 @@ impl Matcher {
 fn number(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
     match map.get(key) {
         None => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| format!("`{key}` must be a number, not {v}")),
+        Some(v) => v.as_f64().map(Some).ok_or_else(|| format!("`{key}` must be a number, not {v}")),
     }
 }
 
@@ -157,28 +138,18 @@ fn compile_keywords(map: &Map<String, Value>) -> Result<Matcher, String> {
         if !only(&["range"]) {
             return Err("`range` cannot be combined with other keywords".into());
         }
-        let bounds = r
-            .as_array()
-            .filter(|a| a.len() == 2)
-            .and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
-        let (lo, hi) =
-            bounds.ok_or_else(|| format!("`range` must be [low, high] numbers, not {r}"))?;
+        let bounds = r.as_array().filter(|a| a.len() == 2).and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
+        let (lo, hi) = bounds.ok_or_else(|| format!("`range` must be [low, high] numbers, not {r}"))?;
         if lo > hi {
             return Err(format!("`range` [{lo}, {hi}] is empty"));
         }
-        return Ok(Matcher::Range {
-            min: Some(lo),
-            max: Some(hi),
-        });
+        return Ok(Matcher::Range { min: Some(lo), max: Some(hi) });
     }
     if map.contains_key("min") || map.contains_key("max") {
         if !only(&["min", "max"]) {
             return Err("`min`/`max` cannot be combined with other keywords".into());
         }
-        return Ok(Matcher::Range {
-            min: number(map, "min")?,
-            max: number(map, "max")?,
-        });
+        return Ok(Matcher::Range { min: number(map, "min")?, max: number(map, "max")? });
     }
     if map.contains_key("approx") || map.contains_key("tol") {
         if !only(&["approx", "tol"]) {
@@ -192,12 +163,8 @@ fn compile_keywords(map: &Map<String, Value>) -> Result<Matcher, String> {
         if !only(&["regex"]) {
             return Err("`regex` cannot be combined with other keywords".into());
         }
-        let src = r
-            .as_str()
-            .ok_or_else(|| format!("`regex` must be a string, not {r}"))?;
-        return Regex::new(src)
-            .map(Matcher::Regex)
-            .map_err(|e| format!("bad regex: {e}"));
+        let src = r.as_str().ok_or_else(|| format!("`regex` must be a string, not {r}"))?;
+        return Regex::new(src).map(Matcher::Regex).map_err(|e| format!("bad regex: {e}"));
     }
     match map.get("any") {
         Some(Value::Bool(true)) if keys.len() == 1 => Ok(Matcher::Any),
@@ -244,18 +211,8 @@ mod tests {
     fn subset_and_exact() {
         let ack = json!({"ok": true, "saved": "/sdcard/snaps/manual-1.jpg"});
         assert!(m(json!({"ok": true})).check(&ack).is_ok());
-        assert!(
-            m(json!({"ok": false}))
-                .check(&ack)
-                .unwrap_err()
-                .contains("$.ok")
-        );
-        assert!(
-            m(json!({"reason": {"any": true}}))
-                .check(&ack)
-                .unwrap_err()
-                .contains("missing key")
-        );
+        assert!(m(json!({"ok": false})).check(&ack).unwrap_err().contains("$.ok"));
+        assert!(m(json!({"reason": {"any": true}})).check(&ack).unwrap_err().contains("missing key"));
         assert!(m(json!(1)).check(&json!(1.0)).is_ok());
     }
 
@@ -265,27 +222,15 @@ mod tests {
         assert!(m(json!({"range": [0.05, 1]})).check(&json!(0.01)).is_err());
         assert!(m(json!({"min": 2})).check(&json!(2)).is_ok());
         assert!(m(json!({"max": 2})).check(&json!(3)).is_err());
-        assert!(
-            m(json!({"approx": 0.1, "tol": 0.01}))
-                .check(&json!(0.105))
-                .is_ok()
-        );
+        assert!(m(json!({"approx": 0.1, "tol": 0.01})).check(&json!(0.105)).is_ok());
         assert!(
             m(json!({"regex": r"^/sdcard/snaps/manual-\d+\.jpg$"}))
                 .check(&json!("/sdcard/snaps/manual-17.jpg"))
                 .is_ok()
         );
         assert!(m(json!({"regex": "^a$"})).check(&json!(3)).is_err());
-        assert!(
-            m(json!({"exact": {"any": true}}))
-                .check(&json!({"any": true}))
-                .is_ok()
-        );
-        assert!(
-            m(json!({"exact": {"any": true}}))
-                .check(&json!({"any": false}))
-                .is_err()
-        );
+        assert!(m(json!({"exact": {"any": true}})).check(&json!({"any": true})).is_ok());
+        assert!(m(json!({"exact": {"any": true}})).check(&json!({"any": false})).is_err());
     }
 
     #[test]

@@ -21,9 +21,7 @@ use serde_json::Value;
 use tokio::time::timeout_at;
 
 use crate::client::{Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
-use crate::scenario::{
-    Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step,
-};
+use crate::scenario::{Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step};
 use crate::target::Target;
 use crate::timeline::{Channel, Timeline};
 
@@ -100,9 +98,7 @@ impl ScenarioReport {
         if let Some(f) = &self.setup_failure {
             return Some(("setup".into(), f.clone()));
         }
-        self.steps
-            .iter()
-            .find_map(|s| s.failure.clone().map(|f| (s.label.clone(), f)))
+        self.steps.iter().find_map(|s| s.failure.clone().map(|f| (s.label.clone(), f)))
     }
 
     /// The `motion` events as a normalised transcript, one line each: ids
@@ -110,23 +106,17 @@ impl ScenarioReport {
     /// fixture time 0, `change` to 4 decimals. Independent of the wall clock
     /// and of how many events the cam sent before the scenario.
     pub fn transcript(&self) -> String {
-        let first_id = self
-            .events
-            .iter()
-            .find_map(|e| e.id.as_deref()?.parse::<u64>().ok());
+        let first_id = self.events.iter().find_map(|e| e.id.as_deref()?.parse::<u64>().ok());
         let mut out = String::new();
         for e in self.events.iter().filter(|e| e.name == "motion") {
-            let id = match (
-                e.id.as_deref().and_then(|i| i.parse::<u64>().ok()),
-                first_id,
-            ) {
+            let id = match (e.id.as_deref().and_then(|i| i.parse::<u64>().ok()), first_id) {
                 (Some(i), Some(f)) => format!("+{}", i - f),
                 _ => "?".into(),
             };
             let d = &e.data;
-            let t = d["ts"].as_f64().map_or("?".into(), |ts| {
-                format!("{}", (ts * 1000.0).round() as i64 - self.base_ts_ms as i64)
-            });
+            let t = d["ts"]
+                .as_f64()
+                .map_or("?".into(), |ts| format!("{}", (ts * 1000.0).round() as i64 - self.base_ts_ms as i64));
             out.push_str(&format!(
                 "id {id:<4} frame {:<4} t_ms {t:<6} count {:<4} change {:.4}\n",
                 d["frame"],
@@ -226,8 +216,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         Ok(()) => {
             for step in &scenario.steps {
                 let t0 = Instant::now();
-                run.timeline
-                    .push(Channel::Step, format!("begin {}", step.label()));
+                run.timeline.push(Channel::Step, format!("begin {}", step.label()));
                 let deadline = tokio::time::Instant::now() + step.timeout;
                 let failure = match timeout_at(deadline, run.step(step, deadline)).await {
                     Ok(Ok(())) => None,
@@ -236,15 +225,10 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
                 };
                 run.drain();
                 let verdict = if failure.is_some() { "FAILED" } else { "ok" };
-                run.timeline
-                    .push(Channel::Step, format!("end {}: {verdict}", step.label()));
+                run.timeline.push(Channel::Step, format!("end {}: {verdict}", step.label()));
                 let failed = failure.is_some();
                 let ms = t0.elapsed().as_secs_f64() * 1000.0;
-                report.steps.push(StepResult {
-                    label: step.label(),
-                    failure,
-                    ms,
-                });
+                report.steps.push(StepResult { label: step.label(), failure, ms });
                 if failed {
                     break;
                 }
@@ -263,18 +247,12 @@ impl Run<'_> {
     /// Resets the cam, opens the SSE stream, applies the scenario's config.
     async fn setup(&mut self) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.scenario.steps[0].timeout;
-        let reset = self
-            .http
-            .request(reqwest::Method::POST, "/hil/reset")
-            .send();
+        let reset = self.http.request(reqwest::Method::POST, "/hil/reset").send();
         let resp = timeout_at(deadline, reset)
             .await
             .map_err(|_| "POST /hil/reset timed out".to_string())?
-            .map_err(|e| format!("target unreachable: POST /hil/reset: {e}"))?;
-        self.timeline.push(
-            Channel::Http,
-            format!("POST /hil/reset -> {}", resp.status()),
-        );
+            .map_err(|e| format!("target unreachable: POST /hil/reset: {}", error_chain(&e)))?;
+        self.timeline.push(Channel::Http, format!("POST /hil/reset -> {}", resp.status()));
         if !resp.status().is_success() {
             return Err(format!("POST /hil/reset answered {}", resp.status()));
         }
@@ -300,13 +278,8 @@ impl Run<'_> {
         deadline: tokio::time::Instant,
     ) -> Result<(), String> {
         let mut sse = open_sse(self.target.endpoint(), last_event_id.as_deref())?;
-        self.timeline.push(
-            Channel::Sse,
-            format!(
-                "connecting, Last-Event-ID {}",
-                last_event_id.as_deref().unwrap_or("-")
-            ),
-        );
+        self.timeline
+            .push(Channel::Sse, format!("connecting, Last-Event-ID {}", last_event_id.as_deref().unwrap_or("-")));
         loop {
             let item = timeout_at(deadline, sse.rx.recv())
                 .await
@@ -330,43 +303,31 @@ impl Run<'_> {
         // can say what they were waiting for.
         let inner = deadline - Duration::from_millis(1);
         match &step.action {
-            Action::Replay {
-                clip,
-                from,
-                to,
-                pace,
-            } => self.replay(clip, *from, *to, *pace).await,
+            Action::Replay { clip, from, to, pace } => self.replay(clip, *from, *to, *pace).await,
             Action::Command { send, expect } => {
                 let reply = self.command(send, inner).await?;
                 let sent = describe(send);
                 match (expect, reply) {
                     (ScenarioReply::Ack(matcher), Reply::Text(t)) => {
-                        let ack: Value = serde_json::from_str(&t)
-                            .map_err(|e| format!("sent {sent}: ack is not JSON ({e}): {t}"))?;
+                        let ack: Value =
+                            serde_json::from_str(&t).map_err(|e| format!("sent {sent}: ack is not JSON ({e}): {t}"))?;
                         match matcher {
-                            Some(m) => m.check(&ack).map_err(|why| {
-                                format!(
-                                    "sent {sent}\nexpected ack {m}\n     got ack {ack}\n({why})"
-                                )
-                            }),
+                            Some(m) => m
+                                .check(&ack)
+                                .map_err(|why| format!("sent {sent}\nexpected ack {m}\n     got ack {ack}\n({why})")),
                             None => Ok(()),
                         }
                     }
-                    (ScenarioReply::Ack(_), other) => Err(format!(
-                        "sent {sent}: expected an ack, got {}",
-                        show(&other)
-                    )),
+                    (ScenarioReply::Ack(_), other) => {
+                        Err(format!("sent {sent}: expected an ack, got {}", show(&other)))
+                    }
                     (ScenarioReply::Close(code), Reply::Closed(Some(c), _)) if c == *code => Ok(()),
-                    (ScenarioReply::Close(code), other) => Err(format!(
-                        "sent {sent}: expected close code {code}, got {}",
-                        show(&other)
-                    )),
+                    (ScenarioReply::Close(code), other) => {
+                        Err(format!("sent {sent}: expected close code {code}, got {}", show(&other)))
+                    }
                 }
             }
-            Action::WsConnect {
-                credentials,
-                status,
-            } => {
+            Action::WsConnect { credentials, status } => {
                 self.control = None;
                 let result = Control::connect(self.target.endpoint(), credentials).await;
                 match (&result, status) {
@@ -376,33 +337,22 @@ impl Run<'_> {
                         Ok(())
                     }
                     (Err(e), Some(s)) if e.status == Some(*s) => {
-                        self.timeline
-                            .push(Channel::Ws, format!("refused: {}", e.message));
+                        self.timeline.push(Channel::Ws, format!("refused: {}", e.message));
                         Ok(())
                     }
-                    (Ok(_), Some(s)) => Err(format!(
-                        "expected the upgrade to be refused with {s}, it succeeded"
-                    )),
+                    (Ok(_), Some(s)) => Err(format!("expected the upgrade to be refused with {s}, it succeeded")),
                     (Err(e), _) => Err(format!("WebSocket upgrade: {}", e.message)),
                 }
             }
             Action::Ping { payload } => {
                 let control = self.control(inner).await?;
                 let pong = control.ping(payload.as_bytes()).await?;
-                self.timeline.push(
-                    Channel::Ws,
-                    format!(
-                        "ping {payload:?} -> pong {:?}",
-                        String::from_utf8_lossy(&pong)
-                    ),
-                );
+                self.timeline
+                    .push(Channel::Ws, format!("ping {payload:?} -> pong {:?}", String::from_utf8_lossy(&pong)));
                 if pong == payload.as_bytes() {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "pong payload {:?} is not the ping's {payload:?}",
-                        String::from_utf8_lossy(&pong)
-                    ))
+                    Err(format!("pong payload {:?} is not the ping's {payload:?}", String::from_utf8_lossy(&pong)))
                 }
             }
             Action::WsClose => {
@@ -448,20 +398,10 @@ impl Run<'_> {
                     }
                 }
             }
-            Action::ExpectEvents {
-                event,
-                min,
-                max,
-                fields,
-                first,
-                last,
-            } => {
+            Action::ExpectEvents { event, min, max, fields, first, last } => {
                 self.catch_up(inner).await?;
                 self.check_rules()?;
-                let new: Vec<&ReceivedEvent> = self.events[self.cursor..]
-                    .iter()
-                    .filter(|e| &e.name == event)
-                    .collect();
+                let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().filter(|e| &e.name == event).collect();
                 let n = new.len();
                 let want = match max {
                     Some(m) if m == min => format!("exactly {min}"),
@@ -469,24 +409,18 @@ impl Run<'_> {
                     None => format!("at least {min}"),
                 };
                 if n < *min || max.is_some_and(|m| n > m) {
-                    return Err(format!(
-                        "expected {want} `{event}` event(s), {n} arrived{}",
-                        summarize(&new)
-                    ));
+                    return Err(format!("expected {want} `{event}` event(s), {n} arrived{}", summarize(&new)));
                 }
                 for e in &new {
                     if let Some(m) = fields {
-                        m.check(&e.data)
-                            .map_err(|why| format!("event id {:?}: {why}", e.id))?;
+                        m.check(&e.data).map_err(|why| format!("event id {:?}: {why}", e.id))?;
                     }
                 }
                 if let (Some(m), Some(e)) = (first, new.first()) {
-                    m.check(&e.data)
-                        .map_err(|why| format!("first event (id {:?}): {why}", e.id))?;
+                    m.check(&e.data).map_err(|why| format!("first event (id {:?}): {why}", e.id))?;
                 }
                 if let (Some(m), Some(e)) = (last, new.last()) {
-                    m.check(&e.data)
-                        .map_err(|why| format!("last event (id {:?}): {why}", e.id))?;
+                    m.check(&e.data).map_err(|why| format!("last event (id {:?}): {why}", e.id))?;
                 }
                 self.cursor = self.events.len();
                 Ok(())
@@ -498,25 +432,16 @@ impl Run<'_> {
                 if *for_ms > 0 {
                     // The assertion itself spans this time: watch the
                     // stream until it ends, failing on the first event.
-                    self.watch_quiet(tokio::time::Instant::now() + Duration::from_millis(*for_ms))
-                        .await?;
+                    self.watch_quiet(tokio::time::Instant::now() + Duration::from_millis(*for_ms)).await?;
                 }
                 Ok(())
             }
             Action::ExpectSnapshot { frame } => {
-                let saved = self
-                    .last_saved
-                    .clone()
-                    .ok_or("no earlier ack named a `saved` file")?;
-                let clip = self
-                    .clips
-                    .get(self.scenario.fixture.as_ref().ok_or("no fixture")?)?;
+                let saved = self.last_saved.clone().ok_or("no earlier ack named a `saved` file")?;
+                let clip = self.clips.get(self.scenario.fixture.as_ref().ok_or("no fixture")?)?;
                 let expected = &clip.frames[*frame].jpeg;
                 match self.target.read_file(&saved)? {
-                    None => Err(format!(
-                        "target {} gives no access to its storage",
-                        self.target.describe()
-                    )),
+                    None => Err(format!("target {} gives no access to its storage", self.target.describe())),
                     Some(bytes) if &bytes == expected => Ok(()),
                     Some(bytes) => Err(format!(
                         "{saved} holds {} bytes that are not fixture frame {frame} ({} bytes){}",
@@ -529,25 +454,13 @@ impl Run<'_> {
                     )),
                 }
             }
-            Action::Http {
-                credentials,
-                method,
-                path,
-                body,
-                status,
-                json,
-                content_type,
-            } => {
-                let m = reqwest::Method::from_bytes(method.as_bytes())
-                    .map_err(|e| format!("method {method}: {e}"))?;
+            Action::Http { credentials, method, path, body, status, json, content_type } => {
+                let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| format!("method {method}: {e}"))?;
                 let mut req = self.http.request_as(m, path, credentials);
                 if let Some(b) = body {
                     req = req.body(b.clone());
                 }
-                let resp = req
-                    .send()
-                    .await
-                    .map_err(|e| format!("{method} {path}: {e}"))?;
+                let resp = req.send().await.map_err(|e| format!("{method} {path}: {}", error_chain(&e)))?;
                 let code = resp.status().as_u16();
                 let ctype = resp
                     .headers()
@@ -559,38 +472,20 @@ impl Run<'_> {
                 let bytes = if ctype.starts_with("text/event-stream") {
                     Default::default()
                 } else {
-                    resp.bytes()
-                        .await
-                        .map_err(|e| format!("{method} {path}: body: {e}"))?
+                    resp.bytes().await.map_err(|e| format!("{method} {path}: body: {e}"))?
                 };
                 let text = String::from_utf8_lossy(&bytes);
-                self.timeline.push(
-                    Channel::Http,
-                    format!("{method} {path} -> {code} {ctype} {}", clip_text(&text)),
-                );
+                self.timeline.push(Channel::Http, format!("{method} {path} -> {code} {ctype} {}", clip_text(&text)));
                 if let Some(s) = status.filter(|s| *s != code) {
-                    return Err(format!(
-                        "{method} {path}: expected status {s}, got {code}: {}",
-                        clip_text(&text)
-                    ));
+                    return Err(format!("{method} {path}: expected status {s}, got {code}: {}", clip_text(&text)));
                 }
-                if let Some(c) = content_type
-                    .as_ref()
-                    .filter(|c| !ctype.starts_with(c.as_str()))
-                {
-                    return Err(format!(
-                        "{method} {path}: expected Content-Type {c}, got {ctype:?}"
-                    ));
+                if let Some(c) = content_type.as_ref().filter(|c| !ctype.starts_with(c.as_str())) {
+                    return Err(format!("{method} {path}: expected Content-Type {c}, got {ctype:?}"));
                 }
                 if let Some(m) = json {
-                    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        format!(
-                            "{method} {path}: body is not JSON ({e}): {}",
-                            clip_text(&text)
-                        )
-                    })?;
-                    m.check(&v)
-                        .map_err(|why| format!("{method} {path}: expected {m}, got {v} ({why})"))?;
+                    let v: Value = serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("{method} {path}: body is not JSON ({e}): {}", clip_text(&text)))?;
+                    m.check(&v).map_err(|why| format!("{method} {path}: expected {m}, got {v} ({why})"))?;
                 }
                 Ok(())
             }
@@ -616,21 +511,11 @@ impl Run<'_> {
         if new.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "expected no event, {} arrived{}",
-                new.len(),
-                summarize(&new)
-            ))
+            Err(format!("expected no event, {} arrived{}", new.len(), summarize(&new)))
         }
     }
 
-    async fn replay(
-        &mut self,
-        dir: &PathBuf,
-        from: usize,
-        to: usize,
-        pace: Pace,
-    ) -> Result<(), String> {
+    async fn replay(&mut self, dir: &PathBuf, from: usize, to: usize, pace: Pace) -> Result<(), String> {
         let clip = self.clips.get(dir)?;
         let t0 = clip.frames[from].t_ms;
         let start = tokio::time::Instant::now();
@@ -650,39 +535,24 @@ impl Run<'_> {
                 .body(frame.jpeg.clone())
                 .send()
                 .await
-                .map_err(|e| format!("frame {index} ({}): POST /hil/frame: {e}", frame.file))?;
+                .map_err(|e| format!("frame {index} ({}): POST /hil/frame: {}", frame.file, error_chain(&e)))?;
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
             if !status.is_success() {
-                self.timeline
-                    .push(Channel::Frame, format!("frame {index} -> {status} {body}"));
-                return Err(format!(
-                    "frame {index} ({}): POST /hil/frame answered {status}: {body}",
-                    frame.file
-                ));
+                self.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
+                return Err(format!("frame {index} ({}): POST /hil/frame answered {status}: {body}", frame.file));
             }
-            let reply: FrameReply = serde_json::from_str(&body).map_err(|e| {
-                format!(
-                    "frame {index}: reply is not a frame ack ({e}): {}",
-                    clip_text(&body)
-                )
-            })?;
+            let reply: FrameReply = serde_json::from_str(&body)
+                .map_err(|e| format!("frame {index}: reply is not a frame ack ({e}): {}", clip_text(&body)))?;
             let motion = if reply.motion { " MOTION" } else { "" };
             self.timeline.push(
                 Channel::Frame,
-                format!(
-                    "frame {index} -> seq {} change {:.4}{motion}",
-                    reply.frame, reply.change
-                ),
+                format!("frame {index} -> seq {} change {:.4}{motion}", reply.frame, reply.change),
             );
             if reply.motion {
                 self.motion_acked += 1;
             }
-            self.frames.push(FrameRecord {
-                index,
-                ts_ms,
-                reply,
-            });
+            self.frames.push(FrameRecord { index, ts_ms, reply });
             self.drain();
         }
         Ok(())
@@ -704,11 +574,7 @@ impl Run<'_> {
     }
 
     /// Sends one message on the control channel and returns what came back.
-    async fn command(
-        &mut self,
-        send: &Outgoing,
-        deadline: tokio::time::Instant,
-    ) -> Result<Reply, String> {
+    async fn command(&mut self, send: &Outgoing, deadline: tokio::time::Instant) -> Result<Reply, String> {
         let control = self.control(deadline).await?;
         match send {
             Outgoing::Json(v) => control.send_text(&v.to_string()).await?,
@@ -717,18 +583,11 @@ impl Run<'_> {
             Outgoing::RawText(b) => control.send_raw_text(b).await?,
         }
         let reply = timeout_at(deadline, control.next_reply()).await;
-        self.timeline
-            .push(Channel::Ws, format!("> {}", clip_text(&describe(send))));
-        let reply = reply.map_err(|_| {
-            format!(
-                "sent {}: no reply before the step's timeout",
-                describe(send)
-            )
-        })?;
+        self.timeline.push(Channel::Ws, format!("> {}", clip_text(&describe(send))));
+        let reply = reply.map_err(|_| format!("sent {}: no reply before the step's timeout", describe(send)))?;
         match &reply {
             Reply::Text(t) => {
-                self.timeline
-                    .push(Channel::Ws, format!("< {}", clip_text(t)));
+                self.timeline.push(Channel::Ws, format!("< {}", clip_text(t)));
                 let saved = serde_json::from_str::<Value>(t)
                     .ok()
                     .and_then(|ack| ack.get("saved").and_then(Value::as_str).map(str::to_string));
@@ -736,13 +595,10 @@ impl Run<'_> {
                     self.last_saved = saved;
                 }
             }
-            Reply::Binary(n) => self
-                .timeline
-                .push(Channel::Ws, format!("< binary frame, {n} bytes")),
+            Reply::Binary(n) => self.timeline.push(Channel::Ws, format!("< binary frame, {n} bytes")),
             Reply::Closed(code, reason) => {
                 self.control = None;
-                self.timeline
-                    .push(Channel::Ws, format!("< closed, code {code:?} {reason}"));
+                self.timeline.push(Channel::Ws, format!("< closed, code {code:?} {reason}"));
             }
         }
         Ok(reply)
@@ -761,12 +617,8 @@ impl Run<'_> {
                 Ok(Some(item)) => self.record(item),
                 Ok(None) => return Err("SSE client ended".into()),
                 Err(_) => {
-                    let acked: Vec<String> = self
-                        .frames
-                        .iter()
-                        .filter(|f| f.reply.motion)
-                        .map(|f| f.reply.frame.to_string())
-                        .collect();
+                    let acked: Vec<String> =
+                        self.frames.iter().filter(|f| f.reply.motion).map(|f| f.reply.frame.to_string()).collect();
                     return Err(format!(
                         "the target acked {} frame(s) as motion (frames {}) but the SSE stream delivered only {} `motion` event(s) before the timeout",
                         self.motion_acked,
@@ -784,25 +636,20 @@ impl Run<'_> {
     /// of each connection.
     fn check_event_rules(&mut self, name: &str, id: Option<&str>, retry: Option<u64>) {
         if std::mem::take(&mut self.awaiting_first_event) && retry.is_none() {
-            self.violations.push(format!(
-                "first event of connection {} has no `retry:`",
-                self.connections
-            ));
+            self.violations.push(format!("first event of connection {} has no `retry:`", self.connections));
         }
         let Some(text) = id else {
-            self.violations
-                .push(format!("`{name}` event without `id:`"));
+            self.violations.push(format!("`{name}` event without `id:`"));
             return;
         };
         let Ok(n) = text.parse::<u64>() else {
-            self.violations
-                .push(format!("`{name}` event with non-numeric id {text:?}"));
+            self.violations.push(format!("`{name}` event with non-numeric id {text:?}"));
             return;
         };
         match self.last_id {
-            Some(prev) if n <= prev => self.violations.push(format!(
-                "`{name}` event id {n} does not increase (previous {prev})"
-            )),
+            Some(prev) if n <= prev => {
+                self.violations.push(format!("`{name}` event id {n} does not increase (previous {prev})"))
+            }
             _ => self.last_id = Some(n),
         }
     }
@@ -826,33 +673,19 @@ impl Run<'_> {
             SseKind::Connected(status) => {
                 self.connections += 1;
                 self.awaiting_first_event = true;
-                self.timeline
-                    .push_at(item.at, Channel::Sse, format!("connected ({status})"));
+                self.timeline.push_at(item.at, Channel::Sse, format!("connected ({status})"));
             }
             SseKind::Comment(c) => {
-                self.timeline
-                    .push_at(item.at, Channel::Sse, format!(": {c}"));
+                self.timeline.push_at(item.at, Channel::Sse, format!(": {c}"));
                 self.comments.push(c);
             }
-            SseKind::Error(e) => {
-                self.timeline
-                    .push_at(item.at, Channel::Sse, format!("error: {e}"))
-            }
-            SseKind::Event {
-                name,
-                id,
-                retry,
-                data,
-            } => {
+            SseKind::Error(e) => self.timeline.push_at(item.at, Channel::Sse, format!("error: {e}")),
+            SseKind::Event { name, id, retry, data } => {
                 let shown_retry = retry.map_or(String::new(), |r| format!(" retry {r}"));
                 self.timeline.push_at(
                     item.at,
                     Channel::Sse,
-                    format!(
-                        "event {name} id {}{shown_retry} {}",
-                        id.as_deref().unwrap_or("-"),
-                        clip_text(&data)
-                    ),
+                    format!("event {name} id {}{shown_retry} {}", id.as_deref().unwrap_or("-"), clip_text(&data)),
                 );
                 if name == "motion" {
                     self.motion_received += 1;
@@ -860,15 +693,23 @@ impl Run<'_> {
                 self.check_event_rules(&name, id.as_deref(), retry);
                 let at_ms = self.timeline.entries.last().map_or(0.0, |e| e.at_ms);
                 let data = serde_json::from_str(&data).unwrap_or(Value::Null);
-                self.events.push(ReceivedEvent {
-                    name,
-                    id,
-                    data,
-                    at_ms,
-                });
+                self.events.push(ReceivedEvent { name, id, data, at_ms });
             }
         }
     }
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest's own text
+/// leaves out why a request failed, e.g. a certificate problem).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn describe(send: &Outgoing) -> String {
@@ -897,11 +738,7 @@ fn summarize(events: &[&ReceivedEvent]) -> String {
     }
     let mut s = String::from(":");
     for e in events.iter().take(8) {
-        s.push_str(&format!(
-            "\n  id {} {}",
-            e.id.as_deref().unwrap_or("-"),
-            e.data
-        ));
+        s.push_str(&format!("\n  id {} {}", e.id.as_deref().unwrap_or("-"), e.data));
     }
     if events.len() > 8 {
         s.push_str(&format!("\n  … and {} more", events.len() - 8));
@@ -914,10 +751,7 @@ fn clip_text(s: &str) -> String {
     if s.len() <= MAX {
         s.to_string()
     } else {
-        let cut = (0..=MAX)
-            .rev()
-            .find(|i| s.is_char_boundary(*i))
-            .unwrap_or(0);
+        let cut = (0..=MAX).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
         format!("{}… ({} bytes)", &s[..cut], s.len())
     }
 }

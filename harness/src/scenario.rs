@@ -52,6 +52,9 @@ pub struct Needs {
     /// `[config] keepalive_ms`: a simulator target starts with this
     /// keep-alive period; a cam at a URL keeps its own.
     pub keepalive: Option<Duration>,
+    /// `[config] tls = true`: the cam must serve `https://` (a simulator
+    /// target serves a fresh self-signed certificate the harness trusts).
+    pub tls: bool,
 }
 
 /// Which credentials a request carries.
@@ -115,18 +118,8 @@ impl Step {
     /// `step 3 (expect_events, line 14)` or with its name.
     pub fn label(&self) -> String {
         match &self.name {
-            Some(n) => format!(
-                "step {} `{n}` ({}, line {})",
-                self.index,
-                self.action.kind(),
-                self.line
-            ),
-            None => format!(
-                "step {} ({}, line {})",
-                self.index,
-                self.action.kind(),
-                self.line
-            ),
+            Some(n) => format!("step {} `{n}` ({}, line {})", self.index, self.action.kind(), self.line),
+            None => format!("step {} ({}, line {})", self.index, self.action.kind(), self.line),
         }
     }
 }
@@ -328,6 +321,8 @@ struct RawConfig {
     #[serde(default)]
     auth: bool,
     keepalive_ms: Option<u64>,
+    #[serde(default)]
+    tls: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -452,21 +447,14 @@ fn get() -> String {
     "GET".into()
 }
 
-fn credentials(
-    token: Option<String>,
-    no_token: bool,
-    token_in: Option<TokenIn>,
-) -> Result<Credentials, String> {
+fn credentials(token: Option<String>, no_token: bool, token_in: Option<TokenIn>) -> Result<Credentials, String> {
     let auth = match (token, no_token) {
         (Some(_), true) => return Err("`token` and `no_token` exclude each other".into()),
         (Some(t), false) => Auth::Token(t),
         (None, true) => Auth::None,
         (None, false) => Auth::Target,
     };
-    Ok(Credentials {
-        auth,
-        in_query: token_in == Some(TokenIn::Query),
-    })
+    Ok(Credentials { auth, in_query: token_in == Some(TokenIn::Query) })
 }
 
 /// Loads and checks one scenario file.
@@ -476,8 +464,8 @@ fn credentials(
 /// is not valid TOML, has unknown keys, a step without exactly one action,
 /// a bad matcher, a missing fixture or a frame index past its end.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(path, "", None, format!("cannot read: {e}")))?;
+    let src =
+        std::fs::read_to_string(path).map_err(|e| ScenarioError::new(path, "", None, format!("cannot read: {e}")))?;
     parse(path, &src)
 }
 
@@ -487,8 +475,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// As [`load`].
 pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let err = |span: Option<Range<usize>>, msg: String| ScenarioError::new(path, src, span, msg);
-    let raw: RawScenario =
-        toml::from_str(src).map_err(|e| err(e.span(), e.message().to_string()))?;
+    let raw: RawScenario = toml::from_str(src).map_err(|e| err(e.span(), e.message().to_string()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let fixture = match &raw.fixture {
         Some(f) => Some(check_clip(base, f.get_ref()).map_err(|m| err(Some(f.span()), m))?),
@@ -504,12 +491,10 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let needs = Needs {
         token: raw.config.auth,
         keepalive: raw.config.keepalive_ms.map(Duration::from_millis),
+        tls: raw.config.tls,
     };
     if raw.steps.is_empty() {
-        return Err(err(
-            None,
-            "no [[step]] tables: a scenario needs at least one step".into(),
-        ));
+        return Err(err(None, "no [[step]] tables: a scenario needs at least one step".into()));
     }
     let mut steps = Vec::with_capacity(raw.steps.len());
     for (i, spanned) in raw.steps.into_iter().enumerate() {
@@ -519,28 +504,11 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         let timeout = Duration::from_millis(step.timeout_ms.unwrap_or(scenario_timeout));
         let name = step.name.clone();
         let action = step_action(step, base, fixture.as_ref(), &err, span)?;
-        steps.push(Step {
-            index: i + 1,
-            line,
-            name,
-            timeout,
-            action,
-        });
+        steps.push(Step { index: i + 1, line, name, timeout, action });
     }
-    let name = raw.name.unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    Ok(Scenario {
-        path: path.to_path_buf(),
-        name,
-        tags: raw.tags,
-        fixture,
-        threshold,
-        needs,
-        steps,
-    })
+    let name =
+        raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, needs, steps })
 }
 
 /// The clip folder `base/name`, if its manifest and frames are there.
@@ -554,15 +522,11 @@ fn clip_len(dir: &Path) -> Result<usize, String> {
     let manifest = dir.join("manifest.csv");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| format!("fixture {}: cannot read manifest.csv: {e}", dir.display()))?;
-    let rows = cam_core::fixture::parse_manifest(&text)
-        .map_err(|e| format!("fixture {}: manifest.csv {e}", dir.display()))?;
+    let rows =
+        cam_core::fixture::parse_manifest(&text).map_err(|e| format!("fixture {}: manifest.csv {e}", dir.display()))?;
     for row in &rows {
         if !dir.join(&row.file).is_file() {
-            return Err(format!(
-                "fixture {}: frame file {} is missing",
-                dir.display(),
-                row.file
-            ));
+            return Err(format!("fixture {}: frame file {} is missing", dir.display(), row.file));
         }
     }
     Ok(rows.len())
@@ -573,8 +537,7 @@ fn matcher(
     err: &impl Fn(Option<Range<usize>>, String) -> ScenarioError,
 ) -> Result<Matcher, ScenarioError> {
     let span = value.span();
-    let json = serde_json::to_value(value.into_inner())
-        .map_err(|e| err(Some(span.clone()), e.to_string()))?;
+    let json = serde_json::to_value(value.into_inner()).map_err(|e| err(Some(span.clone()), e.to_string()))?;
     Matcher::compile(&json).map_err(|m| err(Some(span), format!("bad matcher: {m}")))
 }
 
@@ -612,15 +575,10 @@ fn step_action(
     let kind = match chosen.as_slice() {
         [one] => *one,
         [] => {
-            return Err(at(format!(
-                "this step has no action: give exactly one of {ACTIONS}"
-            )));
+            return Err(at(format!("this step has no action: give exactly one of {ACTIONS}")));
         }
         many => {
-            return Err(at(format!(
-                "this step has more than one action ({}): give exactly one",
-                many.join(", ")
-            )));
+            return Err(at(format!("this step has more than one action ({}): give exactly one", many.join(", "))));
         }
     };
     let sends = matches!(kind, "send" | "send_text" | "send_binary" | "send_raw_text");
@@ -673,35 +631,21 @@ fn step_action(
             let pace = match (r.pace, r.speed) {
                 (RawPace::Acked, None) => Pace::Acked,
                 (RawPace::Acked, Some(_)) => {
-                    return Err(err(
-                        Some(rspan),
-                        "`speed` needs `pace = \"recorded\"`".into(),
-                    ));
+                    return Err(err(Some(rspan), "`speed` needs `pace = \"recorded\"`".into()));
                 }
                 (RawPace::Recorded, s) => match s.unwrap_or(1.0) {
                     s if s > 0.0 && s.is_finite() => Pace::Recorded(s),
                     s => {
-                        return Err(err(
-                            Some(rspan),
-                            format!("`speed` must be above 0, not {s}"),
-                        ));
+                        return Err(err(Some(rspan), format!("`speed` must be above 0, not {s}")));
                     }
                 },
             };
-            Action::Replay {
-                clip,
-                from,
-                to,
-                pace,
-            }
+            Action::Replay { clip, from, to, pace }
         }
         "send" | "send_text" | "send_binary" | "send_raw_text" => {
             let send = if let Some(v) = step.send {
                 let s = v.span();
-                Outgoing::Json(
-                    serde_json::to_value(v.into_inner())
-                        .map_err(|e| err(Some(s), e.to_string()))?,
-                )
+                Outgoing::Json(serde_json::to_value(v.into_inner()).map_err(|e| err(Some(s), e.to_string()))?)
             } else if let Some(t) = step.send_text {
                 Outgoing::Text(t.repeat(step.repeat.unwrap_or(1)))
             } else if let Some(b) = step.send_binary {
@@ -711,9 +655,7 @@ fn step_action(
             };
             let expect = match (step.expect_ack, step.expect_close) {
                 (Some(_), Some(_)) => {
-                    return Err(at(
-                        "`expect_ack` and `expect_close` exclude each other".into()
-                    ));
+                    return Err(at("`expect_ack` and `expect_close` exclude each other".into()));
                 }
                 (None, Some(code)) => Reply::Close(code),
                 (ack, None) => Reply::Ack(ack.map(|m| matcher(m, err)).transpose()?),
@@ -727,9 +669,7 @@ fn step_action(
                 status: step.expect_status,
             }
         }
-        "ping" => Action::Ping {
-            payload: step.ping.expect("chosen"),
-        },
+        "ping" => Action::Ping { payload: step.ping.expect("chosen") },
         "ws_close" => Action::WsClose,
         "sse_disconnect" => Action::SseDisconnect,
         "sse_connect" => {
@@ -744,9 +684,7 @@ fn step_action(
             };
             Action::SseConnect { resume }
         }
-        "expect_comment" => Action::ExpectComment {
-            text: step.expect_comment.expect("chosen").text,
-        },
+        "expect_comment" => Action::ExpectComment { text: step.expect_comment.expect("chosen").text },
         "expect_events" => {
             let e = step.expect_events.expect("chosen");
             let (min, max) = match (e.count, e.min, e.max) {
@@ -766,35 +704,24 @@ fn step_action(
                 last: e.last.map(|m| matcher(m, err)).transpose()?,
             }
         }
-        "expect_no_event" => Action::ExpectNoEvent {
-            for_ms: step.expect_no_event.expect("chosen").for_ms,
-        },
+        "expect_no_event" => Action::ExpectNoEvent { for_ms: step.expect_no_event.expect("chosen").for_ms },
         "expect_snapshot" => {
             let s = step.expect_snapshot.expect("chosen");
             let sspan = s.span();
             let frame = s.into_inner().frame;
             let Some(clip) = fixture else {
-                return Err(err(
-                    Some(sspan),
-                    "expect_snapshot needs the top-level `fixture`".into(),
-                ));
+                return Err(err(Some(sspan), "expect_snapshot needs the top-level `fixture`".into()));
             };
             let len = clip_len(clip).map_err(|m| err(Some(sspan.clone()), m))?;
             if frame >= len {
-                return Err(err(
-                    Some(sspan),
-                    format!("frame {frame} is not in the fixture (0..={})", len - 1),
-                ));
+                return Err(err(Some(sspan), format!("frame {frame} is not in the fixture (0..={})", len - 1)));
             }
             Action::ExpectSnapshot { frame }
         }
         _ => {
             let http = step.http.expect("the only action left");
             if !http.path.starts_with('/') {
-                return Err(at(format!(
-                    "http path must start with `/`: {:?}",
-                    http.path
-                )));
+                return Err(at(format!("http path must start with `/`: {:?}", http.path)));
             }
             Action::Http {
                 credentials: credentials(http.token, http.no_token, http.token_in).map_err(at)?,

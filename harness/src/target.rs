@@ -11,7 +11,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use cam_sim::{SimConfig, Simulator};
+use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 use crate::scenario::Needs;
 
@@ -22,6 +22,16 @@ pub struct Endpoint {
     pub base: String,
     /// Bearer token for every route but the dashboard, if the cam wants one.
     pub token: Option<String>,
+    /// PEM file of extra CA certificates to trust for `https://` (for a
+    /// cam with a self-signed certificate).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Endpoint {
+    /// A plain endpoint: `base` URL, optional token, no extra CA.
+    pub fn new(base: impl Into<String>, token: Option<String>) -> Self {
+        Self { base: base.into(), token, ca_file: None }
+    }
 }
 
 impl Endpoint {
@@ -82,10 +92,7 @@ impl FromStr for TargetSpec {
             "sim" => Ok(TargetSpec::Sim),
             _ => match s.strip_prefix("url:") {
                 Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                    Ok(TargetSpec::Url(Endpoint {
-                        base: url.trim_end_matches('/').to_string(),
-                        token: None,
-                    }))
+                    Ok(TargetSpec::Url(Endpoint::new(url.trim_end_matches('/'), None)))
                 }
                 _ => Err(BadTarget(s.to_string())),
             },
@@ -113,11 +120,10 @@ pub struct TargetError {
 }
 
 impl TargetSpec {
-    /// Gives the cam a token (for `url:` targets; the simulator target
-    /// starts its simulator with it).
-    pub fn with_token(self, token: Option<String>) -> Self {
+    /// Gives a `url:` target its token and CA file (`--token`, `--ca`).
+    pub fn with_credentials(self, token: Option<String>, ca_file: Option<std::path::PathBuf>) -> Self {
         match self {
-            TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ..e }),
+            TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ca_file, ..e }),
             other => other,
         }
     }
@@ -131,41 +137,33 @@ impl TargetSpec {
     /// The simulator cannot start (no loopback port, no temp folder), or a
     /// cam at a URL has no token for a scenario that needs one.
     pub async fn open(&self, needs: &Needs) -> Result<Box<dyn Target>, TargetError> {
-        let fail = |message: String| TargetError {
-            target: self.to_string(),
-            message,
-        };
+        let fail = |message: String| TargetError { target: self.to_string(), message };
         match self {
             TargetSpec::Sim => {
                 let dir = tempfile::tempdir().map_err(|e| fail(format!("temp folder: {e}")))?;
                 let token = needs.token.then(|| SIM_TOKEN.to_string());
-                let mut config = SimConfig {
-                    snapshot_dir: dir.path().to_path_buf(),
-                    token: token.clone(),
-                    ..SimConfig::default()
-                };
+                let mut config =
+                    SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..SimConfig::default() };
                 if let Some(k) = needs.keepalive {
                     config.keepalive = k;
                 }
-                let sim = Simulator::start(config)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let endpoint = Endpoint {
-                    base: sim.url(),
-                    token,
-                };
-                Ok(Box::new(SimTarget {
-                    sim,
-                    endpoint,
-                    _dir: dir,
-                }))
+                let mut ca_file = None;
+                if needs.tls {
+                    let (cert, key) = crate::tls::self_signed(dir.path()).map_err(fail)?;
+                    ca_file = Some(cert.clone());
+                    config.tls = Some(TlsFiles { cert, key });
+                }
+                let sim = Simulator::start(config).await.map_err(|e| fail(e.to_string()))?;
+                let endpoint = Endpoint { base: sim.url(), token, ca_file };
+                Ok(Box::new(SimTarget { sim, endpoint, _dir: dir }))
             }
-            TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => Err(fail(
-                "the scenario needs a cam that requires a token: pass --token".into(),
-            )),
-            TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget {
-                endpoint: endpoint.clone(),
-            })),
+            TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
+                Err(fail("the scenario needs a cam that requires a token: pass --token".into()))
+            }
+            TargetSpec::Url(endpoint) if needs.tls && !endpoint.base.starts_with("https://") => {
+                Err(fail("the scenario needs a cam serving https://".into()))
+            }
+            TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget { endpoint: endpoint.clone() })),
         }
     }
 }
@@ -187,15 +185,8 @@ impl Target for SimTarget {
     }
 
     fn read_file(&self, cam_path: &str) -> Result<Option<Vec<u8>>, String> {
-        let path = self
-            .sim
-            .shared()
-            .storage()
-            .host_path(cam_path)
-            .map_err(|e| e.to_string())?;
-        std::fs::read(&path)
-            .map(Some)
-            .map_err(|e| format!("{cam_path} ({}): {e}", path.display()))
+        let path = self.sim.shared().storage().host_path(cam_path).map_err(|e| e.to_string())?;
+        std::fs::read(&path).map(Some).map_err(|e| format!("{cam_path} ({}): {e}", path.display()))
     }
 
     fn describe(&self) -> String {
@@ -229,9 +220,7 @@ mod tests {
     #[test]
     fn parses_targets() {
         assert_eq!("sim".parse::<TargetSpec>().unwrap(), TargetSpec::Sim);
-        let TargetSpec::Url(e) = "url:http://127.0.0.1:8080/".parse().unwrap() else {
-            panic!()
-        };
+        let TargetSpec::Url(e) = "url:http://127.0.0.1:8080/".parse().unwrap() else { panic!() };
         assert_eq!(e.url("/events"), "http://127.0.0.1:8080/events");
         assert_eq!(e.ws_url("/control"), "ws://127.0.0.1:8080/control");
         assert!("board".parse::<TargetSpec>().is_err());

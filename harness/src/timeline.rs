@@ -54,20 +54,13 @@ pub struct Timeline {
 impl Timeline {
     /// An empty timeline starting now.
     pub fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            entries: Vec::new(),
-        }
+        Self { start: Instant::now(), entries: Vec::new() }
     }
 
     /// Records `text` at `at` (when the traffic was seen).
     pub fn push_at(&mut self, at: Instant, channel: Channel, text: impl Into<String>) {
         let at_ms = at.saturating_duration_since(self.start).as_secs_f64() * 1000.0;
-        self.entries.push(Entry {
-            at_ms,
-            channel,
-            text: text.into(),
-        });
+        self.entries.push(Entry { at_ms, channel, text: text.into() });
     }
 
     /// Records `text` now.

@@ -11,17 +11,12 @@ use cam_hil::target::TargetSpec;
 use rstest::rstest;
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 async fn run(name: &str) -> ScenarioReport {
     let s = scenario::load(&data(name)).unwrap_or_else(|e| panic!("{e}"));
-    let target = TargetSpec::Sim
-        .open(&s.needs)
-        .await
-        .expect("simulator starts");
+    let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
     runner::run(&s, target.as_ref(), &ClipCache::default()).await
 }
 
@@ -30,10 +25,7 @@ async fn an_event_that_never_comes_fails_naming_the_step() {
     let report = run("never.toml").await;
     let (step, message) = report.failure().expect("the scenario must fail");
     assert_eq!(step, "step 2 `wants motion` (expect_events, line 8)");
-    assert!(
-        message.contains("expected exactly 1 `motion` event(s), 0 arrived"),
-        "{message}"
-    );
+    assert!(message.contains("expected exactly 1 `motion` event(s), 0 arrived"), "{message}");
 }
 
 #[tokio::test]
@@ -41,14 +33,8 @@ async fn a_wrong_ack_fails_showing_both() {
     let report = run("wrong_ack.toml").await;
     let (step, message) = report.failure().expect("the scenario must fail");
     assert!(step.starts_with("step 1 (send, line 4)"), "{step}");
-    assert!(
-        message.contains(r#"got ack {"counters":"reset","ok":true}"#),
-        "{message}"
-    );
-    assert!(
-        message.contains("$.counters: expected \"cleared\""),
-        "{message}"
-    );
+    assert!(message.contains(r#"got ack {"counters":"reset","ok":true}"#), "{message}");
+    assert!(message.contains("$.counters: expected \"cleared\""), "{message}");
 }
 
 #[tokio::test]
@@ -56,10 +42,7 @@ async fn an_unexpected_event_fails_expect_no_event() {
     let report = run("unexpected_event.toml").await;
     let (step, message) = report.failure().expect("the scenario must fail");
     assert!(step.contains("`quiet please`"), "{step}");
-    assert!(
-        message.starts_with("expected no event, 1 arrived"),
-        "{message}"
-    );
+    assert!(message.starts_with("expected no event, 1 arrived"), "{message}");
     assert!(message.contains(r#""frame":11"#), "{message}");
 }
 
@@ -68,17 +51,9 @@ const SQUARE: &str = "fixture = \"../../../fixtures/synthetic_bright_square\"\n"
 #[rstest]
 #[case::unknown_step_key("[[step]]\nreplay = {}\nwait = 3\n", 4, "unknown field `wait`")]
 #[case::unknown_top_key("fixtur = \"x\"\n[[step]]\nreplay = {}\n", 2, "unknown field `fixtur`")]
-#[case::two_actions(
-    "[[step]]\nreplay = {}\nsend = { cmd = \"reset\" }\n",
-    2,
-    "more than one action"
-)]
+#[case::two_actions("[[step]]\nreplay = {}\nsend = { cmd = \"reset\" }\n", 2, "more than one action")]
 #[case::no_action("[[step]]\nname = \"idle\"\n", 2, "has no action")]
-#[case::frame_past_the_end(
-    "[[step]]\nreplay = { from = 5, to = 20 }\n",
-    3,
-    "frames 5..=20 are not in the fixture"
-)]
+#[case::frame_past_the_end("[[step]]\nreplay = { from = 5, to = 20 }\n", 3, "frames 5..=20 are not in the fixture")]
 #[case::bad_regex(
     "[[step]]\nsend = { cmd = \"status\" }\nexpect_ack = { ok = { regex = \"(\" } }\n",
     4,
@@ -89,41 +64,21 @@ const SQUARE: &str = "fixture = \"../../../fixtures/synthetic_bright_square\"\n"
     3,
     "`range` must be [low, high]"
 )]
-#[case::orphan_ack(
-    "[[step]]\nreplay = {}\nexpect_ack = { ok = true }\n",
-    2,
-    "`expect_ack` belongs with `send`"
-)]
+#[case::orphan_ack("[[step]]\nreplay = {}\nexpect_ack = { ok = true }\n", 2, "`expect_ack` belongs with `send`")]
 #[case::bad_toml("[[step]\nreplay = {}\n", 2, "")]
-#[case::bad_threshold(
-    "[config]\nthreshold = 2.0\n[[step]]\nreplay = {}\n",
-    3,
-    "threshold must be in [0, 1]"
-)]
-fn malformed_scenarios_name_the_line(
-    #[case] body: &str,
-    #[case] line: usize,
-    #[case] message: &str,
-) {
+#[case::bad_threshold("[config]\nthreshold = 2.0\n[[step]]\nreplay = {}\n", 3, "threshold must be in [0, 1]")]
+fn malformed_scenarios_name_the_line(#[case] body: &str, #[case] line: usize, #[case] message: &str) {
     let path = data("inline.toml");
     let src = format!("{SQUARE}{body}");
     let e = scenario::parse(&path, &src).expect_err("must be refused");
     assert_eq!(e.line, line, "{e}");
     assert!(e.message.contains(message), "{e}");
-    assert!(
-        e.to_string()
-            .starts_with(&format!("{}:{line}:", path.display())),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with(&format!("{}:{line}:", path.display())), "{e}");
 }
 
 #[test]
 fn a_missing_fixture_is_refused() {
-    let e = scenario::parse(
-        &data("inline.toml"),
-        "fixture = \"nope\"\n[[step]]\nreplay = {}\n",
-    )
-    .unwrap_err();
+    let e = scenario::parse(&data("inline.toml"), "fixture = \"nope\"\n[[step]]\nreplay = {}\n").unwrap_err();
     assert_eq!((e.line, e.col), (1, 11));
     assert!(e.message.contains("cannot read manifest.csv"), "{e}");
 }
@@ -135,11 +90,7 @@ fn cam_hil(args: &[&str]) -> (i32, String, String) {
         .output()
         .expect("cam-hil runs");
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(out.stdout),
-        text(out.stderr),
-    )
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
 }
 
 #[test]
@@ -148,24 +99,14 @@ fn cli_exit_codes() {
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 
-    let (code, out, _) = cam_hil(&[
-        "run",
-        "scenarios/reset.toml",
-        "harness/tests/data/never.toml",
-    ]);
+    let (code, out, _) = cam_hil(&["run", "scenarios/reset.toml", "harness/tests/data/never.toml"]);
     assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("FAIL expects an event that never comes"),
-        "{out}"
-    );
+    assert!(out.contains("FAIL expects an event that never comes"), "{out}");
     assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
 
     let (code, out, err) = cam_hil(&["run", "harness/tests/data/malformed.toml"]);
     assert_eq!(code, 2, "{out}");
-    assert!(
-        err.contains("malformed.toml:7:1: unknown field `expect_evnts`"),
-        "{err}"
-    );
+    assert!(err.contains("malformed.toml:7:1: unknown field `expect_evnts`"), "{err}");
     assert!(out.is_empty(), "nothing may run: {out}");
 }
 

@@ -13,10 +13,7 @@ use rstest::rstest;
 #[tokio::test]
 async fn scenario_passes_on_the_simulator(#[files("../scenarios/*.toml")] path: PathBuf) {
     let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let target = TargetSpec::Sim
-        .open(&s.needs)
-        .await
-        .expect("simulator starts");
+    let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
     let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
     let mut text = Vec::new();
     TextReporter::new(&mut text).scenario(&report);

@@ -15,28 +15,12 @@ use cam_hil::target::Endpoint;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-const PIECES: [&str; 14] = [
-    "a",
-    "motion",
-    " ",
-    ":",
-    "\n",
-    "\r",
-    "\r\n",
-    "\n\n",
-    "data: x",
-    "id: 9",
-    "ü",
-    "🎥",
-    "{\"k\":1}",
-    "event",
-];
+const PIECES: [&str; 14] =
+    ["a", "motion", " ", ":", "\n", "\r", "\r\n", "\n\n", "data: x", "id: 9", "ü", "🎥", "{\"k\":1}", "event"];
 
 fn random_text(rng: &mut StdRng) -> String {
     let n = rng.random_range(1..12);
-    (0..n)
-        .map(|_| PIECES[rng.random_range(0..PIECES.len())])
-        .collect()
+    (0..n).map(|_| PIECES[rng.random_range(0..PIECES.len())]).collect()
 }
 
 #[tokio::test]
@@ -51,32 +35,17 @@ async fn framed_events_read_back_exactly() {
         if rng.random_range(0..4) == 0 {
             body.push_str(&sse::comment(&random_text(&mut rng)));
         }
-        body.push_str(
-            &SseEvent {
-                event: Some(name),
-                id: Some(&id),
-                retry_ms: Some(1000),
-                data: &data,
-            }
-            .frame(),
-        );
-        expected.push((
-            name.to_string(),
-            id,
-            data.replace("\r\n", "\n").replace('\r', "\n"),
-        ));
+        body.push_str(&SseEvent { event: Some(name), id: Some(&id), retry_ms: Some(1000), data: &data }.frame());
+        expected.push((name.to_string(), id, data.replace("\r\n", "\n").replace('\r', "\n")));
     }
     let app = Router::new().route(
         "/events",
         get(move || {
             let body = body.clone();
             async move {
-                let stream = futures_util::stream::iter([Ok::<_, Infallible>(body)])
-                    .chain(futures_util::stream::pending());
-                (
-                    [("content-type", "text/event-stream")],
-                    Body::from_stream(stream),
-                )
+                let stream =
+                    futures_util::stream::iter([Ok::<_, Infallible>(body)]).chain(futures_util::stream::pending());
+                ([("content-type", "text/event-stream")], Body::from_stream(stream))
             }
         }),
     );
@@ -84,7 +53,7 @@ async fn framed_events_read_back_exactly() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let mut sse = open_sse(&Endpoint { base, token: None }, None).unwrap();
+    let mut sse = open_sse(&Endpoint::new(base, None), None).unwrap();
     let mut got = Vec::new();
     while got.len() < expected.len() {
         match sse.rx.recv().await.expect("stream open").kind {

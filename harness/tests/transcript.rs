@@ -10,10 +10,7 @@ use cam_hil::target::TargetSpec;
 async fn highway_transcript() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/highway.toml");
     let s = scenario::load(&path).expect("valid scenario");
-    let target = TargetSpec::Sim
-        .open(&s.needs)
-        .await
-        .expect("simulator starts");
+    let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
     let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
     assert!(report.passed(), "{:?}", report.failure());
     insta::assert_snapshot!("highway_transcript", report.transcript());

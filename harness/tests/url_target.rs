@@ -1,71 +1,103 @@
-//! The `protocol` scenarios against a cam at a URL: a simulator started on
-//! its own, with a token, reached only over the network.
+//! The `protocol` scenarios against cams at a URL: simulators started on
+//! their own, with a token, reached only over the network; one over plain
+//! HTTP and one over HTTPS with a self-signed certificate trusted through a
+//! CA file (`--ca`).
 
 use std::path::Path;
+use std::time::Duration;
 
 use cam_hil::report::{Reporter, TextReporter};
-use cam_hil::suite::{self, Selection};
+use cam_hil::runner::ScenarioReport;
+use cam_hil::scenario::Scenario;
+use cam_hil::suite::{self, Selection, Summary};
 use cam_hil::target::{Endpoint, TargetSpec};
-use cam_sim::{SimConfig, Simulator};
+use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 struct Quiet;
 impl Reporter for Quiet {
-    fn scenario(&mut self, _: &cam_hil::runner::ScenarioReport) {}
-    fn summary(&mut self, _: &suite::Summary) {}
+    fn scenario(&mut self, _: &ScenarioReport) {}
+    fn summary(&mut self, _: &Summary) {}
 }
 
-async fn cam_with_token() -> (Simulator, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    // A cam with its own keep-alive period, shorter than the protocol's 15 s
-    // so the keepalive scenario does not wait that long.
+/// A cam with a token and its own keep-alive period (shorter than the
+/// protocol's 15 s, so the keepalive scenario does not wait that long);
+/// with `tls`, serving a self-signed certificate whose PEM is returned.
+async fn cam(dir: &Path, tls: bool) -> (Simulator, Option<std::path::PathBuf>) {
+    let files = tls.then(|| cam_hil::tls::self_signed(dir).unwrap());
     let config = SimConfig {
         token: Some("s3cret".into()),
-        snapshot_dir: dir.path().into(),
-        keepalive: std::time::Duration::from_millis(200),
+        snapshot_dir: dir.join("sdcard"),
+        keepalive: Duration::from_millis(200),
+        tls: files.clone().map(|(cert, key)| TlsFiles { cert, key }),
         ..SimConfig::default()
     };
-    (Simulator::start(config).await.unwrap(), dir)
+    (Simulator::start(config).await.unwrap(), files.map(|(cert, _)| cert))
 }
 
-fn protocol_scenarios() -> Vec<cam_hil::scenario::Scenario> {
+fn protocol_scenarios() -> Vec<Scenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let files = suite::discover(&[dir]).unwrap();
-    let s = suite::load_all(
-        &files,
-        &Selection {
-            tags: vec!["protocol".into()],
-        },
-    )
-    .unwrap();
-    assert!(s.len() >= 6, "protocol scenarios: {}", s.len());
+    let s = suite::load_all(&files, &Selection { tags: vec!["protocol".into()] }).unwrap();
+    assert!(s.len() >= 10, "protocol scenarios: {}", s.len());
     s
+}
+
+async fn run_all(scenarios: &[Scenario], target: TargetSpec) {
+    let mut text = Vec::new();
+    let (summary, _) = suite::run(scenarios, &target, &mut TextReporter::new(&mut text)).await;
+    assert_eq!(summary.failed, 0, "{}", String::from_utf8_lossy(&text));
+    assert_eq!(summary.passed, scenarios.len());
 }
 
 #[tokio::test]
 async fn protocol_scenarios_pass_against_a_cam_at_a_url() {
-    let (cam, _dir) = cam_with_token().await;
-    let target = TargetSpec::Url(Endpoint {
-        base: cam.url(),
-        token: Some("s3cret".into()),
-    });
-    let mut text = Vec::new();
-    let (summary, _) = suite::run(
-        &protocol_scenarios(),
-        &target,
-        &mut TextReporter::new(&mut text),
-    )
-    .await;
-    assert_eq!(summary.failed, 0, "{}", String::from_utf8_lossy(&text));
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, _) = cam(dir.path(), false).await;
+    let plain: Vec<Scenario> = protocol_scenarios().into_iter().filter(|s| !s.needs.tls).collect();
+    run_all(&plain, TargetSpec::Url(Endpoint::new(cam.url(), Some("s3cret".into())))).await;
+}
+
+#[tokio::test]
+async fn every_protocol_scenario_passes_over_https_with_a_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, ca) = cam(dir.path(), true).await;
+    assert!(cam.url().starts_with("https://"));
+    let target = TargetSpec::Url(Endpoint::new(cam.url(), None)).with_credentials(Some("s3cret".into()), ca);
+    run_all(&protocol_scenarios(), target).await;
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_fails_at_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, _) = cam(dir.path(), true).await;
+    let other = tempfile::tempdir().unwrap();
+    let (wrong_ca, _) = cam_hil::tls::self_signed(other.path()).unwrap();
+    let target =
+        TargetSpec::Url(Endpoint::new(cam.url(), None)).with_credentials(Some("s3cret".into()), Some(wrong_ca));
+    let scenarios: Vec<Scenario> = protocol_scenarios().into_iter().filter(|s| s.needs.tls).collect();
+    let (summary, reports) = suite::run(&scenarios, &target, &mut Quiet).await;
+    assert_eq!(summary.passed, 0);
+    let (step, message) = reports[0].failure().unwrap();
+    assert_eq!(step, "setup");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+}
+
+#[tokio::test]
+async fn a_tls_scenario_needs_an_https_cam() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, _) = cam(dir.path(), false).await;
+    let target = TargetSpec::Url(Endpoint::new(cam.url(), Some("s3cret".into())));
+    let scenarios: Vec<Scenario> = protocol_scenarios().into_iter().filter(|s| s.needs.tls).collect();
+    let (_, reports) = suite::run(&scenarios, &target, &mut Quiet).await;
+    assert!(reports[0].failure().unwrap().1.contains("needs a cam serving https://"));
 }
 
 #[tokio::test]
 async fn a_wrong_token_fails_every_scenario_at_setup() {
-    let (cam, _dir) = cam_with_token().await;
-    let target = TargetSpec::Url(Endpoint {
-        base: cam.url(),
-        token: Some("wrong".into()),
-    });
-    let scenarios = protocol_scenarios();
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, _) = cam(dir.path(), false).await;
+    let target = TargetSpec::Url(Endpoint::new(cam.url(), Some("wrong".into())));
+    let scenarios: Vec<Scenario> = protocol_scenarios().into_iter().filter(|s| !s.needs.tls).collect();
     let (summary, reports) = suite::run(&scenarios, &target, &mut Quiet).await;
     assert_eq!(summary.passed, 0);
     for r in reports {

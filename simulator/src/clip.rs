@@ -59,17 +59,11 @@ pub enum ClipError {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClipError> {
-    std::fs::read(path).map_err(|source| ClipError::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| ClipError::Io { path: path.into(), source })
 }
 
 fn read_text(path: &Path) -> Result<String, ClipError> {
-    std::fs::read_to_string(path).map_err(|source| ClipError::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.into(), source })
 }
 
 impl Clip {
@@ -82,22 +76,15 @@ impl Clip {
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, ClipError> {
         let dir = dir.as_ref().to_path_buf();
         let manifest_path = dir.join("manifest.csv");
-        let rows = fixture::parse_manifest(&read_text(&manifest_path)?).map_err(|source| {
-            ClipError::Csv {
-                path: manifest_path,
-                source,
-            }
-        })?;
+        let rows = fixture::parse_manifest(&read_text(&manifest_path)?)
+            .map_err(|source| ClipError::Csv { path: manifest_path, source })?;
         if rows.is_empty() {
             return Err(ClipError::Empty(dir));
         }
         let labels_path = dir.join("labels.csv");
         let labels: std::collections::HashMap<String, bool> = if labels_path.exists() {
             fixture::parse_labels(&read_text(&labels_path)?)
-                .map_err(|source| ClipError::Csv {
-                    path: labels_path,
-                    source,
-                })?
+                .map_err(|source| ClipError::Csv { path: labels_path, source })?
                 .into_iter()
                 .collect()
         } else {
@@ -119,10 +106,7 @@ impl Clip {
 
     /// The folder name, e.g. `cdnet_highway`.
     pub fn name(&self) -> String {
-        self.dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 }
 
@@ -142,18 +126,8 @@ impl ClipCamera {
     /// recorded (values ≤ 0 are taken as 1); `looping` starts over after
     /// the last frame.
     pub fn new(clip: Clip, speed: f64, looping: bool) -> Self {
-        let speed = if speed > 0.0 && speed.is_finite() {
-            speed
-        } else {
-            1.0
-        };
-        Self {
-            clip,
-            speed,
-            looping,
-            next: 0,
-            start: tokio::time::Instant::now(),
-        }
+        let speed = if speed > 0.0 && speed.is_finite() { speed } else { 1.0 };
+        Self { clip, speed, looping, next: 0, start: tokio::time::Instant::now() }
     }
 }
 
@@ -177,10 +151,7 @@ impl Camera for ClipCamera {
         let offset = Duration::from_secs_f64(frame.t_ms as f64 / 1000.0 / self.speed);
         // Pacing to the recorded frame rate, as a real sensor would.
         tokio::time::sleep_until(self.start + offset).await;
-        Ok(Some(CapturedFrame {
-            jpeg: frame.jpeg.clone(),
-            ts_ms: unix_now_ms(),
-        }))
+        Ok(Some(CapturedFrame { jpeg: frame.jpeg.clone(), ts_ms: unix_now_ms() }))
     }
 }
 
@@ -189,9 +160,7 @@ impl Camera for ClipCamera {
 pub async fn capture_loop<C: Camera>(mut camera: C, shared: Arc<Shared>) -> Result<(), C::Error> {
     while let Some(frame) = camera.capture().await? {
         let shared = shared.clone();
-        let result =
-            tokio::task::spawn_blocking(move || shared.process_frame(frame.jpeg, frame.ts_ms))
-                .await;
+        let result = tokio::task::spawn_blocking(move || shared.process_frame(frame.jpeg, frame.ts_ms)).await;
         match result {
             Ok(Ok(o)) if o.event.is_some() => {
                 tracing::debug!(frame = o.frame, change = o.change, "motion")

@@ -52,18 +52,13 @@ pub enum StartError {
 }
 
 fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, StartError> {
-    let read_err = |p: &Path, e: rustls::pki_types::pem::Error| {
-        StartError::Tls(format!("{}: {e}", p.display()))
-    };
+    let read_err = |p: &Path, e: rustls::pki_types::pem::Error| StartError::Tls(format!("{}: {e}", p.display()));
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| read_err(&files.cert, e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| read_err(&files.cert, e))?;
     if certs.is_empty() {
-        return Err(StartError::Tls(format!(
-            "{}: no certificate in it",
-            files.cert.display()
-        )));
+        return Err(StartError::Tls(format!("{}: no certificate in it", files.cert.display())));
     }
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| read_err(&files.key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -93,12 +88,7 @@ impl Simulator {
         let shared = Shared::new(config);
         let app = routes::router(shared.clone());
         let server = tokio::spawn(accept_loop(listener, app, acceptor));
-        Ok(Self {
-            addr,
-            tls,
-            shared,
-            server,
-        })
+        Ok(Self { addr, tls, shared, server })
     }
 
     /// The bound address (the real port when `listen` had port 0).
@@ -108,11 +98,7 @@ impl Simulator {
 
     /// `http://ADDR`, or `https://ADDR` with TLS.
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.tls { "https" } else { "http" },
-            self.addr
-        )
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// The cam state, for the fixture capture loop and for tests.
@@ -149,7 +135,7 @@ async fn accept_loop(listener: TcpListener, app: axum::Router, acceptor: Option<
         connections.spawn(async move {
             let served = match acceptor {
                 Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(tls) => serve(TokioIo::new(tls), service).await,
+                    Ok(tls) => serve(TokioIo::new(CloseNotify(Some(tls))), service).await,
                     Err(e) => {
                         tracing::info!(%peer, error = %e, "TLS handshake failed");
                         return;
@@ -168,9 +154,78 @@ async fn serve<I>(io: I, service: TowerToHyperService<axum::Router>) -> Result<(
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    http1::Builder::new()
-        .max_buf_size(WRITE_BUFFER)
-        .serve_connection(io, service)
-        .with_upgrades()
-        .await
+    http1::Builder::new().max_buf_size(WRITE_BUFFER).serve_connection(io, service).with_upgrades().await
+}
+
+/// A TLS stream that sends `close_notify` when it is dropped without having
+/// been shut down: an upgraded (WebSocket) connection is simply dropped when
+/// its session ends, and strict TLS clients report the missing alert as a
+/// truncation.
+struct CloseNotify(Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>);
+
+impl CloseNotify {
+    fn inner(&mut self) -> std::io::Result<&mut tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+        self.0.as_mut().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+}
+
+impl tokio::io::AsyncRead for CloseNotify {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.inner() {
+            Ok(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for CloseNotify {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.inner() {
+            Ok(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.inner() {
+            Ok(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let done = match self.inner() {
+            Ok(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Err(_) => return std::task::Poll::Ready(Ok(())),
+        };
+        if done.is_ready() {
+            self.0 = None; // shut down: nothing left to do on drop
+        }
+        done
+    }
+}
+
+impl Drop for CloseNotify {
+    fn drop(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if let (Some(mut stream), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.shutdown()).await;
+            });
+        }
+    }
 }

@@ -55,11 +55,7 @@ impl Shared {
             cam.set_threshold_unchecked(-1.0);
         }
         let outcome = cam.process_frame(jpeg, ts_ms)?;
-        if let Some(event) = outcome
-            .event
-            .as_ref()
-            .filter(|_| !self.config.faults.has(Fault::DropEvents))
-        {
+        if let Some(event) = outcome.event.as_ref().filter(|_| !self.config.faults.has(Fault::DropEvents)) {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.send(event.clone());
         }
@@ -75,10 +71,7 @@ impl Shared {
         let rx = self.events.subscribe();
         let resume = match last_id {
             Some(id) => cam.log().since(id),
-            None => Resume {
-                events: Vec::new(),
-                gap: None,
-            },
+            None => Resume { events: Vec::new(), gap: None },
         };
         (rx, resume)
     }
@@ -89,16 +82,12 @@ impl Shared {
         let mut cam = self.cam();
         let faults = &self.config.faults;
         match Command::parse(text) {
-            Ok(Command::Reset) if faults.has(Fault::ResetKeepsCount) => Ack::CountersReset {
-                ok: true,
-                counters: "reset",
-            },
+            Ok(Command::Reset) if faults.has(Fault::ResetKeepsCount) => {
+                Ack::CountersReset { ok: true, counters: "reset" }
+            }
             Ok(Command::SetThreshold(Some(x))) if faults.has(Fault::AcceptAnyThreshold) => {
                 cam.set_threshold_unchecked(x);
-                Ack::Threshold {
-                    ok: true,
-                    threshold: x,
-                }
+                Ack::Threshold { ok: true, threshold: x }
             }
             Ok(cmd) => cam.apply(cmd, unix_now_s(), &mut storage),
             Err(e) => Ack::for_parse_error(e),
@@ -118,10 +107,7 @@ impl Shared {
 
 /// Wall-clock time in ms since the Unix epoch.
 pub fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn unix_now_s() -> u64 {

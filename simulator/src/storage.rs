@@ -27,14 +27,9 @@ impl DirStorage {
     /// # Errors
     /// A path outside `/sdcard` or with `..`, `.` or empty components.
     pub fn host_path(&self, cam_path: &str) -> std::io::Result<PathBuf> {
-        let rel = cam_path
-            .strip_prefix(SDCARD)
-            .and_then(|r| r.strip_prefix('/'))
-            .ok_or_else(|| invalid(cam_path))?;
+        let rel = cam_path.strip_prefix(SDCARD).and_then(|r| r.strip_prefix('/')).ok_or_else(|| invalid(cam_path))?;
         let rel = Path::new(rel);
-        if rel.components().next().is_some()
-            && rel.components().all(|c| matches!(c, Component::Normal(_)))
-        {
+        if rel.components().next().is_some() && rel.components().all(|c| matches!(c, Component::Normal(_))) {
             Ok(self.root.join(rel))
         } else {
             Err(invalid(cam_path))
@@ -48,10 +43,7 @@ impl DirStorage {
 }
 
 fn invalid(p: &str) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        format!("{p}: not under {SDCARD}"),
-    )
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{p}: not under {SDCARD}"))
 }
 
 impl Storage for DirStorage {
@@ -81,16 +73,9 @@ impl Storage for DirStorage {
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let name = format!(".tmp-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let path = dir.join(name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
     Ok((path, file))
 }
 
@@ -101,17 +86,8 @@ mod tests {
     #[test]
     fn maps_sdcard_paths_and_refuses_escapes() {
         let s = DirStorage::new("/tmp/x");
-        assert_eq!(
-            s.host_path("/sdcard/snaps/a.jpg").unwrap(),
-            Path::new("/tmp/x/snaps/a.jpg")
-        );
-        for bad in [
-            "/etc/passwd",
-            "/sdcard/../etc",
-            "/sdcardx/a",
-            "/sdcard/snaps/../../a",
-            "/sdcard/",
-        ] {
+        assert_eq!(s.host_path("/sdcard/snaps/a.jpg").unwrap(), Path::new("/tmp/x/snaps/a.jpg"));
+        for bad in ["/etc/passwd", "/sdcard/../etc", "/sdcardx/a", "/sdcard/snaps/../../a", "/sdcard/"] {
             assert!(s.host_path(bad).is_err(), "{bad}");
         }
     }

@@ -17,39 +17,19 @@ impl Drop for Kill {
 #[tokio::test]
 async fn fixture_replay_reaches_an_sse_client() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/synthetic_bright_square"
-    );
+    let clip = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/synthetic_bright_square");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cam-sim"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--fixture",
-            clip,
-            "--speed",
-            "4",
-            "--loop",
-            "--snapshot-dir",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--fixture", clip, "--speed", "4", "--loop", "--snapshot-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _child = Kill(child);
-    let url = line
-        .trim()
-        .strip_prefix("cam-sim: listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"));
-    assert!(
-        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
-        "{url}"
-    );
+    let url = line.trim().strip_prefix("cam-sim: listening on ").unwrap_or_else(|| panic!("{line:?}"));
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let resp = client.get(format!("{url}/events")).send().await.unwrap();
@@ -59,17 +39,7 @@ async fn fixture_replay_reaches_an_sse_client() {
     while !text.contains("\n\n") {
         text.push_str(std::str::from_utf8(&stream.next().await.unwrap().unwrap()).unwrap());
     }
-    assert!(
-        text.starts_with("event: motion\nid: 1\nretry: 3000\n"),
-        "{text}"
-    );
-    let status: serde_json::Value = client
-        .get(format!("{url}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert!(text.starts_with("event: motion\nid: 1\nretry: 3000\n"), "{text}");
+    let status: serde_json::Value = client.get(format!("{url}/status")).send().await.unwrap().json().await.unwrap();
     assert!(status["frames"].as_u64().unwrap() >= 11, "{status}");
 }

@@ -15,10 +15,7 @@ const SQUARE: &[u8] = include_bytes!("../../fixtures/synthetic_bright_square/fra
 
 async fn sim(config: SimConfig) -> (Simulator, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = SimConfig {
-        snapshot_dir: dir.path().into(),
-        ..config
-    };
+    let config = SimConfig { snapshot_dir: dir.path().into(), ..config };
     (Simulator::start(config).await.unwrap(), dir)
 }
 
@@ -32,12 +29,7 @@ async fn make_events(sim: &Simulator, n: usize) {
     let client = http();
     for i in 0..=n {
         let body = if i % 2 == 0 { STILL } else { SQUARE };
-        let r = client
-            .post(format!("{}/hil/frame", sim.url()))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = client.post(format!("{}/hil/frame", sim.url())).body(body).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
 }
@@ -45,12 +37,7 @@ async fn make_events(sim: &Simulator, n: usize) {
 /// `GET /events` with `Last-Event-ID: last_id`.
 async fn events_after(sim: &Simulator, last_id: &str) -> reqwest::Response {
     let url = format!("{}/events", sim.url());
-    http()
-        .get(url)
-        .header("Last-Event-ID", last_id)
-        .send()
-        .await
-        .unwrap()
+    http().get(url).header("Last-Event-ID", last_id).send().await.unwrap()
 }
 
 /// Reads an SSE response until `blocks` blank-line-terminated blocks have
@@ -68,28 +55,15 @@ async fn read_blocks(resp: reqwest::Response, blocks: usize) -> String {
 #[tokio::test]
 async fn events_stream_headers_retry_and_ids() {
     let (sim, _d) = sim(SimConfig::default()).await;
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = http().get(format!("{}/events", sim.url())).send().await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     assert_eq!(resp.headers()["cache-control"], "no-cache");
     make_events(&sim, 2).await;
     let text = read_blocks(resp, 2).await;
     let blocks: Vec<&str> = text.split("\n\n").collect();
-    assert!(
-        blocks[0].starts_with("event: motion\nid: 1\nretry: 3000\ndata: {\"ts\":"),
-        "{text}"
-    );
-    assert!(
-        blocks[1].starts_with("event: motion\nid: 2\ndata: "),
-        "retry only once: {text}"
-    );
-    assert!(
-        blocks[1].contains(r#""count":2,"change":"#) && blocks[1].ends_with(r#""frame":3}"#),
-        "{text}"
-    );
+    assert!(blocks[0].starts_with("event: motion\nid: 1\nretry: 3000\ndata: {\"ts\":"), "{text}");
+    assert!(blocks[1].starts_with("event: motion\nid: 2\ndata: "), "retry only once: {text}");
+    assert!(blocks[1].contains(r#""count":2,"change":"#) && blocks[1].ends_with(r#""frame":3}"#), "{text}");
 }
 
 #[tokio::test]
@@ -98,33 +72,18 @@ async fn last_event_id_resumes_after_that_id() {
     make_events(&sim, 4).await;
     let resp = events_after(&sim, "2").await;
     let text = read_blocks(resp, 2).await;
-    assert!(
-        text.starts_with("event: motion\nid: 3\nretry: 3000\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("event: motion\nid: 3\nretry: 3000\n"), "{text}");
     assert!(text.contains("\n\nevent: motion\nid: 4\n"), "{text}");
 }
 
 #[tokio::test]
 async fn a_resume_id_that_left_the_buffer_gets_a_gap_event() {
-    let (sim, _d) = sim(SimConfig {
-        event_buffer: 2,
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, _d) = sim(SimConfig { event_buffer: 2, ..SimConfig::default() }).await;
     make_events(&sim, 5).await;
     let resp = events_after(&sim, "1").await;
     let text = read_blocks(resp, 3).await;
-    assert!(
-        text.starts_with(
-            "event: gap\nid: 3\nretry: 3000\ndata: {\"missed_from\":2,\"first\":4}\n\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("id: 4\n") && text.contains("id: 5\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("event: gap\nid: 3\nretry: 3000\ndata: {\"missed_from\":2,\"first\":4}\n\n"), "{text}");
+    assert!(text.contains("id: 4\n") && text.contains("id: 5\n"), "{text}");
 }
 
 #[tokio::test]
@@ -136,16 +95,8 @@ async fn a_bad_last_event_id_is_refused() {
 
 #[tokio::test]
 async fn idle_streams_get_keepalive_comments() {
-    let (sim, _d) = sim(SimConfig {
-        keepalive: Duration::from_millis(50),
-        ..SimConfig::default()
-    })
-    .await;
-    let resp = http()
-        .get(format!("{}/events", sim.url()))
-        .send()
-        .await
-        .unwrap();
+    let (sim, _d) = sim(SimConfig { keepalive: Duration::from_millis(50), ..SimConfig::default() }).await;
+    let resp = http().get(format!("{}/events", sim.url())).send().await.unwrap();
     assert_eq!(read_blocks(resp, 2).await, ": keepalive\n\n: keepalive\n\n");
 }
 
@@ -160,9 +111,7 @@ async fn control(
 async fn an_oversize_message_closes_with_1009() {
     let (sim, _d) = sim(SimConfig::default()).await;
     let mut ws = control(&sim).await;
-    ws.send(Message::text("x".repeat(MAX_WS_MESSAGE + 1)))
-        .await
-        .unwrap();
+    ws.send(Message::text("x".repeat(MAX_WS_MESSAGE + 1))).await.unwrap();
     match ws.next().await {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
         other => panic!("expected close 1009, got {other:?}"),
@@ -178,9 +127,7 @@ async fn a_message_of_exactly_16_kib_is_answered() {
     text.push_str("\"}");
     assert_eq!(text.len(), MAX_WS_MESSAGE);
     ws.send(Message::text(text)).await.unwrap();
-    let Some(Ok(Message::Text(ack))) = ws.next().await else {
-        panic!("no ack")
-    };
+    let Some(Ok(Message::Text(ack))) = ws.next().await else { panic!("no ack") };
     assert!(ack.starts_with(r#"{"ok":true,"threshold":0.05"#), "{ack}");
 }
 
@@ -189,14 +136,10 @@ async fn binary_frames_are_answered_like_bad_json_and_pings_are_ponged() {
     let (sim, _d) = sim(SimConfig::default()).await;
     let mut ws = control(&sim).await;
     ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
-    let Some(Ok(Message::Text(ack))) = ws.next().await else {
-        panic!("no ack")
-    };
+    let Some(Ok(Message::Text(ack))) = ws.next().await else { panic!("no ack") };
     assert_eq!(ack.as_str(), r#"{"error":"bad json"}"#);
     ws.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
-    let Some(Ok(Message::Pong(p))) = ws.next().await else {
-        panic!("no pong")
-    };
+    let Some(Ok(Message::Pong(p))) = ws.next().await else { panic!("no pong") };
     assert_eq!(&p[..], b"hi");
     ws.close(None).await.unwrap();
     // The cam answers the close: the stream ends cleanly.
@@ -207,18 +150,10 @@ async fn binary_frames_are_answered_like_bad_json_and_pings_are_ponged() {
 
 #[tokio::test]
 async fn token_is_checked_on_every_route_but_the_dashboard() {
-    let (sim, _d) = sim(SimConfig {
-        token: Some("s3cret".into()),
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, _d) = sim(SimConfig { token: Some("s3cret".into()), ..SimConfig::default() }).await;
     let client = http();
     for path in ["/", "/app.js"] {
-        let r = client
-            .get(format!("{}{path}", sim.url()))
-            .send()
-            .await
-            .unwrap();
+        let r = client.get(format!("{}{path}", sim.url())).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
     for (method, path) in [
@@ -234,27 +169,15 @@ async fn token_is_checked_on_every_route_but_the_dashboard() {
         let r = client.request(m.clone(), &url).send().await.unwrap();
         assert_eq!(r.status(), 401, "{method} {path}");
         assert_eq!(r.text().await.unwrap(), r#"{"error":"unauthorized"}"#);
-        let r = client
-            .request(m.clone(), &url)
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .unwrap();
+        let r = client.request(m.clone(), &url).bearer_auth("wrong").send().await.unwrap();
         assert_eq!(r.status(), 401, "{method} {path} wrong token");
-        let r = client
-            .request(m, format!("{url}?token=s3cret"))
-            .send()
-            .await
-            .unwrap();
+        let r = client.request(m, format!("{url}?token=s3cret")).send().await.unwrap();
         assert_ne!(r.status(), 401, "{method} {path} with ?token=");
     }
     // The WebSocket upgrade itself is refused without the token.
-    let err = tokio_tungstenite::connect_async(format!("ws://{}/control", sim.addr()))
-        .await
-        .unwrap_err();
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/control", sim.addr())).await.unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
-    let ok =
-        tokio_tungstenite::connect_async(format!("ws://{}/control?token=s3cret", sim.addr())).await;
+    let ok = tokio_tungstenite::connect_async(format!("ws://{}/control?token=s3cret", sim.addr())).await;
     assert!(ok.is_ok());
 }
 
@@ -262,28 +185,19 @@ async fn token_is_checked_on_every_route_but_the_dashboard() {
 async fn hil_reset_keeps_event_ids_increasing() {
     let (sim, _d) = sim(SimConfig::default()).await;
     make_events(&sim, 2).await;
-    let r = http()
-        .post(format!("{}/hil/reset", sim.url()))
-        .send()
-        .await
-        .unwrap();
+    let r = http().post(format!("{}/hil/reset", sim.url())).send().await.unwrap();
     assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
     let resp = events_after(&sim, "2").await;
     make_events(&sim, 1).await;
     let text = read_blocks(resp, 1).await;
-    assert!(
-        text.contains("id: 3\n") && text.contains(r#""count":1"#) && text.contains(r#""frame":2}"#),
-        "{text}"
-    );
+    assert!(text.contains("id: 3\n") && text.contains(r#""count":1"#) && text.contains(r#""frame":2}"#), "{text}");
 }
 
 #[tokio::test]
 async fn a_message_far_over_the_limit_also_closes_with_1009() {
     let (sim, _d) = sim(SimConfig::default()).await;
     let mut ws = control(&sim).await;
-    ws.send(Message::text("x".repeat(1024 * 1024)))
-        .await
-        .unwrap();
+    ws.send(Message::text("x".repeat(1024 * 1024))).await.unwrap();
     match ws.next().await {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
         other => panic!("expected close 1009, got {other:?}"),
@@ -319,22 +233,14 @@ async fn read_until_body_ends(sock: &mut tokio::net::TcpStream) -> Vec<u64> {
 }
 
 fn ids(text: &str) -> Vec<u64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("id: "))
-        .map(|id| id.parse().unwrap())
-        .collect()
+    text.lines().filter_map(|l| l.strip_prefix("id: ")).map(|id| id.parse().unwrap()).collect()
 }
 
 #[tokio::test]
 async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
     use tokio::io::AsyncWriteExt;
     const EVENTS: usize = 1500;
-    let (sim, _d) = sim(SimConfig {
-        client_queue: 8,
-        event_buffer: 2000,
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, _d) = sim(SimConfig { client_queue: 8, event_buffer: 2000, ..SimConfig::default() }).await;
 
     // A client that asks for the stream and then never reads, with a tiny
     // receive window so the cam's side fills up quickly.
@@ -343,56 +249,29 @@ async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
     raw.connect(&sim.addr().into()).unwrap();
     raw.set_nonblocking(true).unwrap();
     let mut stalled = tokio::net::TcpStream::from_std(std::net::TcpStream::from(raw)).unwrap();
-    stalled
-        .write_all(b"GET /events HTTP/1.1\r\nHost: cam\r\n\r\n")
-        .await
-        .unwrap();
+    stalled.write_all(b"GET /events HTTP/1.1\r\nHost: cam\r\n\r\n").await.unwrap();
     // Its subscription exists once its response headers are out; wait for
     // the first bytes of them.
     let mut first = [0u8; 1];
     stalled.peek(&mut first).await.unwrap();
 
     // A healthy client reading everything, and a WebSocket.
-    let healthy = http()
-        .get(format!("{}/events", sim.url()))
-        .send()
-        .await
-        .unwrap();
+    let healthy = http().get(format!("{}/events", sim.url())).send().await.unwrap();
     let reader = tokio::spawn(read_blocks(healthy, EVENTS));
     let mut ws = control(&sim).await;
 
     make_events(&sim, EVENTS).await; // every frame acked: the detector never waited
     ws.send(Message::text(r#"{"cmd":"status"}"#)).await.unwrap();
-    let Some(Ok(Message::Text(ack))) = ws.next().await else {
-        panic!("no ack")
-    };
-    assert!(
-        ack.contains(&format!(r#""trigger_count":{EVENTS}"#)),
-        "{ack}"
-    );
+    let Some(Ok(Message::Text(ack))) = ws.next().await else { panic!("no ack") };
+    assert!(ack.contains(&format!(r#""trigger_count":{EVENTS}"#)), "{ack}");
     let all = ids(&reader.await.unwrap());
-    assert_eq!(
-        all,
-        (1..=EVENTS as u64).collect::<Vec<_>>(),
-        "the healthy client got every event in order"
-    );
+    assert_eq!(all, (1..=EVENTS as u64).collect::<Vec<_>>(), "the healthy client got every event in order");
 
     // The stalled client was cut off: its body ended early...
     let got = read_until_body_ends(&mut stalled).await;
-    assert!(
-        !got.is_empty() && got.len() < EVENTS,
-        "stalled client got {} events",
-        got.len()
-    );
+    assert!(!got.is_empty() && got.len() < EVENTS, "stalled client got {} events", got.len());
     assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>());
     // ...and resuming from its last id gives it the rest: nothing lost.
-    let resumed = read_blocks(
-        events_after(&sim, &got.len().to_string()).await,
-        EVENTS - got.len(),
-    )
-    .await;
-    assert_eq!(
-        ids(&resumed),
-        (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>()
-    );
+    let resumed = read_blocks(events_after(&sim, &got.len().to_string()).await, EVENTS - got.len()).await;
+    assert_eq!(ids(&resumed), (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>());
 }

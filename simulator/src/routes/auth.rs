@@ -15,11 +15,7 @@ use super::json_error;
 use crate::config::Fault;
 use crate::shared::Shared;
 
-pub(super) async fn require_token(
-    State(shared): State<Arc<Shared>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(super) async fn require_token(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let Some(expected) = shared.config.token.as_deref() else {
         return next.run(req).await;
     };
@@ -28,20 +24,11 @@ pub(super) async fn require_token(
     if unguarded || matches!(path, "/" | "/app.js") {
         return next.run(req).await;
     }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let query = Query::<HashMap<String, String>>::try_from_uri(req.uri()).ok();
-    let from_query = query
-        .as_ref()
-        .and_then(|q| q.get("token"))
-        .map(String::as_str);
-    if bearer
-        .or(from_query)
-        .is_some_and(|t| token_matches(expected, t))
-    {
+    let from_query = query.as_ref().and_then(|q| q.get("token")).map(String::as_str);
+    if bearer.or(from_query).is_some_and(|t| token_matches(expected, t)) {
         next.run(req).await
     } else {
         json_error(StatusCode::UNAUTHORIZED, "unauthorized")

@@ -26,9 +26,7 @@ use crate::shared::Shared;
 const READ_LIMIT: usize = 4 * MAX_WS_MESSAGE;
 
 pub(super) async fn control(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(READ_LIMIT)
-        .max_frame_size(READ_LIMIT)
-        .on_upgrade(move |socket| session(socket, shared))
+    ws.max_message_size(READ_LIMIT).max_frame_size(READ_LIMIT).on_upgrade(move |socket| session(socket, shared))
 }
 
 /// What to do with one received message.
@@ -39,19 +37,22 @@ enum Next {
     End,
 }
 
-async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
+async fn session(socket: WebSocket, shared: Arc<Shared>) {
     let faults = shared.config.faults.clone();
+    // Dropping the socket ends the connection; over TLS the accept loop's
+    // stream wrapper sends close_notify then.
+    drop(serve_commands(socket, &shared, &faults).await);
+}
+
+/// Answers messages until the connection ends; returns the socket when the
+/// close handshake completed.
+async fn serve_commands(mut socket: WebSocket, shared: &Arc<Shared>, faults: &Faults) -> Option<WebSocket> {
     while let Some(msg) = socket.recv().await {
         let next = match msg {
-            Ok(Message::Text(t)) if t.len() > MAX_WS_MESSAGE => {
-                Next::Close(CLOSE_TOO_BIG, "message too big")
-            }
-            Ok(Message::Binary(b)) if b.len() > MAX_WS_MESSAGE => {
-                Next::Close(CLOSE_TOO_BIG, "message too big")
-            }
+            Ok(Message::Text(t)) if t.len() > MAX_WS_MESSAGE => Next::Close(CLOSE_TOO_BIG, "message too big"),
+            Ok(Message::Binary(b)) if b.len() > MAX_WS_MESSAGE => Next::Close(CLOSE_TOO_BIG, "message too big"),
             Ok(Message::Text(t))
-                if faults.has(Fault::CloseOnBadJson)
-                    && Command::parse(t.as_str()) == Err(ParseError::BadJson) =>
+                if faults.has(Fault::CloseOnBadJson) && Command::parse(t.as_str()) == Err(ParseError::BadJson) =>
             {
                 Next::Close(1000, "bad json")
             }
@@ -71,43 +72,36 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>) {
                 tracing::info!(error = %e, "control connection failed");
                 match e.into_inner().downcast_ref::<tungstenite::Error>() {
                     // Over READ_LIMIT: the socket can still write a close.
-                    Some(tungstenite::Error::Capacity(_)) => {
-                        Next::Close(CLOSE_TOO_BIG, "message too big")
-                    }
-                    Some(tungstenite::Error::Utf8(_)) => {
-                        Next::Close(CLOSE_BAD_DATA, "invalid UTF-8")
-                    }
+                    Some(tungstenite::Error::Capacity(_)) => Next::Close(CLOSE_TOO_BIG, "message too big"),
+                    Some(tungstenite::Error::Utf8(_)) => Next::Close(CLOSE_BAD_DATA, "invalid UTF-8"),
                     _ => Next::End,
                 }
             }
         };
         match next {
             Next::Reply(ack) => {
-                if socket
-                    .send(Message::Text(ack.to_json().into()))
-                    .await
-                    .is_err()
-                {
-                    return;
+                if socket.send(Message::Text(ack.to_json().into())).await.is_err() {
+                    return None;
                 }
             }
-            Next::Close(code, reason) => return close_with(socket, code, reason, &faults).await,
+            Next::Close(code, reason) => return close_with(socket, code, reason, faults).await,
             Next::Ignore => {}
-            Next::End => return,
+            Next::End => return None,
         }
     }
+    // The client's close was answered (recv ended after the reply).
+    Some(socket)
 }
 
-async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str, faults: &Faults) {
+async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str, faults: &Faults) -> Option<WebSocket> {
     if faults.has(Fault::NoCloseCodes) && code != 1000 {
-        return; // fault: drop the connection without a close frame
+        return None; // fault: drop the connection without a close frame
     }
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if socket.send(Message::Close(Some(frame))).await.is_ok() {
-        // Wait for the client's close reply so the handshake completes.
-        while let Some(Ok(_)) = socket.recv().await {}
+    let frame = CloseFrame { code, reason: reason.into() };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return None;
     }
+    // Wait for the client's close reply so the handshake completes.
+    while let Some(Ok(_)) = socket.recv().await {}
+    Some(socket)
 }

@@ -26,10 +26,7 @@ use crate::config::{Fault, Faults};
 use crate::shared::Shared;
 
 pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let last_id = match headers
-        .get("last-event-id")
-        .map(|v| v.to_str().map(str::trim))
-    {
+    let last_id = match headers.get("last-event-id").map(|v| v.to_str().map(str::trim)) {
         None | Some(Ok("")) => None,
         Some(Ok(s)) => match s.parse::<u64>() {
             Ok(id) => Some(id),
@@ -45,11 +42,7 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
         // that reconnects after this event resumes at the first one it can.
         let data = format!(r#"{{"missed_from":{},"first":{first}}}"#, last + 1);
         let id = (first - 1).to_string();
-        first_blocks.push_back(Block::Raw {
-            event: "gap",
-            id,
-            data,
-        });
+        first_blocks.push_back(Block::Raw { event: "gap", id, data });
     }
     let mut sent_up_to = last_id.unwrap_or(0);
     for event in resume.events {
@@ -64,31 +57,19 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
         rx,
         backlog: first_blocks,
         keepalive,
-        retry_ms: Some(shared.config.retry_ms)
-            .filter(|_| !shared.config.faults.has(Fault::NoRetry)),
+        retry_ms: Some(shared.config.retry_ms).filter(|_| !shared.config.faults.has(Fault::NoRetry)),
         skip_up_to: sent_up_to,
     };
     let body = Body::from_stream(futures_util::stream::unfold(stream, |mut s| async move {
         let bytes = s.next_block().await?;
         Some((Ok::<_, Infallible>(bytes), s))
     }));
-    (
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 enum Block {
     Motion(MotionEvent),
-    Raw {
-        event: &'static str,
-        id: String,
-        data: String,
-    },
+    Raw { event: &'static str, id: String, data: String },
 }
 
 struct Stream {
@@ -135,17 +116,7 @@ impl Stream {
             Block::Raw { event, id, data } => (event, id, data),
         };
         let id = (!self.faults.has(Fault::OmitIds)).then_some(id.as_str());
-        let text = SseEvent {
-            event: Some(event),
-            id,
-            retry_ms,
-            data: &data,
-        }
-        .frame();
-        if self.faults.has(Fault::DuplicateEvents) {
-            text.repeat(2)
-        } else {
-            text
-        }
+        let text = SseEvent { event: Some(event), id, retry_ms, data: &data }.frame();
+        if self.faults.has(Fault::DuplicateEvents) { text.repeat(2) } else { text }
     }
 }

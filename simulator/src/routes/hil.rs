@@ -14,11 +14,7 @@ use super::json_error;
 use crate::config::Fault;
 use crate::shared::{Shared, unix_now_ms};
 
-pub(super) async fn frame(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let ts_ms = match headers.get(FRAME_TS_HEADER) {
         None => unix_now_ms(),
         Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
@@ -29,22 +25,12 @@ pub(super) async fn frame(
     // Decoding a QVGA frame takes about a millisecond; keep it off the
     // async workers anyway so a large frame cannot stall other clients.
     let faults = shared.config.faults.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || shared.process_frame(body.to_vec(), ts_ms)).await;
+    let outcome = tokio::task::spawn_blocking(move || shared.process_frame(body.to_vec(), ts_ms)).await;
     match outcome {
-        Ok(Ok(o)) => Json(FrameReply {
-            frame: o.frame,
-            change: o.change,
-            motion: o.event.is_some(),
-        })
-        .into_response(),
+        Ok(Ok(o)) => Json(FrameReply { frame: o.frame, change: o.change, motion: o.event.is_some() }).into_response(),
         Ok(Err(e)) => {
             tracing::info!(error = %e, "refused a frame");
-            let status = if faults.has(Fault::BadFrameOk) {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let status = if faults.has(Fault::BadFrameOk) { StatusCode::OK } else { StatusCode::BAD_REQUEST };
             json_error(status, "bad frame")
         }
         Err(e) => {

@@ -29,15 +29,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/snapshot.jpg", get(pages::snapshot))
         .route("/events", get(events::events))
         .route("/control", get(control::control))
-        .route(
-            "/hil/frame",
-            post(hil::frame).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)),
-        )
+        .route("/hil/frame", post(hil::frame).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)))
         .route("/hil/reset", post(hil::reset))
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            auth::require_token,
-        ))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token))
         .with_state(shared)
 }
 

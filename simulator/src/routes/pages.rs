@@ -13,17 +13,11 @@ use crate::config::Fault;
 use crate::shared::Shared;
 
 pub(super) async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        web::INDEX_HTML,
-    )
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], web::INDEX_HTML)
 }
 
 pub(super) async fn app_js() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        web::APP_JS,
-    )
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], web::APP_JS)
 }
 
 pub(super) async fn status(State(shared): State<Arc<Shared>>) -> Response {
@@ -45,14 +39,7 @@ pub(super) async fn snapshot(State(shared): State<Arc<Shared>>) -> Response {
                 HeaderValue::from_static("image/jpeg")
             };
             let no_cache = HeaderValue::from_static("no-cache");
-            (
-                [
-                    (header::CONTENT_TYPE, ctype),
-                    (header::CACHE_CONTROL, no_cache),
-                ],
-                jpeg,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, ctype), (header::CACHE_CONTROL, no_cache)], jpeg).into_response()
         }
         None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no frame yet"),
     }
