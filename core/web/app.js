@@ -5,6 +5,7 @@ const token = new URLSearchParams(location.search).get('token');
 const withToken = (path) => token ? path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : path;
 const $ = (id) => document.getElementById(id);
 const setState = (id, text, up) => { const el = $(id); el.textContent = text; el.className = up ? 'up' : 'down'; };
+const MAX_EVENTS = 200;
 
 // Motion events, newest first.
 const source = new EventSource(withToken('/events'));
@@ -14,18 +15,38 @@ source.addEventListener('motion', (e) => {
   const data = JSON.parse(e.data);
   const li = document.createElement('li');
   const when = new Date(data.ts * 1000).toLocaleTimeString();
-  li.innerHTML = '<span></span><span></span><span></span>';
-  li.children[0].textContent = when;
-  li.children[1].textContent = 'change ' + data.change.toFixed(3);
-  li.children[2].textContent = '#' + data.count;
+  for (const text of [when, 'change ' + data.change.toFixed(3), 'frame ' + data.frame, '#' + data.count]) {
+    const span = document.createElement('span');
+    span.textContent = text;
+    li.append(span);
+  }
   $('events').prepend(li);
+  while ($('events').children.length > MAX_EVENTS) $('events').lastChild.remove();
   $('count').textContent = data.count;
   refreshFrame();
 });
+source.addEventListener('gap', (e) => {
+  const data = JSON.parse(e.data);
+  showAck('Missed events ' + data.missed_from + ' to ' + (data.first - 1) + ' while disconnected', false);
+});
 
-// Commands and acks.
+// Commands and their acks.
 let ws;
 const controls = ['snap-btn', 'reset-btn', 'threshold'];
+function showAck(text, ok) {
+  const el = $('ack');
+  el.textContent = text;
+  el.className = ok ? 'ok' : 'bad';
+}
+function describeAck(ack) {
+  if (ack.error) return ['Cam error: ' + ack.error, false];
+  if (ack.ok === false) return ['Cam refused: ' + ack.reason, false];
+  if (ack.saved) return ['Snapshot saved: ' + ack.saved, true];
+  if (ack.counters === 'reset') return ['Counter reset', true];
+  if (typeof ack.trigger_count === 'number') return ['Connected: ' + ack.trigger_count + ' triggers, ' + ack.frames + ' frames', true];
+  if (typeof ack.threshold === 'number') return ['Threshold set to ' + ack.threshold.toFixed(2), true];
+  return [JSON.stringify(ack), true];
+}
 function connectControl() {
   const proto = location.protocol === 'https:' ? 'wss://' : 'ws://';
   ws = new WebSocket(proto + location.host + withToken('/control'));
@@ -41,7 +62,8 @@ function connectControl() {
   });
   ws.addEventListener('message', (e) => {
     const ack = JSON.parse(e.data);
-    $('ack').textContent = 'cam: ' + e.data;
+    const [text, ok] = describeAck(ack);
+    showAck(text, ok);
     if (typeof ack.threshold === 'number') {
       $('threshold').value = ack.threshold;
       $('threshold-value').textContent = ack.threshold.toFixed(2);
@@ -56,7 +78,9 @@ $('reset-btn').addEventListener('click', () => ws.send(JSON.stringify({cmd: 'res
 $('threshold').addEventListener('input', (e) => { $('threshold-value').textContent = Number(e.target.value).toFixed(2); });
 $('threshold').addEventListener('change', (e) => ws.send(JSON.stringify({cmd: 'set_threshold', value: Number(e.target.value)})));
 
-// The latest frame.
+// The latest frame, refreshed every second and on every event.
+$('frame').addEventListener('load', () => { $('frame').hidden = false; $('no-frame').hidden = true; });
+$('frame').addEventListener('error', () => { $('frame').hidden = true; $('no-frame').hidden = false; });
 function refreshFrame() { $('frame').src = withToken('/snapshot.jpg') + (token ? '&' : '?') + 't=' + Date.now(); }
 setInterval(refreshFrame, 1000);
 refreshFrame();
