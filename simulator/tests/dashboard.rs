@@ -60,28 +60,31 @@ async fn wait_for(client: &fantoccini::Client, xpath: &str) -> fantoccini::eleme
         .unwrap_or_else(|e| panic!("{xpath}: {e}"))
 }
 
-#[tokio::test]
-async fn dashboard_shows_events_acks_and_moves_the_threshold() {
+/// A headless Chromium session (and what must live as long as it), or
+/// `None` when chromedriver is missing and not required.
+struct Browser {
+    client: fantoccini::Client,
+    _driver: Kill,
+    _profile: tempfile::TempDir,
+}
+
+async fn browser() -> Option<Browser> {
     let Some(driver) = which("chromedriver") else {
         assert!(std::env::var_os("CAMHIL_REQUIRE_BROWSER").is_none(), "chromedriver not found on PATH");
         eprintln!("skipped: no chromedriver on PATH (apt-get install chromium chromium-driver)");
-        return;
+        return None;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(SimConfig { snapshot_dir: dir.path().into(), ..SimConfig::default() }).await.unwrap();
-    let clip = Clip::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/cdnet_highway")).unwrap();
-    tokio::spawn(capture_loop(ClipCamera::new(clip, 5.0, true), sim.shared().clone()));
-
-    let (_driver, port) = start_chromedriver(&driver);
+    let (driver, port) = start_chromedriver(&driver);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
         json!({
             "binary": which("chromium").unwrap_or_else(|| "/usr/bin/chromium".into()),
+            // The TLS test's cam has a self-signed certificate.
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=900,1000",
-                     format!("--user-data-dir={}", profile.path().display())],
+                     "--ignore-certificate-errors", format!("--user-data-dir={}", profile.path().display())],
         }),
     );
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -91,6 +94,22 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a Chromium session");
+    Some(Browser { client, _driver: driver, _profile: profile })
+}
+
+/// Replays `clip` through the simulator's capture loop, looping, `speed`
+/// times as fast as recorded.
+fn replay(sim: &Simulator, clip: &str, speed: f64) {
+    let clip = Clip::load(format!("{}/../fixtures/{clip}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    tokio::spawn(capture_loop(ClipCamera::new(clip, speed, true), sim.shared().clone()));
+}
+
+#[tokio::test]
+async fn dashboard_shows_events_acks_and_moves_the_threshold() {
+    let Some(Browser { client, _driver, _profile }) = browser().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig { snapshot_dir: dir.path().into(), ..SimConfig::default() }).await.unwrap();
+    replay(&sim, "cdnet_highway", 5.0);
     client.goto(&sim.url()).await.unwrap();
 
     // Both connections come up, and motion events from the footage appear.
@@ -124,5 +143,33 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
     wait_for(&client, "//img[@id='frame' and not(@hidden)]").await;
     let png = client.screenshot().await.unwrap();
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png"), png).unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn over_https_with_a_token_the_page_uses_wss_and_its_token() {
+    let Some(Browser { client, _driver, _profile }) = browser().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let config = SimConfig {
+        snapshot_dir: dir.path().join("sdcard"),
+        token: Some("s3cret".into()),
+        tls: Some(cam_sim::TlsFiles { cert: cert_path, key: key_path }),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config).await.unwrap();
+    replay(&sim, "synthetic_bright_square", 4.0);
+    client.goto(&format!("{}/?token=s3cret", sim.url())).await.unwrap();
+    wait_for(&client, "//span[@id='ws-state' and text()='connected']").await;
+    wait_for(&client, "//span[@id='sse-state' and text()='connected']").await;
+    wait_for(&client, "//ul[@id='events']/li").await;
+    wait_for(&client, "//div[@id='ack' and starts-with(., 'Connected: ')]").await;
+    let proto: String =
+        client.execute("return ws.url.split(':')[0];", vec![]).await.unwrap().as_str().unwrap().to_string();
+    assert_eq!(proto, "wss");
+    wait_for(&client, "//img[@id='frame' and not(@hidden)]").await;
     client.close().await.unwrap();
 }
