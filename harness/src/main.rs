@@ -4,16 +4,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cam_hil::report::TextReporter;
-use cam_hil::suite::{self, Selection};
+use cam_hil::suite::{self, RunOptions, Selection};
 use cam_hil::synth::{self, SquareClip};
 use cam_hil::target::TargetSpec;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// The camhil scenario harness: replays recorded frames into a cam and
 /// asserts its SSE events and WebSocket acks.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    /// More detail on stderr (-v: info, -vv: debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,24 +25,7 @@ struct Cli {
 enum Command {
     /// Run scenario files (exit 0: all passed, 1: a scenario failed, 2: the
     /// run could not start).
-    Run {
-        /// Scenario files or folders (default: scenarios/).
-        paths: Vec<PathBuf>,
-        /// Only scenarios with this tag (repeatable).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// `sim` (a fresh in-process simulator per scenario) or
-        /// `url:http://HOST:PORT`.
-        #[arg(long, default_value = "sim")]
-        target: TargetSpec,
-        /// Token for a `url:` target.
-        #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// PEM CA certificates to trust for an `https://` target (e.g. its
-        /// self-signed certificate).
-        #[arg(long)]
-        ca: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// Folder to write.
@@ -47,31 +33,67 @@ enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Scenario files or folders (default: scenarios/).
+    paths: Vec<PathBuf>,
+    /// Only scenarios with this tag (repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// No scenario with this tag (repeatable).
+    #[arg(long = "skip-tag")]
+    skip_tags: Vec<String>,
+    /// Only scenarios whose name or file name contains this text.
+    #[arg(short = 'k', long = "filter")]
+    name: Option<String>,
+    /// List the selected scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Scenarios run at once, each on its own simulator (1 against a cam at a URL).
+    #[arg(short, long, default_value_t = 1)]
+    jobs: usize,
+    /// Run each scenario this many times (to hunt flakes).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Run only shard I of N (e.g. 2/4), for splitting a suite across machines.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Start no new scenario after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// `sim` (a fresh in-process simulator per scenario) or `url:http://HOST:PORT`.
+    #[arg(long, default_value = "sim")]
+    target: TargetSpec,
+    /// Token for a `url:` target.
+    #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{text:?}: expected I/N with 1 <= I <= N, e.g. 2/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_filter = ["warn", "info", "debug"][usize::from(cli.verbose.min(2))];
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Run { paths, tags, target, token, ca } => {
-            let paths = if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths };
-            let target = target.with_credentials(token, ca);
-            let scenarios = match suite::discover(&paths).and_then(|f| suite::load_all(&f, &Selection { tags })) {
-                Ok(s) if s.is_empty() => {
-                    eprintln!("cam-hil: no scenario selected");
-                    return ExitCode::from(2);
-                }
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{:?}", miette::Report::new(e));
-                    return ExitCode::from(2);
-                }
-            };
-            let mut reporter = TextReporter::new(std::io::stdout());
-            let (summary, _) = suite::run(&scenarios, &target, &mut reporter).await;
-            if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
-        }
+    match cli.command {
+        Command::Run(args) => run(args).await,
         Command::Synth { dir } => match synth::bright_square(&dir, SquareClip::default()) {
             Ok(()) => {
                 println!("cam-hil: wrote {}", dir.display());
@@ -83,4 +105,38 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths };
+    let selection = Selection { tags: args.tags, skip_tags: args.skip_tags, name: args.name, shard: args.shard };
+    let scenarios = match suite::discover(&paths).and_then(|f| suite::load_all(&f, &selection)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return ExitCode::from(2);
+        }
+    };
+    if args.list {
+        for s in &scenarios {
+            println!("{}  [{}]  {}", s.path.display(), s.tags.join(", "), s.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if scenarios.is_empty() {
+        eprintln!("cam-hil: no scenario selected");
+        return ExitCode::from(2);
+    }
+    let target = args.target.with_credentials(args.token, args.ca);
+    if let Err(e) = target.probe().await {
+        eprintln!("cam-hil: {e}");
+        return ExitCode::from(2);
+    }
+    if args.jobs > 1 && matches!(target, TargetSpec::Url(_)) {
+        eprintln!("cam-hil: one cam at a URL runs scenarios one at a time (--jobs ignored)");
+    }
+    let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast };
+    let mut reporter = TextReporter::new(std::io::stdout());
+    let (summary, _) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
+    if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

@@ -56,7 +56,11 @@ impl<W: Write> Reporter for TextReporter<W> {
     }
 
     fn summary(&mut self, s: &Summary) {
-        let _ = writeln!(self.out, "{} passed, {} failed", s.passed, s.failed);
+        if s.skipped > 0 {
+            let _ = writeln!(self.out, "{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped);
+        } else {
+            let _ = writeln!(self.out, "{} passed, {} failed", s.passed, s.failed);
+        }
         let _ = self.out.flush();
     }
 }

@@ -9,11 +9,46 @@ use crate::runner::{self, ClipCache, ScenarioReport};
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::target::TargetSpec;
 
-/// Which scenarios to run, and where.
+/// Which scenarios to run (`cam-hil run` filters).
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Only scenarios with at least one of these tags (all when empty).
     pub tags: Vec<String>,
+    /// No scenario with any of these tags.
+    pub skip_tags: Vec<String>,
+    /// Only scenarios whose name or file stem contains this text.
+    pub name: Option<String>,
+    /// `(i, n)`: only the i-th of n shards (1-based), by position in the
+    /// sorted file list, for splitting a suite across CI machines.
+    pub shard: Option<(usize, usize)>,
+}
+
+impl Selection {
+    fn admits(&self, s: &Scenario) -> bool {
+        let has = |tags: &[String]| s.tags.iter().any(|t| tags.contains(t));
+        let stem = s.path.file_stem().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        (self.tags.is_empty() || has(&self.tags))
+            && !has(&self.skip_tags)
+            && self.name.as_ref().is_none_or(|n| s.name.contains(n.as_str()) || stem.contains(n.as_str()))
+    }
+}
+
+/// How to run the selected scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Scenarios run at once (each on its own target; a cam at a URL runs
+    /// them one at a time whatever this says).
+    pub jobs: usize,
+    /// Runs of each scenario (to hunt flakes).
+    pub repeat: usize,
+    /// Start no new scenario after the first failure.
+    pub fail_fast: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { jobs: 1, repeat: 1, fail_fast: false }
+    }
 }
 
 /// Why a run could not start (exit code 2).
@@ -29,6 +64,9 @@ pub enum SuiteError {
     /// No scenario matched.
     #[error("no scenario selected (paths: {0})")]
     Empty(String),
+    /// The target cannot be reached.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// The `*.toml` files under `paths` (folders are searched recursively),
@@ -62,28 +100,32 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
     Ok(())
 }
 
-/// Loads every file; the first malformed one is an error.
+/// Loads every file (the first malformed one is an error), then keeps what
+/// `selection` admits.
 ///
 /// # Errors
 /// [`SuiteError::Scenario`] with file, line and column.
 pub fn load_all(files: &[PathBuf], selection: &Selection) -> Result<Vec<Scenario>, SuiteError> {
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for f in files {
-        let s = scenario::load(f).map_err(Box::new)?;
-        if selection.tags.is_empty() || s.tags.iter().any(|t| selection.tags.contains(t)) {
-            out.push(s);
-        }
+        all.push(scenario::load(f).map_err(Box::new)?);
     }
-    Ok(out)
+    let admitted = all.into_iter().filter(|s| selection.admits(s));
+    Ok(match selection.shard {
+        Some((i, n)) => admitted.enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect(),
+        None => admitted.collect(),
+    })
 }
 
 /// Totals of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Scenarios that passed.
+    /// Scenario runs that passed.
     pub passed: usize,
-    /// Scenarios that failed.
+    /// Scenario runs that failed.
     pub failed: usize,
+    /// Scenario runs not started (after a failure with `fail_fast`).
+    pub skipped: usize,
 }
 
 /// Runs `scenarios` one after another, each on a target opened for it.
@@ -92,22 +134,65 @@ pub async fn run(
     target: &TargetSpec,
     reporter: &mut dyn Reporter,
 ) -> (Summary, Vec<ScenarioReport>) {
+    run_with(scenarios, target, &RunOptions::default(), reporter).await
+}
+
+/// Runs `scenarios` as `options` say: up to `jobs` at once (one at a time
+/// on a cam at a URL), each `repeat` times, each run on a target opened for
+/// it. Reports reach `reporter` as runs finish; the returned reports are in
+/// scenario order.
+pub async fn run_with(
+    scenarios: &[Scenario],
+    target: &TargetSpec,
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> (Summary, Vec<ScenarioReport>) {
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     let clips = ClipCache::default();
+    let jobs = if matches!(target, TargetSpec::Url(_)) { 1 } else { options.jobs.max(1) };
+    let repeat = options.repeat.max(1);
+    let stop = AtomicBool::new(false);
+    let runs = scenarios.iter().enumerate().flat_map(|(i, s)| (1..=repeat).map(move |k| (i, k, s)));
+    let mut stream = futures_util::stream::iter(runs)
+        .map(|(i, k, s)| {
+            let (clips, stop) = (&clips, &stop);
+            async move {
+                if stop.load(Ordering::Relaxed) {
+                    return (i, k, None);
+                }
+                let mut report = match target.open(&s.needs).await {
+                    Ok(t) => runner::run(s, t.as_ref(), clips).await,
+                    Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
+                };
+                if repeat > 1 {
+                    report.name = format!("{} #{k}", report.name);
+                }
+                if options.fail_fast && !report.passed() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                (i, k, Some(report))
+            }
+        })
+        .buffer_unordered(jobs);
     let mut summary = Summary::default();
-    let mut reports = Vec::with_capacity(scenarios.len());
-    for s in scenarios {
-        let report = match target.open(&s.needs).await {
-            Ok(t) => runner::run(s, t.as_ref(), &clips).await,
-            Err(e) => runner::ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
-        };
-        if report.passed() {
-            summary.passed += 1;
-        } else {
-            summary.failed += 1;
+    let mut done = Vec::new();
+    while let Some((i, k, report)) = stream.next().await {
+        match report {
+            Some(r) => {
+                if r.passed() {
+                    summary.passed += 1;
+                } else {
+                    summary.failed += 1;
+                }
+                reporter.scenario(&r);
+                done.push((i, k, r));
+            }
+            None => summary.skipped += 1,
         }
-        reporter.scenario(&report);
-        reports.push(report);
     }
     reporter.summary(&summary);
-    (summary, reports)
+    done.sort_by_key(|(i, k, _)| (*i, *k));
+    (summary, done.into_iter().map(|(_, _, r)| r).collect())
 }

@@ -168,6 +168,31 @@ impl TargetSpec {
     }
 }
 
+impl TargetSpec {
+    /// Checks that a cam at a URL accepts TCP connections (within 5 s), so
+    /// a run against an unreachable cam stops before it starts. The
+    /// simulator target always passes.
+    ///
+    /// # Errors
+    /// What went wrong, naming the address.
+    pub async fn probe(&self) -> Result<(), String> {
+        let TargetSpec::Url(endpoint) = self else { return Ok(()) };
+        let rest = endpoint.base.split_once("://").map_or(endpoint.base.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let default_port = if endpoint.base.starts_with("https://") { 443 } else { 80 };
+        let addr = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            authority.to_string()
+        } else {
+            format!("{authority}:{default_port}")
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("target {} unreachable: {addr}: {e}", endpoint.base)),
+            Err(_) => Err(format!("target {} unreachable: {addr}: no answer within 5 s", endpoint.base)),
+        }
+    }
+}
+
 /// The token a simulator target requires when a scenario sets
 /// `[config] auth = true`.
 pub const SIM_TOKEN: &str = "camhil-sim-token";

@@ -3,7 +3,6 @@
 //! before anything runs, naming file, line and column.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cam_hil::runner::{self, ClipCache, ScenarioReport};
 use cam_hil::scenario;
@@ -81,38 +80,4 @@ fn a_missing_fixture_is_refused() {
     let e = scenario::parse(&data("inline.toml"), "fixture = \"nope\"\n[[step]]\nreplay = {}\n").unwrap_err();
     assert_eq!((e.line, e.col), (1, 11));
     assert!(e.message.contains("cannot read manifest.csv"), "{e}");
-}
-
-fn cam_hil(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cam-hil"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("cam-hil runs");
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
-}
-
-#[test]
-fn cli_exit_codes() {
-    let (code, out, _) = cam_hil(&["run", "scenarios/still.toml"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
-
-    let (code, out, _) = cam_hil(&["run", "scenarios/reset.toml", "harness/tests/data/never.toml"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAIL expects an event that never comes"), "{out}");
-    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
-
-    let (code, out, err) = cam_hil(&["run", "harness/tests/data/malformed.toml"]);
-    assert_eq!(code, 2, "{out}");
-    assert!(err.contains("malformed.toml:7:1: unknown field `expect_evnts`"), "{err}");
-    assert!(out.is_empty(), "nothing may run: {out}");
-}
-
-#[test]
-fn cli_tag_filter() {
-    let (code, out, _) = cam_hil(&["run", "--tag", "storage"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 }

@@ -37,7 +37,7 @@ async fn cam(dir: &Path, tls: bool) -> (Simulator, Option<std::path::PathBuf>) {
 fn protocol_scenarios() -> Vec<Scenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let files = suite::discover(&[dir]).unwrap();
-    let s = suite::load_all(&files, &Selection { tags: vec!["protocol".into()] }).unwrap();
+    let s = suite::load_all(&files, &Selection { tags: vec!["protocol".into()], ..Selection::default() }).unwrap();
     assert!(s.len() >= 10, "protocol scenarios: {}", s.len());
     s
 }

@@ -1,0 +1,108 @@
+//! `cam-hil run` as a user runs it: exit codes, filters, listing, shards,
+//! repeats, parallel jobs, fail-fast.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+fn cam_hil(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cam-hil"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("cam-hil runs");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+fn listed(args: &[&str]) -> BTreeSet<String> {
+    let mut all = vec!["run", "--list"];
+    all.extend_from_slice(args);
+    let (code, out, err) = cam_hil(&all);
+    assert_eq!(code, 0, "{err}");
+    out.lines().map(|l| l.split("  ").next().unwrap().to_string()).collect()
+}
+
+#[test]
+fn exit_codes() {
+    let (code, out, _) = cam_hil(&["run", "scenarios/still.toml"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+
+    let (code, out, _) = cam_hil(&["run", "scenarios/reset.toml", "harness/tests/data/never.toml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL expects an event that never comes"), "{out}");
+    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
+
+    let (code, out, err) = cam_hil(&["run", "harness/tests/data/malformed.toml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("malformed.toml:7:1: unknown field `expect_evnts`"), "{err}");
+    assert!(out.is_empty(), "nothing may run: {out}");
+
+    // Port 9 (discard) on loopback: nothing listens there.
+    let (code, out, err) = cam_hil(&["run", "--tag", "protocol", "--target", "url:http://127.0.0.1:9"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(out.is_empty(), "nothing may run: {out}");
+
+    let (code, _, err) = cam_hil(&["run", "--tag", "no-such-tag"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no scenario selected"), "{err}");
+}
+
+#[test]
+fn filters_and_listing() {
+    let all = listed(&[]);
+    assert!(all.len() >= 17, "{all:?}");
+    let protocol = listed(&["--tag", "protocol"]);
+    let rest = listed(&["--skip-tag", "protocol"]);
+    assert!(protocol.is_disjoint(&rest));
+    assert_eq!(&protocol | &rest, all);
+    assert_eq!(listed(&["-k", "ws_"]).len(), 3);
+    assert!(listed(&["-k", "highway"]).contains("scenarios/highway.toml"));
+}
+
+#[test]
+fn shards_partition_the_suite() {
+    let all = listed(&[]);
+    let shards: Vec<BTreeSet<String>> = (1..=3).map(|i| listed(&["--shard", &format!("{i}/3")])).collect();
+    for (i, a) in shards.iter().enumerate() {
+        assert!(!a.is_empty());
+        for b in &shards[i + 1..] {
+            assert!(a.is_disjoint(b));
+        }
+    }
+    assert_eq!(shards.iter().fold(BTreeSet::new(), |acc, s| &acc | s), all);
+    let (code, _, err) = cam_hil(&["run", "--shard", "4/3"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn repeat_and_jobs() {
+    let (code, out, _) = cam_hil(&["run", "-k", "ws_", "--repeat", "3", "--jobs", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("9 passed, 0 failed\n"), "{out}");
+    for k in 1..=3 {
+        assert_eq!(out.matches(&format!("#{k} (scenarios/")).count(), 3, "{out}");
+    }
+}
+
+#[test]
+fn fail_fast_starts_nothing_after_a_failure() {
+    let (code, out, _) = cam_hil(&[
+        "run",
+        "--fail-fast",
+        "harness/tests/data/never.toml",
+        "scenarios/reset.toml",
+        "scenarios/still.toml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.ends_with("0 passed, 1 failed, 2 skipped\n"), "{out}");
+}
+
+#[test]
+fn tag_filter_runs_only_those() {
+    let (code, out, _) = cam_hil(&["run", "--tag", "storage"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+}
