@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Run scenario files (exit 0: all passed, 1: a scenario failed, 2: the
     /// run could not start).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// Folder to write.
@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::Synth { dir } => match synth::bright_square(&dir, SquareClip::default()) {
             Ok(()) => {
                 println!("cam-hil: wrote {}", dir.display());
