@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cam_hil::report::TextReporter;
+use cam_hil::report::{self, TextReporter};
 use cam_hil::suite::{self, RunOptions, Selection};
 use cam_hil::synth::{self, SquareClip};
 use cam_hil::target::TargetSpec;
@@ -70,6 +70,12 @@ struct RunArgs {
     /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// Write JUnit XML (one test case per scenario run) to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write the HTML report (steps, timelines, change plots) into this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -137,6 +143,26 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast };
     let mut reporter = TextReporter::new(std::io::stdout());
-    let (summary, _) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
-    if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    let (summary, reports) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
+    let mut written = true;
+    if let Some(path) = &args.junit {
+        if let Err(e) = report::junit::write(path, &reports) {
+            eprintln!("cam-hil: JUnit report: {e}");
+            written = false;
+        }
+    }
+    if let Some(dir) = &args.report {
+        match report::html::write(dir, &reports, &summary) {
+            Ok(()) => eprintln!("cam-hil: report in {}", dir.join("index.html").display()),
+            Err(e) => {
+                eprintln!("cam-hil: HTML report: {e}");
+                written = false;
+            }
+        }
+    }
+    match (summary.failed, written) {
+        (0, true) => ExitCode::SUCCESS,
+        (0, false) => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
 }

@@ -41,8 +41,14 @@ pub struct ReceivedEvent {
 /// One injected frame and the target's reply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameRecord {
+    /// The clip folder it came from.
+    pub clip: PathBuf,
     /// Fixture frame index.
     pub index: usize,
+    /// Ground truth for the frame (`labels.csv`), where the clip has it.
+    pub label: Option<bool>,
+    /// When it was sent, ms since the scenario started.
+    pub sent_ms: f64,
     /// Capture timestamp sent, ms since the Unix epoch.
     pub ts_ms: u64,
     /// The target's reply.
@@ -81,6 +87,9 @@ pub struct ScenarioReport {
     pub frames: Vec<FrameRecord>,
     /// Capture time of fixture time 0, ms since the Unix epoch.
     pub base_ts_ms: u64,
+    /// The threshold in force: `(frames injected before it, value)`, from
+    /// the scenario's config and every acked `set_threshold`.
+    pub thresholds: Vec<(usize, f64)>,
     /// The timeline.
     pub timeline: Timeline,
     /// Wall time of the run, in ms.
@@ -165,6 +174,7 @@ struct Run<'a> {
     /// Comments received, in order.
     comments: Vec<String>,
     frames: Vec<FrameRecord>,
+    thresholds: Vec<(usize, f64)>,
     last_saved: Option<String>,
     base_ts_ms: u64,
     /// Highest event id seen on the stream.
@@ -204,6 +214,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         motion_received: 0,
         comments: Vec::new(),
         frames: Vec::new(),
+        thresholds: vec![(0, cam_core::protocol::DEFAULT_THRESHOLD)],
         last_saved: None,
         base_ts_ms,
         last_id: None,
@@ -238,6 +249,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
     run.drain();
     report.events = run.events;
     report.frames = run.frames;
+    report.thresholds = run.thresholds;
     report.timeline = run.timeline;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
@@ -527,6 +539,7 @@ impl Run<'_> {
                 tokio::time::sleep_until(start + offset).await;
             }
             let ts_ms = self.base_ts_ms + frame.t_ms;
+            let sent_ms = self.timeline.now_ms();
             let resp = self
                 .http
                 .request(reqwest::Method::POST, "/hil/frame")
@@ -552,7 +565,8 @@ impl Run<'_> {
             if reply.motion {
                 self.motion_acked += 1;
             }
-            self.frames.push(FrameRecord { index, ts_ms, reply });
+            let label = frame.label;
+            self.frames.push(FrameRecord { clip: dir.clone(), index, label, sent_ms, ts_ms, reply });
             self.drain();
         }
         Ok(())
@@ -588,11 +602,12 @@ impl Run<'_> {
         match &reply {
             Reply::Text(t) => {
                 self.timeline.push(Channel::Ws, format!("< {}", clip_text(t)));
-                let saved = serde_json::from_str::<Value>(t)
-                    .ok()
-                    .and_then(|ack| ack.get("saved").and_then(Value::as_str).map(str::to_string));
-                if saved.is_some() {
-                    self.last_saved = saved;
+                let ack = serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
+                if let Some(saved) = ack.get("saved").and_then(Value::as_str) {
+                    self.last_saved = Some(saved.to_string());
+                }
+                if let (Some(true), Some(x)) = (ack["ok"].as_bool(), ack["threshold"].as_f64()) {
+                    self.thresholds.push((self.frames.len(), x));
                 }
             }
             Reply::Binary(n) => self.timeline.push(Channel::Ws, format!("< binary frame, {n} bytes")),
@@ -769,6 +784,7 @@ impl ScenarioReport {
             events: Vec::new(),
             frames: Vec::new(),
             base_ts_ms: 0,
+            thresholds: Vec::new(),
             timeline: Timeline::new(),
             duration_ms: 0.0,
         }

@@ -63,6 +63,11 @@ impl Timeline {
         self.entries.push(Entry { at_ms, channel, text: text.into() });
     }
 
+    /// Ms since the scenario started, now.
+    pub fn now_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1000.0
+    }
+
     /// Records `text` now.
     pub fn push(&mut self, channel: Channel, text: impl Into<String>) {
         self.push_at(Instant::now(), channel, text);

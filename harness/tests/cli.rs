@@ -106,3 +106,20 @@ fn tag_filter_runs_only_those() {
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 }
+
+#[test]
+fn junit_and_html_report_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, report) = (dir.path().join("out/junit.xml"), dir.path().join("report"));
+    let (code, out, err) = cam_hil(&[
+        "run",
+        "scenarios/still.toml",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testcase name=\"a still scene raises no event\""));
+    assert!(std::fs::read_to_string(report.join("index.html")).unwrap().contains("a still scene raises no event"));
+}

@@ -1,5 +1,11 @@
 //! Reporters: what a person (or CI) sees of a run. The runner produces
-//! [`ScenarioReport`]s; a [`Reporter`] shows them.
+//! [`ScenarioReport`]s; a [`Reporter`] shows them as they finish
+//! ([`TextReporter`]), and after the run [`junit`] and [`html`] write them
+//! to files.
+
+pub mod html;
+pub mod junit;
+mod plot;
 
 use std::io::Write;
 

@@ -1,0 +1,166 @@
+//! `--report DIR`: a static HTML report, `DIR/index.html`, one self-contained
+//! page: the totals, a table of scenarios, and per scenario its steps and
+//! verdicts, its `change` plot against the threshold with motion events and
+//! ground-truth spans, and its whole timeline.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::plot;
+use crate::runner::ScenarioReport;
+use crate::suite::Summary;
+use crate::timeline::Channel;
+
+/// `&`, `<`, `>`, `"` escaped for HTML text and attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { font-family: system-ui, sans-serif; color: #1d2430; background: #f4f6f9; }
+body { max-width: 960px; margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .2rem; } h2 { font-size: 1.15rem; margin: 0; }
+.meta { color: #667; font-size: .9rem; }
+.totals { display: flex; gap: .8rem; margin: 1rem 0; }
+.totals div { background: #fff; border-radius: .6rem; padding: .6rem 1rem; box-shadow: 0 1px 3px #0001; }
+.totals b { display: block; font-size: 1.6rem; }
+.badge { display: inline-block; padding: .05rem .55rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; }
+.pass { background: #c9f0d3; color: #195c2e; } .fail { background: #f6d2cf; color: #8a2219; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eef; vertical-align: top; }
+th { color: #667; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+section { background: #fff; border-radius: .6rem; padding: 1rem; margin: 1rem 0; box-shadow: 0 1px 3px #0001; }
+section.failed { border-left: 5px solid #d04030; }
+.failure { background: #fbe6e4; border-radius: .4rem; padding: .6rem .8rem; margin: .7rem 0; }
+.failure pre { margin: .3rem 0 0; white-space: pre-wrap; font-size: .85rem; }
+.plot svg { width: 100%; height: auto; }
+details { margin-top: .6rem; } summary { cursor: pointer; color: #2f6fde; }
+.timeline td { font-family: ui-monospace, monospace; font-size: .8rem; padding: .1rem .4rem; }
+.ch-frame { color: #2f6fde; } .ch-sse { color: #b0501a; } .ch-ws { color: #7a3fb0; } .ch-http { color: #2c7a4b; } .ch-step { color: #667; font-weight: 600; }
+a { color: #2f6fde; text-decoration: none; }
+"#;
+
+fn badge(passed: bool) -> &'static str {
+    if passed { r#"<span class="badge pass">PASS</span>"# } else { r#"<span class="badge fail">FAIL</span>"# }
+}
+
+fn channel(c: Channel) -> (&'static str, &'static str) {
+    match c {
+        Channel::Frame => ("frame", "ch-frame"),
+        Channel::Sse => ("sse", "ch-sse"),
+        Channel::Ws => ("ws", "ch-ws"),
+        Channel::Http => ("http", "ch-http"),
+        Channel::Step => ("step", "ch-step"),
+    }
+}
+
+/// The report page for `reports` (in scenario order) and the run's totals.
+pub fn page(reports: &[ScenarioReport], summary: &Summary) -> String {
+    let mut h = String::new();
+    let total_ms: f64 = reports.iter().map(|r| r.duration_ms).sum();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cam-hil report</title><style>{STYLE}</style></head><body>\
+         <h1>cam-hil report</h1><div class=\"meta\">{} scenario run(s) on {}</div>\
+         <div class=\"totals\"><div><b>{}</b>passed</div><div><b>{}</b>failed</div><div><b>{}</b>skipped</div><div><b>{:.1} s</b>scenario time</div></div>",
+        reports.len(),
+        escape(&reports.first().map_or(String::new(), |r| r.target.clone())),
+        summary.passed,
+        summary.failed,
+        summary.skipped,
+        total_ms / 1000.0
+    );
+    h.push_str("<section><table><tr><th></th><th>scenario</th><th>tags</th><th class=\"num\">steps</th><th class=\"num\">events</th><th class=\"num\">ms</th></tr>");
+    // Failures first, then in scenario order.
+    let mut order: Vec<usize> = (0..reports.len()).collect();
+    order.sort_by_key(|&i| reports[i].passed());
+    for &i in &order {
+        let r = &reports[i];
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td><a href=\"#s{i}\">{}</a><div class=\"meta\">{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}</td></tr>",
+            badge(r.passed()),
+            escape(&r.name),
+            escape(&r.path.display().to_string()),
+            escape(&r.tags.join(", ")),
+            r.steps.len(),
+            r.events.len(),
+            r.duration_ms
+        );
+    }
+    h.push_str("</table></section>");
+    for &i in &order {
+        scenario(&mut h, i, &reports[i]);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
+    let passed = r.passed();
+    let _ = write!(
+        h,
+        "<section id=\"s{i}\" class=\"{}\"><h2>{} {}</h2><div class=\"meta\">{} · {} · {:.0} ms</div>",
+        if passed { "" } else { "failed" },
+        badge(passed),
+        escape(&r.name),
+        escape(&r.path.display().to_string()),
+        escape(&r.target),
+        r.duration_ms
+    );
+    if let Some((step, message)) = r.failure() {
+        let _ = write!(h, "<div class=\"failure\"><b>{}</b><pre>{}</pre></div>", escape(&step), escape(&message));
+    }
+    if let Some(svg) = plot::change_svg(r) {
+        let _ = write!(h, "<div class=\"plot\">{svg}</div>");
+    }
+    if !r.steps.is_empty() {
+        h.push_str("<table><tr><th>step</th><th></th><th class=\"num\">ms</th></tr>");
+        for s in &r.steps {
+            let verdict = match &s.failure {
+                None => badge(true).to_string(),
+                Some(f) => format!("{}<pre>{}</pre>", badge(false), escape(f)),
+            };
+            let _ =
+                write!(h, "<tr><td>{}</td><td>{verdict}</td><td class=\"num\">{:.1}</td></tr>", escape(&s.label), s.ms);
+        }
+        h.push_str("</table>");
+    }
+    let _ = write!(
+        h,
+        "<details{}><summary>timeline ({} entries)</summary><table class=\"timeline\">",
+        if passed { "" } else { " open" },
+        r.timeline.entries.len()
+    );
+    for e in &r.timeline.entries {
+        let (name, class) = channel(e.channel);
+        let _ = write!(
+            h,
+            "<tr><td class=\"num\">{:.1}</td><td class=\"{class}\">{name}</td><td>{}</td></tr>",
+            e.at_ms,
+            escape(&e.text)
+        );
+    }
+    h.push_str("</table></details></section>");
+}
+
+/// Writes [`page`] to `dir/index.html`, creating `dir`.
+///
+/// # Errors
+/// The folder or file cannot be written.
+pub fn write(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("index.html");
+    std::fs::write(&path, page(reports, summary)).map_err(|e| format!("{}: {e}", path.display()))
+}
