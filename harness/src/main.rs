@@ -145,11 +145,9 @@ async fn run(args: RunArgs) -> ExitCode {
     let mut reporter = TextReporter::new(std::io::stdout());
     let (summary, reports) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
     let mut written = true;
-    if let Some(path) = &args.junit {
-        if let Err(e) = report::junit::write(path, &reports) {
-            eprintln!("cam-hil: JUnit report: {e}");
-            written = false;
-        }
+    if let Some(Err(e)) = args.junit.as_ref().map(|path| report::junit::write(path, &reports)) {
+        eprintln!("cam-hil: JUnit report: {e}");
+        written = false;
     }
     if let Some(dir) = &args.report {
         match report::html::write(dir, &reports, &summary) {
