@@ -10,6 +10,7 @@
 //! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
 //! - [`runner`]: runs one scenario on one target;
 //! - [`suite`]: finds, filters and runs many; [`report`] prints them;
+//! - [`record`]: recording a live cam into a new fixture;
 //! - [`synth`]: generated clips with exact ground truth;
 //! - [`tls`]: reaching `https://` cams.
 //!
@@ -25,6 +26,7 @@
 
 pub mod client;
 pub mod matcher;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cam_hil::record::{self, Recording};
 use cam_hil::report::{self, TextReporter};
 use cam_hil::suite::{self, RunOptions, Selection};
 use cam_hil::synth::{self, SquareClip};
-use cam_hil::target::TargetSpec;
+use cam_hil::target::{Endpoint, TargetSpec};
 use clap::{Args, Parser, Subcommand};
 
 /// The camhil scenario harness: replays recorded frames into a cam and
@@ -26,6 +27,26 @@ enum Command {
     /// Run scenario files (exit 0: all passed, 1: a scenario failed, 2: the
     /// run could not start).
     Run(Box<RunArgs>),
+    /// Record frames from a live cam (its /snapshot.jpg) into a new fixture folder.
+    Record {
+        /// The cam's URL, e.g. http://192.0.2.7 or https://cam.local.
+        #[arg(long = "from")]
+        from: String,
+        /// Seconds to record.
+        #[arg(long)]
+        duration: f64,
+        /// Polls of /snapshot.jpg per second.
+        #[arg(long, default_value_t = 10.0)]
+        fps: f64,
+        /// Token for the cam.
+        #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// PEM CA certificates to trust for an `https://` cam.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// The new fixture folder.
+        dir: PathBuf,
+    },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// Folder to write.
@@ -100,6 +121,31 @@ async fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Run(args) => run(*args).await,
+        Command::Record { from, duration, fps, token, ca, dir } => {
+            let endpoint = Endpoint { ca_file: ca, ..Endpoint::new(from.trim_end_matches('/'), token) };
+            let rec = Recording {
+                endpoint,
+                duration: std::time::Duration::from_secs_f64(duration.max(0.0)),
+                fps,
+                dir: dir.clone(),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            match record::record(&rec).await {
+                Ok(r) => {
+                    println!(
+                        "cam-hil: recorded {} frames into {} ({} repeats skipped)",
+                        r.frames,
+                        dir.display(),
+                        r.repeats
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cam-hil: record: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Synth { dir } => match synth::bright_square(&dir, SquareClip::default()) {
             Ok(()) => {
                 println!("cam-hil: wrote {}", dir.display());

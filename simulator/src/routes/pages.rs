@@ -31,15 +31,23 @@ pub(super) async fn status(State(shared): State<Arc<Shared>>) -> Response {
 const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 pub(super) async fn snapshot(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.with_cam(|cam| cam.latest().map(|f| f.jpeg.clone())) {
-        Some(jpeg) => {
+    match shared.with_cam(|cam| cam.latest().map(|f| (f.jpeg.clone(), f.ts_ms, f.seq))) {
+        Some((jpeg, ts_ms, seq)) => {
             let ctype = if shared.config.faults.has(Fault::WrongContentTypes) {
                 OCTETS
             } else {
                 HeaderValue::from_static("image/jpeg")
             };
             let no_cache = HeaderValue::from_static("no-cache");
-            ([(header::CONTENT_TYPE, ctype), (header::CACHE_CONTROL, no_cache)], jpeg).into_response()
+            let ts = HeaderValue::from(ts_ms);
+            let seq = HeaderValue::from(seq);
+            let headers = [
+                (header::CONTENT_TYPE, ctype),
+                (header::CACHE_CONTROL, no_cache),
+                (header::HeaderName::from_static("x-frame-ts"), ts),
+                (header::HeaderName::from_static("x-frame-seq"), seq),
+            ];
+            (headers, jpeg).into_response()
         }
         None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no frame yet"),
     }
