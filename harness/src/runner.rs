@@ -87,6 +87,9 @@ pub struct ScenarioReport {
     pub frames: Vec<FrameRecord>,
     /// Capture time of fixture time 0, ms since the Unix epoch.
     pub base_ts_ms: u64,
+    /// Ms from injection to arrival of each `motion` event matched to an
+    /// injected frame, in arrival order.
+    pub latencies_ms: Vec<f64>,
     /// The threshold in force: `(frames injected before it, value)`, from
     /// the scenario's config and every acked `set_threshold`.
     pub thresholds: Vec<(usize, f64)>,
@@ -100,6 +103,18 @@ impl ScenarioReport {
     /// Whether every step passed.
     pub fn passed(&self) -> bool {
         self.setup_failure.is_none() && self.steps.iter().all(|s| s.failure.is_none())
+    }
+
+    /// Event latency figures (injection to arrival, ms): `(count, p50, p99,
+    /// max)`, or `None` without matched events.
+    pub fn latency(&self) -> Option<(usize, f64, f64, f64)> {
+        let mut l = self.latencies_ms.clone();
+        if l.is_empty() {
+            return None;
+        }
+        l.sort_by(f64::total_cmp);
+        let pick = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize];
+        Some((l.len(), pick(0.5), pick(0.99), l[l.len() - 1]))
     }
 
     /// The failing step's label and message, if any.
@@ -247,6 +262,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         }
     }
     run.drain();
+    report.latencies_ms = run.latencies();
     report.events = run.events;
     report.frames = run.frames;
     report.thresholds = run.thresholds;
@@ -410,7 +426,7 @@ impl Run<'_> {
                     }
                 }
             }
-            Action::ExpectEvents { event, min, max, fields, first, last } => {
+            Action::ExpectEvents { event, min, max, fields, first, last, within_ms } => {
                 self.catch_up(inner).await?;
                 self.check_rules()?;
                 let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().filter(|e| &e.name == event).collect();
@@ -434,8 +450,37 @@ impl Run<'_> {
                 if let (Some(m), Some(e)) = (last, new.last()) {
                     m.check(&e.data).map_err(|why| format!("last event (id {:?}): {why}", e.id))?;
                 }
+                if let Some(limit) = within_ms {
+                    for e in new.iter().filter(|e| e.name == "motion") {
+                        let frame = self.frame_of(e).ok_or_else(|| {
+                            format!("event id {:?} reports frame {} that was not injected", e.id, e.data["frame"])
+                        })?;
+                        let latency = e.at_ms - self.frames[frame].sent_ms;
+                        if latency > *limit {
+                            return Err(format!(
+                                "event id {:?} for frame {} arrived {latency:.1} ms after its injection (limit {limit} ms)",
+                                e.id, self.frames[frame].reply.frame
+                            ));
+                        }
+                    }
+                }
                 self.cursor = self.events.len();
                 Ok(())
+            }
+            Action::ExpectLabels { tolerance, min_run } => {
+                self.catch_up(inner).await?;
+                self.check_rules()?;
+                let with_event: std::collections::HashSet<usize> =
+                    self.events.iter().filter(|e| e.name == "motion").filter_map(|e| self.frame_of(e)).collect();
+                let problems = label_problems(&self.frames, &with_event, *tolerance, *min_run);
+                if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+            }
+            Action::Config { threshold } => {
+                let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
+                match self.command(&Outgoing::Json(cmd), inner).await? {
+                    Reply::Text(t) if serde_json::from_str::<Value>(&t).is_ok_and(|a| a["ok"] == true) => Ok(()),
+                    other => Err(format!("set_threshold {threshold}: {}", show(&other))),
+                }
             }
             Action::ExpectNoEvent { for_ms } => {
                 self.catch_up(inner).await?;
@@ -502,6 +547,22 @@ impl Run<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The injected frame an event reports: the latest frame sent before it
+    /// arrived whose sequence number is the event's `frame`.
+    fn frame_of(&self, e: &ReceivedEvent) -> Option<usize> {
+        let seq = e.data["frame"].as_u64()?;
+        self.frames.iter().rposition(|f| f.reply.frame == seq && f.sent_ms <= e.at_ms)
+    }
+
+    /// Ms from each `motion` event's frame injection to its arrival.
+    fn latencies(&self) -> Vec<f64> {
+        self.events
+            .iter()
+            .filter(|e| e.name == "motion")
+            .filter_map(|e| self.frame_of(e).map(|f| e.at_ms - self.frames[f].sent_ms))
+            .collect()
     }
 
     /// Watches the stream until `until`, failing on the first new event.
@@ -727,6 +788,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// What `expect_labels` finds wrong: runs of equally labelled frames (in
+/// injection order, per clip) judged against the frames that raised events.
+fn label_problems(
+    frames: &[FrameRecord],
+    with_event: &std::collections::HashSet<usize>,
+    tolerance: usize,
+    min_run: usize,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut start = 0;
+    while start < frames.len() {
+        let (clip, label) = (&frames[start].clip, frames[start].label);
+        let mut end = start;
+        while end + 1 < frames.len() && frames[end + 1].label == label && &frames[end + 1].clip == clip {
+            end += 1;
+        }
+        let (run_len, name) = (end - start + 1, clip.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+        if let (Some(label), true) = (label, run_len >= min_run && run_len > 2 * tolerance) {
+            let judged = start + tolerance..=end - tolerance;
+            let hits: Vec<usize> = judged.clone().filter(|k| with_event.contains(k)).collect();
+            let span = format!("{name} frames {}..={}", frames[start].index, frames[end].index);
+            if !label && !hits.is_empty() {
+                let shown: Vec<String> = hits.iter().take(5).map(|k| frames[*k].index.to_string()).collect();
+                problems.push(format!(
+                    "nothing moves in {span} (label 0) but {} frame(s) raised events: {}{}",
+                    hits.len(),
+                    shown.join(", "),
+                    if hits.len() > 5 { ", …" } else { "" }
+                ));
+            }
+            if label && hits.is_empty() {
+                problems.push(format!("something moves in {span} (label 1) but no frame raised an event"));
+            }
+        }
+        start = end + 1;
+    }
+    problems
+}
+
 fn describe(send: &Outgoing) -> String {
     match send {
         Outgoing::Json(v) => v.to_string(),
@@ -785,6 +885,7 @@ impl ScenarioReport {
             frames: Vec::new(),
             base_ts_ms: 0,
             thresholds: Vec::new(),
+            latencies_ms: Vec::new(),
             timeline: Timeline::new(),
             duration_ms: 0.0,
         }

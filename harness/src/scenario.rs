@@ -210,6 +210,25 @@ pub enum Action {
         first: Option<Matcher>,
         /// What the last event's data must match.
         last: Option<Matcher>,
+        /// Latency bound: each `motion` event must arrive within this many
+        /// ms of the injection of the frame it reports (its `frame` field).
+        within_ms: Option<f64>,
+    },
+    /// Against the ground truth of the frames injected so far (their
+    /// clips' `labels.csv`): no `motion` event from a frame in a run of
+    /// frames labelled 0, at least one from each run labelled 1. Runs
+    /// shorter than `min_run` frames, and `tolerance` frames at each
+    /// labelled run's edges, are not judged.
+    ExpectLabels {
+        /// Frames at the start and end of each run that are not judged.
+        tolerance: usize,
+        /// Shortest run judged, in frames.
+        min_run: usize,
+    },
+    /// Changes the cam's configuration mid-scenario (`set_threshold`).
+    Config {
+        /// New threshold, in `[0, 1]`.
+        threshold: f64,
     },
     /// No SSE event beyond those already consumed, once the stream has
     /// caught up, and none for `for_ms` more.
@@ -256,6 +275,8 @@ impl Action {
             Action::ExpectComment { .. } => "expect_comment",
             Action::ExpectEvents { .. } => "expect_events",
             Action::ExpectNoEvent { .. } => "expect_no_event",
+            Action::ExpectLabels { .. } => "expect_labels",
+            Action::Config { .. } => "config",
             Action::ExpectSnapshot { .. } => "expect_snapshot",
             Action::Http { .. } => "http",
         }
@@ -350,6 +371,8 @@ struct RawStep {
     expect_comment: Option<RawComment>,
     expect_events: Option<RawExpectEvents>,
     expect_no_event: Option<RawNoEvent>,
+    expect_labels: Option<RawLabels>,
+    config: Option<RawStepConfig>,
     expect_snapshot: Option<Spanned<RawSnapshot>>,
     http: Option<RawHttp>,
     expect_status: Option<u16>,
@@ -386,6 +409,26 @@ struct RawExpectEvents {
     fields: Option<Spanned<toml::Value>>,
     first: Option<Spanned<toml::Value>>,
     last: Option<Spanned<toml::Value>>,
+    within_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLabels {
+    #[serde(default)]
+    tolerance: usize,
+    #[serde(default = "one")]
+    min_run: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepConfig {
+    threshold: f64,
 }
 
 #[derive(Deserialize)]
@@ -544,7 +587,7 @@ fn matcher(
 /// The step keywords that are actions; a step has exactly one.
 const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, ping, ws_close, \
                        sse_disconnect, sse_connect, expect_comment, expect_events, expect_no_event, \
-                       expect_snapshot, http";
+                       expect_labels, config, expect_snapshot, http";
 
 fn step_action(
     step: RawStep,
@@ -568,6 +611,8 @@ fn step_action(
         ("expect_comment", step.expect_comment.is_some()),
         ("expect_events", step.expect_events.is_some()),
         ("expect_no_event", step.expect_no_event.is_some()),
+        ("expect_labels", step.expect_labels.is_some()),
+        ("config", step.config.is_some()),
         ("expect_snapshot", step.expect_snapshot.is_some()),
         ("http", step.http.is_some()),
     ];
@@ -702,7 +747,24 @@ fn step_action(
                 fields: e.fields.map(|m| matcher(m, err)).transpose()?,
                 first: e.first.map(|m| matcher(m, err)).transpose()?,
                 last: e.last.map(|m| matcher(m, err)).transpose()?,
+                within_ms: match e.within_ms {
+                    Some(ms) if !(ms > 0.0 && ms.is_finite()) => {
+                        return Err(at(format!("`within_ms` must be above 0, not {ms}")));
+                    }
+                    ms => ms,
+                },
             }
+        }
+        "expect_labels" => {
+            let l = step.expect_labels.expect("chosen");
+            Action::ExpectLabels { tolerance: l.tolerance, min_run: l.min_run.max(1) }
+        }
+        "config" => {
+            let threshold = step.config.expect("chosen").threshold;
+            if !(0.0..=1.0).contains(&threshold) {
+                return Err(at("threshold must be in [0, 1]".into()));
+            }
+            Action::Config { threshold }
         }
         "expect_no_event" => Action::ExpectNoEvent { for_ms: step.expect_no_event.expect("chosen").for_ms },
         "expect_snapshot" => {

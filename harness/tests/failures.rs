@@ -81,3 +81,33 @@ fn a_missing_fixture_is_refused() {
     assert_eq!((e.line, e.col), (1, 11));
     assert!(e.message.contains("cannot read manifest.csv"), "{e}");
 }
+
+#[tokio::test]
+async fn events_during_labelled_stillness_fail_expect_labels() {
+    let report = run("labels_wallflower.toml").await;
+    let (step, message) = report.failure().expect("the scenario must fail");
+    assert!(step.contains("expect_labels"), "{step}");
+    assert!(message.contains("nothing moves in wallflower_lightswitch_off frames 89..=159 (label 0)"), "{message}");
+}
+
+#[tokio::test]
+async fn labelled_motion_without_an_event_fails_expect_labels() {
+    let report = run("labels_missed.toml").await;
+    let (_, message) = report.failure().expect("the scenario must fail");
+    assert!(
+        message.contains(
+            "something moves in synthetic_bright_square frames 10..=10 (label 1) but no frame raised an event"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("frames 15..=15"), "{message}");
+}
+
+#[tokio::test]
+async fn a_latency_bound_fails_with_the_figure() {
+    let report = run("too_slow.toml").await;
+    let (_, message) = report.failure().expect("the scenario must fail");
+    assert!(message.starts_with("event id Some(\"1\") for frame 11 arrived "), "{message}");
+    assert!(message.ends_with("ms after its injection (limit 0.001 ms)"), "{message}");
+    assert_eq!(report.latency().map(|l| l.0), Some(1), "the figure is reported");
+}

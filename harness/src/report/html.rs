@@ -122,6 +122,12 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
     if let Some((step, message)) = r.failure() {
         let _ = write!(h, "<div class=\"failure\"><b>{}</b><pre>{}</pre></div>", escape(&step), escape(&message));
     }
+    if let Some((n, p50, p99, max)) = r.latency() {
+        let _ = write!(
+            h,
+            "<div class=\"meta\">event latency, injection to arrival ({n} events): p50 {p50:.1} ms · p99 {p99:.1} ms · max {max:.1} ms</div>"
+        );
+    }
     if let Some(svg) = plot::change_svg(r) {
         let _ = write!(h, "<div class=\"plot\">{svg}</div>");
     }

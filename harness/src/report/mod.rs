@@ -40,9 +40,12 @@ impl<W: Write> TextReporter<W> {
 impl<W: Write> Reporter for TextReporter<W> {
     fn scenario(&mut self, r: &ScenarioReport) {
         let verdict = if r.passed() { "PASS" } else { "FAIL" };
+        let latency = r.latency().map_or(String::new(), |(_, p50, p99, max)| {
+            format!(", latency p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms")
+        });
         let _ = writeln!(
             self.out,
-            "{verdict} {} ({}; {} step(s), {} event(s), {:.0} ms)",
+            "{verdict} {} ({}; {} step(s), {} event(s), {:.0} ms{latency})",
             r.name,
             r.path.display(),
             r.steps.len(),
