@@ -262,6 +262,10 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         }
     }
     run.drain();
+    if let Some(control) = run.control.take() {
+        // Leave as a good client does: with a close handshake.
+        let _ = tokio::time::timeout(Duration::from_secs(1), control.close()).await;
+    }
     report.latencies_ms = run.latencies();
     report.events = run.events;
     report.frames = run.frames;

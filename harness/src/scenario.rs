@@ -102,10 +102,12 @@ pub enum Reply {
 /// One step: what to do, and how long it may take.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// 1-based position in the file.
+    /// 1-based position in the scenario, counting included steps.
     pub index: usize,
     /// Line of its `[[step]]` table.
     pub line: usize,
+    /// The included file it comes from (`None`: the scenario file).
+    pub file: Option<PathBuf>,
     /// `name`, if given.
     pub name: Option<String>,
     /// Its time limit (`timeout_ms`, or the scenario's, or 10 s).
@@ -117,9 +119,13 @@ pub struct Step {
 impl Step {
     /// `step 3 (expect_events, line 14)` or with its name.
     pub fn label(&self) -> String {
+        let at = match &self.file {
+            Some(f) => format!("{} line {}", f.display(), self.line),
+            None => format!("line {}", self.line),
+        };
         match &self.name {
-            Some(n) => format!("step {} `{n}` ({}, line {})", self.index, self.action.kind(), self.line),
-            None => format!("step {} ({}, line {})", self.index, self.action.kind(), self.line),
+            Some(n) => format!("step {} `{n}` ({}, {at})", self.index, self.action.kind()),
+            None => format!("step {} ({}, {at})", self.index, self.action.kind()),
         }
     }
 }
@@ -353,6 +359,7 @@ struct Empty {}
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
+    include: Option<Spanned<String>>,
     name: Option<String>,
     timeout_ms: Option<u64>,
     replay: Option<Spanned<RawReplay>>,
@@ -540,18 +547,120 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         return Err(err(None, "no [[step]] tables: a scenario needs at least one step".into()));
     }
     let mut steps = Vec::with_capacity(raw.steps.len());
-    for (i, spanned) in raw.steps.into_iter().enumerate() {
-        let span = spanned.span();
-        let line = src[..span.start.min(src.len())].matches('\n').count() + 1;
-        let step = spanned.into_inner();
-        let timeout = Duration::from_millis(step.timeout_ms.unwrap_or(scenario_timeout));
-        let name = step.name.clone();
-        let action = step_action(step, base, fixture.as_ref(), &err, span)?;
-        steps.push(Step { index: i + 1, line, name, timeout, action });
-    }
+    let ctx = StepContext { fixture: fixture.as_ref(), timeout_ms: scenario_timeout };
+    parse_steps(path, None, src, raw.steps, &ctx, 0, &mut steps)?;
     let name =
         raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, needs, steps })
+}
+
+/// What steps inherit from their scenario.
+struct StepContext<'a> {
+    fixture: Option<&'a PathBuf>,
+    timeout_ms: u64,
+}
+
+/// Includes nested deeper than this are refused (a cycle, most likely).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// A file of shared steps for `include`: only `[[step]]` tables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepsFile {
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default, rename = "step")]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+/// Checks `raw` steps of the file at `path` (whose text is `src`; `shown`
+/// is how labels name it, `None` for the scenario file) and appends them to
+/// `out`, splicing in the steps of `include`d files.
+fn parse_steps(
+    path: &Path,
+    shown: Option<&Path>,
+    src: &str,
+    raw: Vec<Spanned<RawStep>>,
+    ctx: &StepContext<'_>,
+    depth: usize,
+    out: &mut Vec<Step>,
+) -> Result<(), ScenarioError> {
+    let err = |span: Option<Range<usize>>, msg: String| ScenarioError::new(path, src, span, msg);
+    let base = path.parent().unwrap_or(Path::new("."));
+    for spanned in raw {
+        let span = spanned.span();
+        let line = src[..span.start.min(src.len())].matches('\n').count() + 1;
+        let mut step = spanned.into_inner();
+        if let Some(inc) = step.include.take() {
+            if step_has_more_than_include(&step) {
+                return Err(err(Some(span), "an `include` step holds nothing else".into()));
+            }
+            let (ispan, rel) = (inc.span(), inc.into_inner());
+            if depth >= MAX_INCLUDE_DEPTH {
+                return Err(err(Some(ispan), format!("includes nested more than {MAX_INCLUDE_DEPTH} deep (a cycle?)")));
+            }
+            let ipath = base.join(&rel);
+            let isrc = std::fs::read_to_string(&ipath)
+                .map_err(|e| err(Some(ispan.clone()), format!("cannot read {}: {e}", ipath.display())))?;
+            let iraw: RawStepsFile = toml::from_str(&isrc).map_err(|e| {
+                ScenarioError::new(
+                    &ipath,
+                    &isrc,
+                    e.span(),
+                    format!("{} (an included file holds only [[step]] tables)", e.message()),
+                )
+            })?;
+            let shown = shown.map_or_else(|| PathBuf::from(&rel), |s| s.parent().unwrap_or(Path::new("")).join(&rel));
+            parse_steps(&ipath, Some(&shown), &isrc, iraw.steps, ctx, depth + 1, out)?;
+            continue;
+        }
+        let timeout = Duration::from_millis(step.timeout_ms.unwrap_or(ctx.timeout_ms));
+        let name = step.name.clone();
+        let action = step_action(step, base, ctx.fixture, &err, span)?;
+        let file = shown.map(Path::to_path_buf);
+        out.push(Step { index: out.len() + 1, line, file, name, timeout, action });
+    }
+    Ok(())
+}
+
+/// Whether a step with `include` also sets anything else.
+fn step_has_more_than_include(s: &RawStep) -> bool {
+    let RawStep {
+        include: _,
+        name,
+        timeout_ms,
+        replay,
+        send,
+        send_text,
+        repeat,
+        send_binary,
+        send_raw_text,
+        expect_ack,
+        expect_close,
+        ws_connect,
+        ping,
+        ws_close,
+        sse_disconnect,
+        sse_connect,
+        expect_comment,
+        expect_events,
+        expect_no_event,
+        expect_labels,
+        config,
+        expect_snapshot,
+        http,
+        expect_status,
+        expect_json,
+        expect_content_type,
+    } = s;
+    [name.is_some(), timeout_ms.is_some(), replay.is_some(), send.is_some(), send_text.is_some(), repeat.is_some()]
+        .into_iter()
+        .chain([send_binary.is_some(), send_raw_text.is_some(), expect_ack.is_some(), expect_close.is_some()])
+        .chain([ws_connect.is_some(), ping.is_some(), ws_close.is_some(), sse_disconnect.is_some()])
+        .chain([sse_connect.is_some(), expect_comment.is_some(), expect_events.is_some(), expect_no_event.is_some()])
+        .chain([expect_labels.is_some(), config.is_some(), expect_snapshot.is_some(), http.is_some()])
+        .chain([expect_status.is_some(), expect_json.is_some(), expect_content_type.is_some()])
+        .any(|set| set)
 }
 
 /// The clip folder `base/name`, if its manifest and frames are there.

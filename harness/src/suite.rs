@@ -69,8 +69,8 @@ pub enum SuiteError {
     Unreachable(String),
 }
 
-/// The `*.toml` files under `paths` (folders are searched recursively),
-/// sorted, each once.
+/// The `*.toml` files under `paths` (folders are searched recursively;
+/// `*.steps.toml` files of shared steps are left out), sorted, each once.
 ///
 /// # Errors
 /// A path that cannot be read.
@@ -93,7 +93,9 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
     let entries = std::fs::read_dir(path).map_err(|e| SuiteError::Path(path.into(), e))?;
     for entry in entries {
         let p = entry.map_err(|e| SuiteError::Path(path.into(), e))?.path();
-        if p.is_dir() || p.extension().is_some_and(|e| e == "toml") {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // `*.steps.toml` files hold shared steps for `include`, not scenarios.
+        if p.is_dir() || (name.ends_with(".toml") && !name.ends_with(".steps.toml")) {
             collect(&p, out)?;
         }
     }

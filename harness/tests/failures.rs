@@ -111,3 +111,34 @@ async fn a_latency_bound_fails_with_the_figure() {
     assert!(message.ends_with("ms after its injection (limit 0.001 ms)"), "{message}");
     assert_eq!(report.latency().map(|l| l.0), Some(1), "the figure is reported");
 }
+
+#[rstest]
+#[case::error_inside_the_included_file("shared/bad.steps.toml", "bad.steps.toml:4:1: unknown field `expect_evnts`")]
+#[case::include_cycle("shared/cycle.steps.toml", "includes nested more than 8 deep")]
+#[case::scenario_keys_in_a_steps_file("shared/scenario_like.steps.toml", "an included file holds only [[step]] tables")]
+#[case::missing_file("shared/nope.steps.toml", "cannot read")]
+fn include_errors_name_the_right_file(#[case] include: &str, #[case] expected: &str) {
+    let src = format!("{SQUARE}[[step]]\ninclude = \"{include}\"\n");
+    let e = scenario::parse(&data("inline.toml"), &src).expect_err("must be refused");
+    assert!(e.to_string().contains(expected), "{e}");
+}
+
+#[test]
+fn an_include_step_holds_nothing_else() {
+    let src = format!("{SQUARE}[[step]]\ninclude = \"shared/bad.steps.toml\"\nname = \"x\"\n");
+    let e = scenario::parse(&data("inline.toml"), &src).unwrap_err();
+    assert!(e.message.contains("an `include` step holds nothing else"), "{e}");
+}
+
+#[test]
+fn included_steps_are_numbered_in_order_and_name_their_file() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/reset.toml");
+    let s = scenario::load(&path).unwrap();
+    let labels: Vec<String> = s.steps.iter().map(|s| s.label()).collect();
+    assert_eq!(
+        labels[0],
+        "step 1 `still scene, then the square appears` (replay, shared/square_appears.steps.toml line 7)"
+    );
+    assert_eq!(labels[1], "step 2 (expect_events, shared/square_appears.steps.toml line 11)");
+    assert!(labels[2].starts_with("step 3 (send, line "), "{}", labels[2]);
+}
