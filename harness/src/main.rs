@@ -187,8 +187,13 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.jobs > 1 && matches!(target, TargetSpec::Url(_)) {
         eprintln!("cam-hil: one cam at a URL runs scenarios one at a time (--jobs ignored)");
     }
-    let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast };
-    let mut reporter = TextReporter::new(std::io::stdout());
+    // Progress bars for long replays on an interactive terminal only.
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(indicatif::MultiProgress::new);
+    let mut reporter = match &progress {
+        Some(p) => TextReporter::with_progress(std::io::stdout(), p.clone()),
+        None => TextReporter::new(std::io::stdout()),
+    };
+    let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast, progress };
     let (summary, reports) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
     let mut written = true;
     if let Some(Err(e)) = args.junit.as_ref().map(|path| report::junit::write(path, &reports)) {

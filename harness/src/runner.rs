@@ -152,6 +152,19 @@ impl ScenarioReport {
     }
 }
 
+/// What the scenarios of one run share: loaded clips, and where progress
+/// bars go (none by default).
+#[derive(Debug, Default, Clone)]
+pub struct RunEnv {
+    /// Clips loaded once per run.
+    pub clips: ClipCache,
+    /// Progress bars for long replays, when shown.
+    pub progress: Option<indicatif::MultiProgress>,
+}
+
+/// Replays at least this long get a progress bar (when bars are shown).
+pub const PROGRESS_MIN_FRAMES: usize = 100;
+
 /// Clips loaded once per run and shared by its scenarios.
 #[derive(Debug, Default, Clone)]
 pub struct ClipCache(Arc<Mutex<HashMap<PathBuf, Arc<Clip>>>>);
@@ -173,6 +186,7 @@ impl ClipCache {
 }
 
 struct Run<'a> {
+    progress: Option<&'a indicatif::MultiProgress>,
     scenario: &'a Scenario,
     target: &'a dyn Target,
     clips: &'a ClipCache,
@@ -202,7 +216,8 @@ struct Run<'a> {
 }
 
 /// Runs `scenario` on `target` and reports every step.
-pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) -> ScenarioReport {
+pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> ScenarioReport {
+    let clips = &env.clips;
     let started = Instant::now();
     let base_ts_ms = cam_sim::shared::unix_now_ms();
     let mut report = ScenarioReport::not_started(scenario, &target.describe(), String::new());
@@ -216,6 +231,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, clips: &ClipCache) ->
         }
     };
     let mut run = Run {
+        progress: env.progress.as_ref(),
         scenario,
         target,
         clips,
@@ -595,6 +611,18 @@ impl Run<'_> {
     async fn replay(&mut self, dir: &PathBuf, from: usize, to: usize, pace: Pace) -> Result<(), String> {
         let clip = self.clips.get(dir)?;
         let t0 = clip.frames[from].t_ms;
+        let bar = match self.progress {
+            Some(multi) if to - from + 1 >= PROGRESS_MIN_FRAMES => {
+                let bar = multi.add(indicatif::ProgressBar::new((to - from + 1) as u64));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} frames {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_prefix(format!("{}: {}", self.scenario.name, clip.name()));
+                bar
+            }
+            _ => indicatif::ProgressBar::hidden(),
+        };
         let start = tokio::time::Instant::now();
         for index in from..=to {
             let frame = &clip.frames[index];
@@ -633,7 +661,10 @@ impl Run<'_> {
             let label = frame.label;
             self.frames.push(FrameRecord { clip: dir.clone(), index, label, sent_ms, ts_ms, reply });
             self.drain();
+            bar.inc(1);
+            bar.set_message(format!("{} events", self.motion_received));
         }
+        bar.finish_and_clear();
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::report::Reporter;
-use crate::runner::{self, ClipCache, ScenarioReport};
+use crate::runner::{self, ClipCache, RunEnv, ScenarioReport};
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::target::TargetSpec;
 
@@ -34,7 +34,7 @@ impl Selection {
 }
 
 /// How to run the selected scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Scenarios run at once (each on its own target; a cam at a URL runs
     /// them one at a time whatever this says).
@@ -43,11 +43,13 @@ pub struct RunOptions {
     pub repeat: usize,
     /// Start no new scenario after the first failure.
     pub fail_fast: bool,
+    /// Where progress bars for long replays go (none by default).
+    pub progress: Option<indicatif::MultiProgress>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 1, repeat: 1, fail_fast: false }
+        Self { jobs: 1, repeat: 1, fail_fast: false, progress: None }
     }
 }
 
@@ -152,20 +154,20 @@ pub async fn run_with(
     use futures_util::StreamExt;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let clips = ClipCache::default();
+    let env = RunEnv { clips: ClipCache::default(), progress: options.progress.clone() };
     let jobs = if matches!(target, TargetSpec::Url(_)) { 1 } else { options.jobs.max(1) };
     let repeat = options.repeat.max(1);
     let stop = AtomicBool::new(false);
     let runs = scenarios.iter().enumerate().flat_map(|(i, s)| (1..=repeat).map(move |k| (i, k, s)));
     let mut stream = futures_util::stream::iter(runs)
         .map(|(i, k, s)| {
-            let (clips, stop) = (&clips, &stop);
+            let (env, stop) = (&env, &stop);
             async move {
                 if stop.load(Ordering::Relaxed) {
                     return (i, k, None);
                 }
                 let mut report = match target.open(&s.needs).await {
-                    Ok(t) => runner::run(s, t.as_ref(), clips).await,
+                    Ok(t) => runner::run(s, t.as_ref(), env).await,
                     Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
                 };
                 if repeat > 1 {

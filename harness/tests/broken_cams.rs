@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cam_hil::runner::{self, ClipCache};
+use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::suite::{self, Selection};
 use cam_hil::target::{Endpoint, TargetSpec};
@@ -65,7 +65,7 @@ async fn a_cam_breaking_one_row_fails_its_scenario(
     s.steps.iter_mut().for_each(|step| step.timeout = Duration::from_millis(800));
     let endpoint = Endpoint::new(cam.url(), s.needs.token.then(|| "t0ken".to_string()));
     let target = TargetSpec::Url(endpoint).open(&s.needs).await.unwrap();
-    let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
+    let report = runner::run(&s, target.as_ref(), &RunEnv::default()).await;
     let (step, message) = report.failure().unwrap_or_else(|| panic!("{name} must fail against {fault:?}"));
     assert!(message.contains(expected), "{name} with {fault:?} failed at {step} with:\n{message}");
 }

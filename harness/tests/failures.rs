@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cam_hil::runner::{self, ClipCache, ScenarioReport};
+use cam_hil::runner::{self, RunEnv, ScenarioReport};
 use cam_hil::scenario;
 use cam_hil::target::TargetSpec;
 use rstest::rstest;
@@ -16,7 +16,7 @@ fn data(name: &str) -> PathBuf {
 async fn run(name: &str) -> ScenarioReport {
     let s = scenario::load(&data(name)).unwrap_or_else(|e| panic!("{e}"));
     let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
-    runner::run(&s, target.as_ref(), &ClipCache::default()).await
+    runner::run(&s, target.as_ref(), &RunEnv::default()).await
 }
 
 #[tokio::test]

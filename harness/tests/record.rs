@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cam_hil::record::{Recording, record};
-use cam_hil::runner::{self, ClipCache};
+use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_sim::clip::{Clip, ClipCamera, capture_loop};
@@ -53,7 +53,7 @@ async fn records_a_live_cam_into_a_replayable_fixture() {
     std::fs::write(&path, toml).unwrap();
     let s = scenario::load(&path).unwrap();
     let target = TargetSpec::Sim.open(&s.needs).await.unwrap();
-    let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
+    let report = runner::run(&s, target.as_ref(), &RunEnv::default()).await;
     assert!(report.passed(), "{:?}", report.failure());
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cam_hil::report::{Reporter, TextReporter};
-use cam_hil::runner::{self, ClipCache};
+use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::target::TargetSpec;
 use rstest::rstest;
@@ -14,7 +14,7 @@ use rstest::rstest;
 async fn scenario_passes_on_the_simulator(#[files("../scenarios/*.toml")] path: PathBuf) {
     let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let target = TargetSpec::Sim.open(&s.needs).await.expect("simulator starts");
-    let report = runner::run(&s, target.as_ref(), &ClipCache::default()).await;
+    let report = runner::run(&s, target.as_ref(), &RunEnv::default()).await;
     let mut text = Vec::new();
     TextReporter::new(&mut text).scenario(&report);
     assert!(report.passed(), "{}", String::from_utf8_lossy(&text));

@@ -28,23 +28,44 @@ pub const FAILURE_CONTEXT: usize = 12;
 /// `N passed, M failed` line.
 pub struct TextReporter<W: Write> {
     out: W,
+    progress: Option<indicatif::MultiProgress>,
 }
 
 impl<W: Write> TextReporter<W> {
     /// Writes to `out`.
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self { out, progress: None }
+    }
+
+    /// Writes to `out` around the progress bars of `progress`, so lines
+    /// and bars do not garble each other.
+    pub fn with_progress(out: W, progress: indicatif::MultiProgress) -> Self {
+        Self { out, progress: Some(progress) }
+    }
+
+    fn write_block(&mut self, text: &str) {
+        match &self.progress {
+            Some(p) => p.suspend(|| {
+                let _ = self.out.write_all(text.as_bytes());
+                let _ = self.out.flush();
+            }),
+            None => {
+                let _ = self.out.write_all(text.as_bytes());
+            }
+        }
     }
 }
 
 impl<W: Write> Reporter for TextReporter<W> {
     fn scenario(&mut self, r: &ScenarioReport) {
+        use std::fmt::Write as _;
+        let mut text = String::new();
         let verdict = if r.passed() { "PASS" } else { "FAIL" };
         let latency = r.latency().map_or(String::new(), |(_, p50, p99, max)| {
             format!(", latency p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms")
         });
         let _ = writeln!(
-            self.out,
+            text,
             "{verdict} {} ({}; {} step(s), {} event(s), {:.0} ms{latency})",
             r.name,
             r.path.display(),
@@ -53,15 +74,16 @@ impl<W: Write> Reporter for TextReporter<W> {
             r.duration_ms
         );
         if let Some((step, message)) = r.failure() {
-            let _ = writeln!(self.out, "  failed at {step} on {}:", r.target);
+            let _ = writeln!(text, "  failed at {step} on {}:", r.target);
             for line in message.lines() {
-                let _ = writeln!(self.out, "    {line}");
+                let _ = writeln!(text, "    {line}");
             }
-            let _ = writeln!(self.out, "  timeline (last {FAILURE_CONTEXT} entries):");
+            let _ = writeln!(text, "  timeline (last {FAILURE_CONTEXT} entries):");
             for e in r.timeline.tail(FAILURE_CONTEXT) {
-                let _ = writeln!(self.out, "    {e}");
+                let _ = writeln!(text, "    {e}");
             }
         }
+        self.write_block(&text);
     }
 
     fn summary(&mut self, s: &Summary) {
