@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod board;
 pub mod client;
 pub mod matcher;
 pub mod record;

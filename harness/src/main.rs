@@ -82,7 +82,8 @@ struct RunArgs {
     /// Start no new scenario after the first failure.
     #[arg(long)]
     fail_fast: bool,
-    /// `sim` (a fresh in-process simulator per scenario) or `url:http://HOST:PORT`.
+    /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
+    /// or `board:SERIAL_PORT` (a board whose console prints its address).
     #[arg(long, default_value = "sim")]
     target: TargetSpec,
     /// Token for a `url:` target.
@@ -91,6 +92,9 @@ struct RunArgs {
     /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// Baud rate of a board's console.
+    #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
+    baud: u32,
     /// Write JUnit XML (one test case per scenario run) to this file.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -179,13 +183,13 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("cam-hil: no scenario selected");
         return ExitCode::from(2);
     }
-    let target = args.target.with_credentials(args.token, args.ca);
+    let target = args.target.with_credentials(args.token, args.ca).with_baud(args.baud);
     if let Err(e) = target.probe().await {
         eprintln!("cam-hil: {e}");
         return ExitCode::from(2);
     }
-    if args.jobs > 1 && matches!(target, TargetSpec::Url(_)) {
-        eprintln!("cam-hil: one cam at a URL runs scenarios one at a time (--jobs ignored)");
+    if args.jobs > 1 && !matches!(target, TargetSpec::Sim) {
+        eprintln!("cam-hil: one cam runs scenarios one at a time (--jobs ignored)");
     }
     // Progress bars for long replays on an interactive terminal only.
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(indicatif::MultiProgress::new);

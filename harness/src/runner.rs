@@ -20,10 +20,12 @@ use cam_sim::clip::Clip;
 use serde_json::Value;
 use tokio::time::timeout_at;
 
+use crate::board::{ConsoleLine, crash};
 use crate::client::{Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
 use crate::scenario::{Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step};
 use crate::target::Target;
 use crate::timeline::{Channel, Timeline};
+use tokio::sync::broadcast;
 
 /// A `motion` (or other) event received on the SSE stream.
 #[derive(Debug, Clone)]
@@ -213,6 +215,17 @@ struct Run<'a> {
     connections: usize,
     /// Breaches of the SSE rules, reported by the next `expect_*` step.
     violations: Vec<String>,
+    /// The target's serial console, if it has one.
+    console: Option<broadcast::Receiver<ConsoleLine>>,
+    /// Console lines up to this number are the boot log.
+    boot_end: u64,
+    /// Console lines seen during the scenario.
+    console_lines: Vec<String>,
+    /// Lines before this index were consumed by an `expect_console` step.
+    console_cursor: usize,
+    /// A panic, reset or watchdog seen on the console (what, line index),
+    /// or the console vanishing (line index = lines so far).
+    console_trouble: Option<(String, usize)>,
 }
 
 /// Runs `scenario` on `target` and reports every step.
@@ -230,6 +243,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
             return report;
         }
     };
+    let tap = target.take_console();
     let mut run = Run {
         progress: env.progress.as_ref(),
         scenario,
@@ -252,7 +266,16 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
         awaiting_first_event: false,
         connections: 0,
         violations: Vec::new(),
+        console: None,
+        boot_end: 0,
+        console_lines: Vec::new(),
+        console_cursor: 0,
+        console_trouble: None,
     };
+    if let Some(tap) = tap {
+        run.console = Some(tap.lines);
+        run.boot_end = tap.boot_end;
+    }
     match run.setup().await {
         Err(e) => report.setup_failure = Some(e),
         Ok(()) => {
@@ -266,6 +289,11 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
                     Err(_) => Some(format!("timed out after {} ms", step.timeout.as_millis())),
                 };
                 run.drain();
+                let failure = match (failure, run.console_failure()) {
+                    (f, None) => f,
+                    (None, Some(c)) => Some(c),
+                    (Some(f), Some(c)) => Some(format!("{f}\n{c}")),
+                };
                 let verdict = if failure.is_some() { "FAILED" } else { "ok" };
                 run.timeline.push(Channel::Step, format!("end {}: {verdict}", step.label()));
                 let failed = failure.is_some();
@@ -494,6 +522,36 @@ impl Run<'_> {
                     self.events.iter().filter(|e| e.name == "motion").filter_map(|e| self.frame_of(e)).collect();
                 let problems = label_problems(&self.frames, &with_event, *tolerance, *min_run);
                 if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+            }
+            Action::ExpectConsole { regex } => {
+                if self.console.is_none() && self.console_lines.is_empty() {
+                    return Err(format!("target {} has no serial console", self.target.describe()));
+                }
+                loop {
+                    self.drain();
+                    if let Some(i) = self.console_lines[self.console_cursor..].iter().position(|l| regex.is_match(l)) {
+                        self.console_cursor += i + 1;
+                        return Ok(());
+                    }
+                    let Some(console) = self.console.as_mut() else {
+                        return Err("the board's console is gone".into());
+                    };
+                    match timeout_at(inner, console.recv()).await {
+                        Ok(Ok(line)) => self.record_console(line),
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                        Ok(Err(broadcast::error::RecvError::Closed)) => self.console = None,
+                        Err(_) => {
+                            let seen = &self.console_lines[self.console_cursor..];
+                            return Err(format!(
+                                "no console line matching /{}/ within {} ms ({} line(s) seen meanwhile{})",
+                                regex.as_str(),
+                                step.timeout.as_millis(),
+                                seen.len(),
+                                seen.last().map_or(String::new(), |l| format!(", the last: {l:?}"))
+                            ));
+                        }
+                    }
+                }
             }
             Action::Config { threshold } => {
                 let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
@@ -777,6 +835,47 @@ impl Run<'_> {
         while let Some(item) = self.sse.as_mut().and_then(|s| s.rx.try_recv().ok()) {
             self.record(item);
         }
+        loop {
+            let Some(console) = self.console.as_mut() else { break };
+            match console.try_recv() {
+                Ok(line) => self.record_console(line),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    self.timeline.push(Channel::Console, format!("({n} console lines lost: the harness fell behind)"))
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn record_console(&mut self, line: ConsoleLine) {
+        match line {
+            ConsoleLine::Line(at, seq, text) => {
+                self.timeline.push_at(at, Channel::Console, text.clone());
+                let judged = seq > self.boot_end;
+                if let (None, Some(what), true) = (&self.console_trouble, crash(&text), judged) {
+                    self.console_trouble = Some((what.to_string(), self.console_lines.len()));
+                }
+                self.console_lines.push(text);
+            }
+            ConsoleLine::Gone(why) => {
+                self.timeline.push(Channel::Console, format!("(port gone: {why})"));
+                if self.console_trouble.is_none() {
+                    self.console_trouble = Some((format!("the board vanished ({why})"), self.console_lines.len()));
+                }
+                self.console = None;
+            }
+        }
+    }
+
+    /// The console trouble seen so far, once, with the lines around it.
+    fn console_failure(&mut self) -> Option<String> {
+        let (what, at) = self.console_trouble.take()?;
+        // Keep reporting it for later steps too.
+        self.console_trouble = Some((what.clone(), at));
+        let from = at.saturating_sub(5);
+        let to = (at + 10).min(self.console_lines.len());
+        let excerpt: Vec<String> = self.console_lines[from..to].iter().map(|l| format!("  | {l}")).collect();
+        Some(format!("the board's console shows {what}:\n{}", excerpt.join("\n")))
     }
 
     fn record(&mut self, item: SseItem) {

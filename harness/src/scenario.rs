@@ -55,6 +55,9 @@ pub struct Needs {
     /// `[config] tls = true`: the cam must serve `https://` (a simulator
     /// target serves a fresh self-signed certificate the harness trusts).
     pub tls: bool,
+    /// A step reads the serial console: a simulator target then prints one
+    /// on a pseudo-terminal (a board always has one).
+    pub console: bool,
 }
 
 /// Which credentials a request carries.
@@ -231,6 +234,12 @@ pub enum Action {
         /// Shortest run judged, in frames.
         min_run: usize,
     },
+    /// The next console line (after those an earlier `expect_console` step
+    /// consumed) matching `regex`; consumes it and those before it.
+    ExpectConsole {
+        /// What the line must match.
+        regex: regex::Regex,
+    },
     /// Changes the cam's configuration mid-scenario (`set_threshold`).
     Config {
         /// New threshold, in `[0, 1]`.
@@ -283,6 +292,7 @@ impl Action {
             Action::ExpectNoEvent { .. } => "expect_no_event",
             Action::ExpectLabels { .. } => "expect_labels",
             Action::Config { .. } => "config",
+            Action::ExpectConsole { .. } => "expect_console",
             Action::ExpectSnapshot { .. } => "expect_snapshot",
             Action::Http { .. } => "http",
         }
@@ -380,6 +390,7 @@ struct RawStep {
     expect_no_event: Option<RawNoEvent>,
     expect_labels: Option<RawLabels>,
     config: Option<RawStepConfig>,
+    expect_console: Option<RawConsole>,
     expect_snapshot: Option<Spanned<RawSnapshot>>,
     http: Option<RawHttp>,
     expect_status: Option<u16>,
@@ -430,6 +441,12 @@ struct RawLabels {
 
 fn one() -> usize {
     1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    regex: String,
 }
 
 #[derive(Deserialize)]
@@ -542,6 +559,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         token: raw.config.auth,
         keepalive: raw.config.keepalive_ms.map(Duration::from_millis),
         tls: raw.config.tls,
+        console: false,
     };
     if raw.steps.is_empty() {
         return Err(err(None, "no [[step]] tables: a scenario needs at least one step".into()));
@@ -551,6 +569,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     parse_steps(path, None, src, raw.steps, &ctx, 0, &mut steps)?;
     let name =
         raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let needs = Needs { console: steps.iter().any(|s| matches!(s.action, Action::ExpectConsole { .. })), ..needs };
     Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, needs, steps })
 }
 
@@ -647,6 +666,7 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         expect_no_event,
         expect_labels,
         config,
+        expect_console,
         expect_snapshot,
         http,
         expect_status,
@@ -658,7 +678,8 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         .chain([send_binary.is_some(), send_raw_text.is_some(), expect_ack.is_some(), expect_close.is_some()])
         .chain([ws_connect.is_some(), ping.is_some(), ws_close.is_some(), sse_disconnect.is_some()])
         .chain([sse_connect.is_some(), expect_comment.is_some(), expect_events.is_some(), expect_no_event.is_some()])
-        .chain([expect_labels.is_some(), config.is_some(), expect_snapshot.is_some(), http.is_some()])
+        .chain([expect_labels.is_some(), config.is_some(), expect_console.is_some()])
+        .chain([expect_snapshot.is_some(), http.is_some()])
         .chain([expect_status.is_some(), expect_json.is_some(), expect_content_type.is_some()])
         .any(|set| set)
 }
@@ -696,7 +717,7 @@ fn matcher(
 /// The step keywords that are actions; a step has exactly one.
 const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, ping, ws_close, \
                        sse_disconnect, sse_connect, expect_comment, expect_events, expect_no_event, \
-                       expect_labels, config, expect_snapshot, http";
+                       expect_labels, config, expect_console, expect_snapshot, http";
 
 fn step_action(
     step: RawStep,
@@ -722,6 +743,7 @@ fn step_action(
         ("expect_no_event", step.expect_no_event.is_some()),
         ("expect_labels", step.expect_labels.is_some()),
         ("config", step.config.is_some()),
+        ("expect_console", step.expect_console.is_some()),
         ("expect_snapshot", step.expect_snapshot.is_some()),
         ("http", step.http.is_some()),
     ];
@@ -867,6 +889,11 @@ fn step_action(
         "expect_labels" => {
             let l = step.expect_labels.expect("chosen");
             Action::ExpectLabels { tolerance: l.tolerance, min_run: l.min_run.max(1) }
+        }
+        "expect_console" => {
+            let src = step.expect_console.expect("chosen").regex;
+            let regex = regex::Regex::new(&src).map_err(|e| at(format!("bad regex: {e}")))?;
+            Action::ExpectConsole { regex }
         }
         "config" => {
             let threshold = step.config.expect("chosen").threshold;

@@ -155,7 +155,7 @@ pub async fn run_with(
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let env = RunEnv { clips: ClipCache::default(), progress: options.progress.clone() };
-    let jobs = if matches!(target, TargetSpec::Url(_)) { 1 } else { options.jobs.max(1) };
+    let jobs = if matches!(target, TargetSpec::Sim) { options.jobs.max(1) } else { 1 };
     let repeat = options.repeat.max(1);
     let stop = AtomicBool::new(false);
     let runs = scenarios.iter().enumerate().flat_map(|(i, s)| (1..=repeat).map(move |k| (i, k, s)));

@@ -13,7 +13,14 @@ use std::str::FromStr;
 
 use cam_sim::{SimConfig, Simulator, TlsFiles};
 
+use crate::board::{Board, ConsoleLine};
 use crate::scenario::Needs;
+use std::sync::Arc;
+
+/// Baud rate of a board's console unless `--baud` says otherwise.
+pub const DEFAULT_BAUD: u32 = 115_200;
+/// How long a board may take to print its `listening on` line.
+pub const BOARD_BOOT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where a target's cam listens, and the token it wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +59,16 @@ impl Endpoint {
     }
 }
 
+/// A target's serial console as the runner reads it.
+#[derive(Debug)]
+pub struct ConsoleTap {
+    /// Lines from the target's opening on.
+    pub lines: tokio::sync::broadcast::Receiver<ConsoleLine>,
+    /// Number of the last boot-log line (its `listening on` line): lines up
+    /// to it are not judged for panics and resets.
+    pub boot_end: u64,
+}
+
 /// A cam under test, opened for one scenario.
 pub trait Target: Send + Sync {
     /// Where it listens.
@@ -67,6 +84,12 @@ pub trait Target: Send + Sync {
 
     /// One line for reports, e.g. `sim 127.0.0.1:41234`.
     fn describe(&self) -> String;
+
+    /// The board's console lines from the target's opening on, taken once
+    /// by the runner; `None` for a target without a serial console.
+    fn take_console(&self) -> Option<ConsoleTap> {
+        None
+    }
 }
 
 /// Which target to open for each scenario (`--target`).
@@ -77,11 +100,14 @@ pub enum TargetSpec {
     Sim,
     /// A cam at a URL.
     Url(Endpoint),
+    /// A board on a serial port: its address from its console, which is
+    /// watched for panics and resets (`board:/dev/ttyUSB0`).
+    Board(Arc<Board>, Endpoint),
 }
 
 /// `--target` text that is not a target.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("bad target {0:?}: expected `sim` or `url:http://HOST:PORT`")]
+#[error("bad target {0:?}: expected `sim`, `url:http://HOST:PORT` or `board:SERIAL_PORT`")]
 pub struct BadTarget(String);
 
 impl FromStr for TargetSpec {
@@ -90,6 +116,9 @@ impl FromStr for TargetSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "sim" => Ok(TargetSpec::Sim),
+            _ if s.starts_with("board:") && s.len() > "board:".len() => {
+                Ok(TargetSpec::Board(Arc::new(Board::new(&s["board:".len()..], DEFAULT_BAUD)), Endpoint::new("", None)))
+            }
             _ => match s.strip_prefix("url:") {
                 Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                     Ok(TargetSpec::Url(Endpoint::new(url.trim_end_matches('/'), None)))
@@ -105,6 +134,7 @@ impl fmt::Display for TargetSpec {
         match self {
             TargetSpec::Sim => write!(f, "sim"),
             TargetSpec::Url(e) => write!(f, "url:{}", e.base),
+            TargetSpec::Board(b, _) => write!(f, "board:{}", b.port),
         }
     }
 }
@@ -124,6 +154,15 @@ impl TargetSpec {
     pub fn with_credentials(self, token: Option<String>, ca_file: Option<std::path::PathBuf>) -> Self {
         match self {
             TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ca_file, ..e }),
+            TargetSpec::Board(b, e) => TargetSpec::Board(b, Endpoint { token, ca_file, ..e }),
+            other => other,
+        }
+    }
+
+    /// Sets a board target's baud rate (`--baud`).
+    pub fn with_baud(self, baud: u32) -> Self {
+        match self {
+            TargetSpec::Board(b, e) => TargetSpec::Board(Arc::new(Board::new(b.port.clone(), baud)), e),
             other => other,
         }
     }
@@ -148,6 +187,7 @@ impl TargetSpec {
                     config.keepalive = k;
                 }
                 let mut ca_file = None;
+                config.console_pty = needs.console;
                 if needs.tls {
                     let (cert, key) = crate::tls::self_signed(dir.path()).map_err(fail)?;
                     ca_file = Some(cert.clone());
@@ -155,7 +195,15 @@ impl TargetSpec {
                 }
                 let sim = Simulator::start(config).await.map_err(|e| fail(e.to_string()))?;
                 let endpoint = Endpoint { base: sim.url(), token, ca_file };
-                Ok(Box::new(SimTarget { sim, endpoint, _dir: dir }))
+                let console = match sim.console_path() {
+                    Some(path) => {
+                        let board = Board::new(path.display().to_string(), DEFAULT_BAUD);
+                        let session = board.session(std::time::Duration::from_secs(5)).await.map_err(fail)?;
+                        Some(ConsoleTap { lines: session.lines, boot_end: session.boot_end })
+                    }
+                    None => None,
+                };
+                Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
             }
             TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
                 Err(fail("the scenario needs a cam that requires a token: pass --token".into()))
@@ -164,18 +212,40 @@ impl TargetSpec {
                 Err(fail("the scenario needs a cam serving https://".into()))
             }
             TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget { endpoint: endpoint.clone() })),
+            TargetSpec::Board(board, creds) => {
+                let session = board.session(BOARD_BOOT_WAIT).await.map_err(fail)?;
+                let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
+                if needs.token && endpoint.token.is_none() {
+                    return Err(fail("the scenario needs a cam that requires a token: pass --token".into()));
+                }
+                if needs.tls && !endpoint.base.starts_with("https://") {
+                    return Err(fail("the scenario needs a cam serving https://".into()));
+                }
+                Ok(Box::new(BoardTarget {
+                    board: board.clone(),
+                    endpoint,
+                    console: std::sync::Mutex::new(Some(ConsoleTap {
+                        lines: session.lines,
+                        boot_end: session.boot_end,
+                    })),
+                }))
+            }
         }
     }
 }
 
 impl TargetSpec {
-    /// Checks that a cam at a URL accepts TCP connections (within 5 s), so
-    /// a run against an unreachable cam stops before it starts. The
+    /// Checks that a cam at a URL accepts TCP connections (within 5 s), and
+    /// that a board's port opens and its console names the cam's address,
+    /// so a run against an unreachable cam stops before it starts. The
     /// simulator target always passes.
     ///
     /// # Errors
     /// What went wrong, naming the address.
     pub async fn probe(&self) -> Result<(), String> {
+        if let TargetSpec::Board(board, _) = self {
+            return board.session(BOARD_BOOT_WAIT).await.map(|_| ());
+        }
         let TargetSpec::Url(endpoint) = self else { return Ok(()) };
         let rest = endpoint.base.split_once("://").map_or(endpoint.base.as_str(), |(_, r)| r);
         let authority = rest.split('/').next().unwrap_or(rest);
@@ -202,6 +272,7 @@ struct SimTarget {
     sim: Simulator,
     endpoint: Endpoint,
     _dir: tempfile::TempDir,
+    console: std::sync::Mutex<Option<ConsoleTap>>,
 }
 
 impl Target for SimTarget {
@@ -216,6 +287,35 @@ impl Target for SimTarget {
 
     fn describe(&self) -> String {
         format!("sim {}", self.sim.addr())
+    }
+
+    fn take_console(&self) -> Option<ConsoleTap> {
+        self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// A board: a cam at the URL its console printed, with that console.
+struct BoardTarget {
+    board: Arc<Board>,
+    endpoint: Endpoint,
+    console: std::sync::Mutex<Option<ConsoleTap>>,
+}
+
+impl Target for BoardTarget {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn read_file(&self, _cam_path: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        format!("board {} at {}", self.board.port, self.endpoint.base)
+    }
+
+    fn take_console(&self) -> Option<ConsoleTap> {
+        self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 

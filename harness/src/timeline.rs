@@ -15,6 +15,8 @@ pub enum Channel {
     Ws,
     /// An HTTP request and its status.
     Http,
+    /// A line on the board's serial console.
+    Console,
     /// A step starting or ending.
     Step,
 }
@@ -37,6 +39,7 @@ impl fmt::Display for Entry {
             Channel::Sse => "sse",
             Channel::Ws => "ws",
             Channel::Http => "http",
+            Channel::Console => "uart",
             Channel::Step => "step",
         };
         write!(f, "{:>9.1} ms  {ch:<5} {}", self.at_ms, self.text)

@@ -35,6 +35,9 @@ pub struct SimConfig {
     /// Serve HTTPS and WSS with this certificate and key (PEM files)
     /// instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Print the firmware's console (boot log, motion lines) on a new
+    /// pseudo-terminal ([`crate::Simulator::console_path`]).
+    pub console_pty: bool,
 }
 
 /// A PEM certificate chain and its private key.
@@ -85,6 +88,9 @@ pub enum Fault {
     UnguardedEvents,
     /// A close from the client is not answered (the connection just ends).
     AbruptClose,
+    /// The console prints a panic report after the 5th frame (the cam keeps
+    /// serving, as if it had rebooted at once).
+    ConsolePanic,
 }
 
 /// The set of [`Fault`]s a simulator runs with (empty by default).
@@ -117,6 +123,7 @@ impl Default for SimConfig {
             detector: DetectorConfig::default(),
             faults: Faults::default(),
             tls: None,
+            console_pty: false,
         }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod clip;
 pub mod config;
+pub mod console;
 pub mod routes;
 pub mod server;
 pub mod shared;

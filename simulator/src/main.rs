@@ -48,6 +48,10 @@ struct Args {
     /// Start the clip over when it ends.
     #[arg(long = "loop", requires = "fixture")]
     looping: bool,
+    /// Print the firmware's serial console (boot log, motion lines) on a new
+    /// pseudo-terminal; its path is printed as `cam-sim: console on PATH`.
+    #[arg(long)]
+    console_pty: bool,
     /// Break one protocol behaviour on purpose (repeatable), to check that
     /// a harness notices.
     #[arg(long = "fault", value_enum)]
@@ -76,6 +80,7 @@ async fn main() -> ExitCode {
         event_buffer: args.event_buffer.max(1),
         client_queue: args.client_queue.max(1),
         faults: Faults::from(args.faults),
+        console_pty: args.console_pty,
         tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
         ..SimConfig::default()
     };
@@ -86,6 +91,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = sim.console_path() {
+        println!("cam-sim: console on {}", path.display());
+    }
     println!("cam-sim: listening on {}", sim.url());
     if let Some(clip) = clip {
         tracing::info!(clip = %clip.name(), frames = clip.frames.len(), speed = args.speed, "replaying fixture");

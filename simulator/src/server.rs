@@ -22,6 +22,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{SimConfig, TlsFiles};
+use crate::console::Console;
 use crate::routes;
 use crate::shared::Shared;
 
@@ -36,6 +37,7 @@ pub const SEND_BUFFER: usize = 16 * 1024;
 pub struct Simulator {
     addr: SocketAddr,
     tls: bool,
+    console_path: Option<std::path::PathBuf>,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
 }
@@ -85,10 +87,20 @@ impl Simulator {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let tls = acceptor.is_some();
-        let shared = Shared::new(config);
+        let (console, console_path) = if config.console_pty {
+            let (c, p) = Console::pty()?;
+            (c, Some(p))
+        } else {
+            (Console::none(), None)
+        };
+        let shared = Shared::with_console(config, console);
         let app = routes::router(shared.clone());
         let server = tokio::spawn(accept_loop(listener, app, acceptor));
-        Ok(Self { addr, tls, shared, server })
+        let sim = Self { addr, tls, console_path, shared, server };
+        for line in crate::console::boot_log(&sim.url(), "cam-sim") {
+            sim.shared.console.line(line);
+        }
+        Ok(sim)
     }
 
     /// The bound address (the real port when `listen` had port 0).
@@ -99,6 +111,11 @@ impl Simulator {
     /// `http://ADDR`, or `https://ADDR` with TLS.
     pub fn url(&self) -> String {
         format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+    }
+
+    /// The console's pseudo-terminal (`/dev/pts/N`), with `console_pty`.
+    pub fn console_path(&self) -> Option<&std::path::Path> {
+        self.console_path.as_deref()
     }
 
     /// The cam state, for the fixture capture loop and for tests.

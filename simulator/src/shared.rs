@@ -14,6 +14,7 @@ use cam_core::{Ack, Cam, Command, FrameError, FrameOutcome, MotionEvent};
 use tokio::sync::broadcast;
 
 use crate::config::{Fault, SimConfig};
+use crate::console::Console;
 use crate::storage::DirStorage;
 
 /// State shared by every route and the capture loop.
@@ -22,6 +23,8 @@ pub struct Shared {
     cam: Mutex<Cam>,
     events: broadcast::Sender<MotionEvent>,
     storage: DirStorage,
+    /// The serial console.
+    pub console: Console,
     /// The settings the simulator was started with.
     pub config: SimConfig,
 }
@@ -29,11 +32,17 @@ pub struct Shared {
 impl Shared {
     /// A fresh cam for `config`.
     pub fn new(config: SimConfig) -> Arc<Self> {
+        Self::with_console(config, Console::none())
+    }
+
+    /// A fresh cam for `config` printing on `console`.
+    pub fn with_console(config: SimConfig, console: Console) -> Arc<Self> {
         let (events, _) = broadcast::channel(config.client_queue.max(1));
         Arc::new(Self {
             cam: Mutex::new(Cam::new(config.detector, config.event_buffer)),
             events,
             storage: DirStorage::new(&config.snapshot_dir),
+            console,
             config,
         })
     }
@@ -54,7 +63,22 @@ impl Shared {
         if self.config.faults.has(Fault::AlwaysMotion) {
             cam.set_threshold_unchecked(-1.0);
         }
-        let outcome = cam.process_frame(jpeg, ts_ms)?;
+        let outcome = match cam.process_frame(jpeg, ts_ms) {
+            Ok(o) => o,
+            Err(e) => {
+                self.console.line(format!("cam-fw: frame refused: {e}"));
+                return Err(e);
+            }
+        };
+        if let Some(e) = &outcome.event {
+            self.console
+                .line(format!("cam-fw: motion id={} frame={} change={:.4} count={}", e.id, e.frame, e.change, e.count));
+        }
+        if self.config.faults.has(Fault::ConsolePanic) && outcome.frame == 5 {
+            for line in crate::console::panic_report("fault injection: console-panic") {
+                self.console.line(line);
+            }
+        }
         if let Some(event) = outcome.event.as_ref().filter(|_| !self.config.faults.has(Fault::DropEvents)) {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.send(event.clone());

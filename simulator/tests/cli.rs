@@ -43,3 +43,30 @@ async fn fixture_replay_reaches_an_sse_client() {
     let status: serde_json::Value = client.get(format!("{url}/status")).send().await.unwrap().json().await.unwrap();
     assert!(status["frames"].as_u64().unwrap() >= 11, "{status}");
 }
+
+#[test]
+fn console_pty_prints_the_firmware_boot_log() {
+    use serialport::SerialPort as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cam-sim"))
+        .args(["--listen", "127.0.0.1:0", "--console-pty", "--snapshot-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let _child = Kill(child);
+    let (mut console, mut listening) = (String::new(), String::new());
+    stdout.read_line(&mut console).unwrap();
+    stdout.read_line(&mut listening).unwrap();
+    let path = console.trim().strip_prefix("cam-sim: console on ").unwrap_or_else(|| panic!("{console:?}"));
+    let url = listening.trim().strip_prefix("cam-sim: listening on ").unwrap();
+    let port =
+        serialport::new(path, 115_200).exclusive(false).timeout(std::time::Duration::from_secs(5)).open().unwrap();
+    assert_eq!(port.name().as_deref(), Some(path));
+    let mut lines = BufReader::new(port).lines();
+    let boot: Vec<String> = (0..6).map(|_| lines.next().unwrap().unwrap().trim_end().to_string()).collect();
+    assert_eq!(boot[0], "ESP-ROM:esp32c3-api1-20210207");
+    assert_eq!(boot[5], format!("cam-fw: listening on {url}"));
+}

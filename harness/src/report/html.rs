@@ -47,7 +47,7 @@ section.failed { border-left: 5px solid #d04030; }
 .plot svg { width: 100%; height: auto; }
 details { margin-top: .6rem; } summary { cursor: pointer; color: #2f6fde; }
 .timeline td { font-family: ui-monospace, monospace; font-size: .8rem; padding: .1rem .4rem; }
-.ch-frame { color: #2f6fde; } .ch-sse { color: #b0501a; } .ch-ws { color: #7a3fb0; } .ch-http { color: #2c7a4b; } .ch-step { color: #667; font-weight: 600; }
+.ch-frame { color: #2f6fde; } .ch-sse { color: #b0501a; } .ch-ws { color: #7a3fb0; } .ch-http { color: #2c7a4b; } .ch-step { color: #667; font-weight: 600; } .ch-uart { color: #a0307a; }
 a { color: #2f6fde; text-decoration: none; }
 "#;
 
@@ -61,6 +61,7 @@ fn channel(c: Channel) -> (&'static str, &'static str) {
         Channel::Sse => ("sse", "ch-sse"),
         Channel::Ws => ("ws", "ch-ws"),
         Channel::Http => ("http", "ch-http"),
+        Channel::Console => ("uart", "ch-uart"),
         Channel::Step => ("step", "ch-step"),
     }
 }

@@ -42,5 +42,6 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
 
 pub(super) async fn reset(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     shared.with_cam(|cam| cam.hil_reset());
+    shared.console.line("cam-fw: hil reset");
     Json(serde_json::json!({ "ok": true }))
 }

@@ -1,0 +1,188 @@
+//! A board on a serial port: its console read line by line in a thread,
+//! the cam's address taken from its `cam-fw: listening on URL` line, and
+//! the whole log kept for the report.
+//!
+//! The same code reads a real ESP32 over USB and the virtual board of
+//! `cam-sim --console-pty`.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+
+/// Lines a scenario may fall behind on the console before it misses some.
+pub const CONSOLE_QUEUE: usize = 4096;
+
+/// The line the firmware prints once it serves: `cam-fw: listening on URL`.
+pub const LISTENING: &str = "cam-fw: listening on ";
+
+/// One thing seen on a board's console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleLine {
+    /// A line (without its line ending): when it arrived, its number on
+    /// this console (from 1), its text.
+    Line(Instant, u64, String),
+    /// The port went away (closed, unplugged): why.
+    Gone(String),
+}
+
+/// What a console line says about the board's health: `Some(what)` for a
+/// panic, a reset or a watchdog.
+pub fn crash(line: &str) -> Option<&'static str> {
+    if line.contains("PANIC") || line.contains("panicked at") {
+        Some("a panic")
+    } else if line.contains("Guru Meditation") || line.contains("abort() was called") {
+        Some("a crash")
+    } else if line.contains("WDT") || line.to_lowercase().contains("watchdog") {
+        Some("a watchdog reset")
+    } else if line.starts_with("rst:0x") || line.starts_with("ESP-ROM:") {
+        Some("a reset")
+    } else {
+        None
+    }
+}
+
+/// A board's serial console, read from the first scenario to the end of the
+/// run.
+#[derive(Debug)]
+pub struct Board {
+    /// Serial port path (`/dev/ttyUSB0`, `/dev/pts/3`).
+    pub port: String,
+    /// Baud rate.
+    pub baud: u32,
+    state: tokio::sync::Mutex<Option<Reader>>,
+}
+
+#[derive(Debug, Clone)]
+struct Reader {
+    lines: broadcast::Sender<ConsoleLine>,
+    /// The latest `listening on` URL and the number of its line.
+    address: watch::Receiver<Option<(String, u64)>>,
+    log: Arc<Mutex<Vec<String>>>,
+    gone: Arc<Mutex<Option<String>>>,
+}
+
+impl PartialEq for Board {
+    fn eq(&self, other: &Self) -> bool {
+        self.port == other.port
+    }
+}
+impl Eq for Board {}
+
+/// An open board console, for one scenario.
+#[derive(Debug)]
+pub struct Session {
+    /// Console lines from now on.
+    pub lines: broadcast::Receiver<ConsoleLine>,
+    /// The cam's URL, from its `listening on` line.
+    pub url: String,
+    /// The number of that line: lines up to it are the boot log, not
+    /// something that happened during the scenario.
+    pub boot_end: u64,
+}
+
+impl Board {
+    /// A board on `port` at `baud` (not opened yet).
+    pub fn new(port: impl Into<String>, baud: u32) -> Self {
+        Self { port: port.into(), baud, state: tokio::sync::Mutex::new(None) }
+    }
+
+    /// Opens the port on first use, then waits up to `wait` for the cam's
+    /// address; the returned session sees console lines from now on.
+    ///
+    /// # Errors
+    /// The port cannot be opened, has vanished, or printed no `listening
+    /// on` line in time.
+    pub async fn session(&self, wait: Duration) -> Result<Session, String> {
+        let reader = {
+            let mut state = self.state.lock().await;
+            if state.is_none() {
+                *state = Some(self.start()?);
+            }
+            state.clone().expect("just set")
+        };
+        let lines = reader.lines.subscribe();
+        if let Some(why) = reader.gone.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(format!("board on {} vanished: {why}", self.port));
+        }
+        let mut address = reader.address.clone();
+        let (url, boot_end) = tokio::time::timeout(wait, address.wait_for(Option::is_some))
+            .await
+            .map_err(|_| format!("board on {} printed no `{LISTENING}…` line within {} s", self.port, wait.as_secs()))?
+            .map_err(|_| format!("board on {} vanished before it listened", self.port))?
+            .clone()
+            .expect("waited for Some");
+        Ok(Session { lines, url, boot_end })
+    }
+
+    /// The whole console log so far.
+    pub fn log(&self) -> Vec<String> {
+        match self.state.try_lock() {
+            Ok(s) => s.as_ref().map(|r| r.log.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn start(&self) -> Result<Reader, String> {
+        // Shared access: the virtual board keeps its own end of the pty open.
+        let mut port = serialport::new(&self.port, self.baud)
+            .timeout(Duration::from_millis(100))
+            .exclusive(false)
+            .open()
+            .map_err(|e| format!("cannot open board port {}: {e}", self.port))?;
+        let (lines, _) = broadcast::channel(CONSOLE_QUEUE);
+        let (address_tx, address) = watch::channel(None);
+        let (log, gone) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(None)));
+        let reader = Reader { lines: lines.clone(), address, log: log.clone(), gone: gone.clone() };
+        let name = self.port.clone();
+        std::thread::Builder::new()
+            .name(format!("console {name}"))
+            .spawn(move || {
+                let mut pending = Vec::new();
+                let mut seq = 0u64;
+                let mut buf = [0u8; 1024];
+                loop {
+                    match port.read(&mut buf) {
+                        Ok(0) => continue,
+                        Ok(n) => {
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                                let raw: Vec<u8> = pending.drain(..=end).collect();
+                                let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+                                seq += 1;
+                                if let Some(url) = line.split(LISTENING).nth(1) {
+                                    let _ = address_tx.send(Some((url.trim().to_string(), seq)));
+                                }
+                                log.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                                let _ = lines.send(ConsoleLine::Line(Instant::now(), seq, line));
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                        Err(e) => {
+                            let why = e.to_string();
+                            *gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+                            let _ = lines.send(ConsoleLine::Gone(why));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("console thread: {e}"))?;
+        Ok(reader)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crash;
+
+    #[test]
+    fn crash_lines() {
+        assert_eq!(crash("====================== PANIC ======================"), Some("a panic"));
+        assert_eq!(crash("panicked at src/main.rs:1:1:"), Some("a panic"));
+        assert_eq!(crash("rst:0x8 (TG1WDT_SYS_RST),boot:0xc (SPI_FAST_FLASH_BOOT)"), Some("a watchdog reset"));
+        assert_eq!(crash("rst:0x3 (RTC_SW_SYS_RST),boot:0xc"), Some("a reset"));
+        assert_eq!(crash("cam-fw: motion id=1 frame=11 change=0.2667 count=1"), None);
+    }
+}

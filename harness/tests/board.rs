@@ -1,0 +1,120 @@
+//! The board target against the virtual board (`cam-sim --console-pty`):
+//! the address comes from the console, scenarios pass over it, a panic on
+//! the console fails the scenario with the lines around it, and a port that
+//! vanishes is a clear failure. Flashing needs real hardware and is not
+//! exercised here.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cam_hil::board::{Board, ConsoleLine};
+use cam_hil::report::{Reporter, TextReporter};
+use cam_hil::runner::{self, RunEnv, ScenarioReport};
+use cam_hil::scenario::{self, Scenario};
+use cam_hil::suite::{self, Selection, Summary};
+use cam_hil::target::{Endpoint, TargetSpec};
+use cam_sim::{Fault, SimConfig, Simulator};
+use serialport::{SerialPort, TTYPort};
+
+struct Quiet;
+impl Reporter for Quiet {
+    fn scenario(&mut self, _: &ScenarioReport) {}
+    fn summary(&mut self, _: &Summary) {}
+}
+
+async fn virtual_board(config: SimConfig) -> (Simulator, TargetSpec, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig { console_pty: true, snapshot_dir: dir.path().into(), ..config };
+    let sim = Simulator::start(config).await.unwrap();
+    let port = sim.console_path().unwrap().display().to_string();
+    let target = TargetSpec::Board(Arc::new(Board::new(port, 115_200)), Endpoint::new("", None));
+    (sim, target, dir)
+}
+
+fn scenarios(tags: &[&str]) -> Vec<Scenario> {
+    let files = suite::discover(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")]).unwrap();
+    let selection = Selection { tags: tags.iter().map(|t| t.to_string()).collect(), ..Selection::default() };
+    suite::load_all(&files, &selection).unwrap().into_iter().filter(|s| !s.needs.token && !s.needs.tls).collect()
+}
+
+#[tokio::test]
+async fn scenarios_pass_on_the_virtual_board() {
+    let (_sim, target, _dir) =
+        virtual_board(SimConfig { keepalive: Duration::from_millis(200), ..SimConfig::default() }).await;
+    let scenarios = scenarios(&["protocol", "console"]);
+    assert!(scenarios.iter().any(|s| s.needs.console));
+    let mut text = Vec::new();
+    let (summary, reports) = suite::run(&scenarios, &target, &mut TextReporter::new(&mut text)).await;
+    assert_eq!(summary.failed, 0, "{}", String::from_utf8_lossy(&text));
+    assert!(reports[0].target.starts_with("board /dev/"), "{}", reports[0].target);
+}
+
+#[tokio::test]
+async fn a_panic_on_the_console_fails_the_scenario_with_the_lines_around_it() {
+    let (_sim, target, _dir) =
+        virtual_board(SimConfig { faults: [Fault::ConsolePanic].into(), ..SimConfig::default() }).await;
+    let s = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bright_square.toml")).unwrap();
+    let t = target.open(&s.needs).await.unwrap();
+    let report = runner::run(&s, t.as_ref(), &RunEnv::default()).await;
+    let (step, message) = report.failure().expect("a panic must fail the scenario");
+    assert!(step.starts_with("step 1 (replay"), "{step}");
+    assert!(message.starts_with("the board's console shows a panic:"), "{message}");
+    assert!(message.contains("| ====================== PANIC ======================"), "{message}");
+    assert!(message.contains("| fault injection: console-panic"), "{message}");
+}
+
+#[tokio::test]
+async fn a_port_that_vanishes_is_reported() {
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let board = Board::new(slave.name().unwrap(), 115_200);
+    master.write_all(b"rst:0x1 (POWERON)\r\ncam-fw: listening on http://127.0.0.1:9\r\n").unwrap();
+    let mut session = board.session(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(session.url, "http://127.0.0.1:9");
+    assert_eq!(session.boot_end, 2);
+    drop((master, slave));
+    loop {
+        match session.lines.recv().await.unwrap() {
+            ConsoleLine::Gone(_) => break,
+            ConsoleLine::Line(..) => continue,
+        }
+    }
+    let e = board.session(Duration::from_secs(1)).await.unwrap_err();
+    assert!(e.contains("vanished"), "{e}");
+}
+
+#[tokio::test]
+async fn a_board_that_never_listens_is_reported() {
+    let (_master, slave) = TTYPort::pair().unwrap();
+    let board = Board::new(slave.name().unwrap(), 115_200);
+    let e = board.session(Duration::from_millis(200)).await.unwrap_err();
+    assert!(e.contains("printed no `cam-fw: listening on …` line within"), "{e}");
+    let e = Board::new("/dev/no-such-port", 115_200).session(Duration::from_millis(200)).await.unwrap_err();
+    assert!(e.starts_with("cannot open board port /dev/no-such-port"), "{e}");
+}
+
+#[tokio::test]
+async fn expect_console_needs_a_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig { snapshot_dir: dir.path().into(), ..SimConfig::default() }).await.unwrap();
+    let s = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/console.toml")).unwrap();
+    let target = TargetSpec::Url(Endpoint::new(sim.url(), None));
+    let (_, reports) = suite::run(std::slice::from_ref(&s), &target, &mut Quiet).await;
+    let (_, message) = reports[0].failure().unwrap();
+    assert!(message.contains("has no serial console"), "{message}");
+}
+
+#[test]
+fn the_cli_runs_on_a_board() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_sim, target, _dir) = runtime.block_on(virtual_board(SimConfig::default()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cam-hil"))
+        .args(["run", "scenarios/console.toml", "scenarios/bright_square.toml", "--target", &target.to_string()])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.ends_with("2 passed, 0 failed\n"), "{stdout}");
+}
