@@ -835,8 +835,7 @@ impl Run<'_> {
         while let Some(item) = self.sse.as_mut().and_then(|s| s.rx.try_recv().ok()) {
             self.record(item);
         }
-        loop {
-            let Some(console) = self.console.as_mut() else { break };
+        while let Some(console) = self.console.as_mut() {
             match console.try_recv() {
                 Ok(line) => self.record_console(line),
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {

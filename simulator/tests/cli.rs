@@ -46,7 +46,6 @@ async fn fixture_replay_reaches_an_sse_client() {
 
 #[test]
 fn console_pty_prints_the_firmware_boot_log() {
-    use serialport::SerialPort as _;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cam-sim"))
         .args(["--listen", "127.0.0.1:0", "--console-pty", "--snapshot-dir"])
