@@ -37,6 +37,7 @@ pub mod protocol;
 pub mod sse;
 pub mod state;
 pub mod storage;
+pub mod stream;
 pub mod web;
 
 pub use command::{Ack, Command};

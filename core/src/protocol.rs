@@ -68,3 +68,71 @@ mod tests {
         assert!(!token_matches("s3cret", ""));
     }
 }
+
+/// Why a `Last-Event-ID` header is refused (400 `bad Last-Event-ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadLastEventId;
+
+/// Parses a `Last-Event-ID` header value: absent or empty means none.
+///
+/// # Errors
+/// [`BadLastEventId`] for anything but a whole number.
+pub fn parse_last_event_id(value: Option<&str>) -> Result<Option<u64>, BadLastEventId> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| BadLastEventId),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization.strip_prefix("Bearer ")
+}
+
+/// The `token` parameter of a query string (`a=1&token=x`), percent-decoded.
+pub fn query_token(query: &str) -> Option<alloc::string::String> {
+    let raw = query.split('&').find_map(|kv| kv.strip_prefix("token="))?;
+    let bytes = raw.as_bytes();
+    let mut out = alloc::vec::Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    alloc::string::String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn last_event_id() {
+        assert_eq!(parse_last_event_id(None), Ok(None));
+        assert_eq!(parse_last_event_id(Some(" ")), Ok(None));
+        assert_eq!(parse_last_event_id(Some("42")), Ok(Some(42)));
+        assert_eq!(parse_last_event_id(Some("abc")), Err(BadLastEventId));
+        assert_eq!(parse_last_event_id(Some("-1")), Err(BadLastEventId));
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(bearer_token("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("Basic x"), None);
+        assert_eq!(query_token("t=1&token=a%2Fb%20c&x=2").as_deref(), Some("a/b c"));
+        assert_eq!(query_token("x=1"), None);
+    }
+}

@@ -1,16 +1,20 @@
 //! The cam protocol (`docs/protocol.md`) on picoserve: the same routes as
-//! the simulator, built from the same core. SSE bytes are written with the
-//! core's framing through a chunked response (picoserve's own keep-alive
-//! would send an empty comment, not `: keepalive`).
+//! the simulator, built from the same core (commands, SSE stream, request
+//! parsing). SSE bytes are the core's, written through a chunked response
+//! (picoserve's own keep-alive would send an empty comment, not
+//! `: keepalive`).
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use cam_core::event_log::Resume;
 #[cfg(feature = "hil")]
 use cam_core::protocol::FrameReply;
-use cam_core::protocol::{CLOSE_BAD_DATA, CLOSE_TOO_BIG, DEFAULT_KEEPALIVE_S, DEFAULT_RETRY_MS, MAX_WS_MESSAGE, token_matches};
-use cam_core::sse::{self, SseEvent};
+use cam_core::protocol::{
+    CLOSE_BAD_DATA, CLOSE_TOO_BIG, DEFAULT_KEEPALIVE_S, DEFAULT_RETRY_MS, MAX_WS_MESSAGE, bearer_token, parse_last_event_id,
+    query_token, token_matches,
+};
+use cam_core::stream::EventStream;
 use cam_core::{MotionEvent, web};
 use embassy_sync::pubsub::WaitResult;
 use embassy_time::{Duration, with_timeout};
@@ -91,9 +95,9 @@ impl<'r, S> FromRequestParts<'r, S> for Authorized {
     async fn from_request_parts(_state: &'r S, parts: &RequestParts<'r>) -> Result<Self, Self::Rejection> {
         let Some(expected) = TOKEN else { return Ok(Authorized) };
         let headers = parts.headers();
-        let bearer = headers.get("Authorization").and_then(|v| v.as_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let query = parts.query().and_then(|q| q.0.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        match bearer.or(query) {
+        let bearer = headers.get("Authorization").and_then(|v| v.as_str().ok()).and_then(bearer_token);
+        let query = parts.query().and_then(|q| query_token(q.0));
+        match bearer.or(query.as_deref()) {
             Some(given) if token_matches(expected, given) => Ok(Authorized),
             _ => Err(error(StatusCode::UNAUTHORIZED, "unauthorized")),
         }
@@ -119,11 +123,8 @@ impl<'r, S> FromRequestParts<'r, S> for LastEventId {
     type Rejection = JsonReply;
 
     async fn from_request_parts(_state: &'r S, parts: &RequestParts<'r>) -> Result<Self, Self::Rejection> {
-        match parts.headers().get("Last-Event-ID").map(|v| v.as_str().map(str::trim)) {
-            None | Some(Ok("")) => Ok(LastEventId(None)),
-            Some(Ok(s)) => s.parse().map(|id| LastEventId(Some(id))).map_err(|_| error(StatusCode::BAD_REQUEST, "bad Last-Event-ID")),
-            Some(Err(_)) => Err(error(StatusCode::BAD_REQUEST, "bad Last-Event-ID")),
-        }
+        let header = parts.headers().get("Last-Event-ID").map(|v| v.as_str().unwrap_or("?"));
+        parse_last_event_id(header).map(LastEventId).map_err(|_| error(StatusCode::BAD_REQUEST, "bad Last-Event-ID"))
     }
 }
 
@@ -137,11 +138,14 @@ async fn events(_auth: Authorized, LastEventId(last_id): LastEventId) -> Result<
         _ => Resume { events: Vec::new(), gap: None },
     };
     drop(guard);
-    let stream = EventStream { subscriber, resume, last_id, retry: Some(DEFAULT_RETRY_MS) };
-    Ok(ChunkedResponse::new(stream).into_response().with_header("Cache-Control", "no-cache"))
+    let (stream, first) = EventStream::open(last_id, resume, Some(DEFAULT_RETRY_MS));
+    let body = Events { subscriber, stream, first };
+    Ok(ChunkedResponse::new(body).into_response().with_header("Cache-Control", "no-cache"))
 }
 
-struct EventStream {
+/// A `GET /events` response body: the core's [`EventStream`] fed from the
+/// event channel.
+struct Events {
     subscriber: embassy_sync::pubsub::Subscriber<
         'static,
         embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex,
@@ -150,47 +154,30 @@ struct EventStream {
         { state::MAX_SSE_CLIENTS },
         1,
     >,
-    resume: Resume,
-    last_id: Option<u64>,
-    retry: Option<u64>,
+    stream: EventStream,
+    first: Vec<String>,
 }
 
-impl EventStream {
-    fn frame(&mut self, event: &str, id: u64, data: &str) -> String {
-        let id = id.to_string();
-        SseEvent { event: Some(event), id: Some(&id), retry_ms: self.retry.take(), data }.frame()
-    }
-}
-
-impl Chunks for EventStream {
+impl Chunks for Events {
     fn content_type(&self) -> &'static str {
         "text/event-stream"
     }
 
     async fn write_chunks<W: Write>(mut self, mut writer: ChunkWriter<W>) -> Result<ChunksWritten, W::Error> {
-        let mut sent_up_to = self.last_id.unwrap_or(0);
-        if let (Some(first), Some(last)) = (self.resume.gap, self.last_id) {
-            let data = alloc::format!(r#"{{"missed_from":{},"first":{first}}}"#, last + 1);
-            let block = self.frame("gap", first - 1, &data);
-            writer.write_chunk(block.as_bytes()).await?;
-        }
-        for e in core::mem::take(&mut self.resume.events) {
-            sent_up_to = e.id;
-            let block = self.frame("motion", e.id, &e.data_json());
+        for block in core::mem::take(&mut self.first) {
             writer.write_chunk(block.as_bytes()).await?;
         }
         writer.flush().await?;
         loop {
             match with_timeout(Duration::from_secs(DEFAULT_KEEPALIVE_S), self.subscriber.next_message()).await {
-                Err(_) => writer.write_chunk(sse::comment("keepalive").as_bytes()).await?,
+                Err(_) => writer.write_chunk(EventStream::keepalive().as_bytes()).await?,
                 // Fallen too far behind: end the stream; the client resumes
                 // with Last-Event-ID.
                 Ok(WaitResult::Lagged(_)) => return writer.finalize().await,
-                Ok(WaitResult::Message(e)) if e.id <= sent_up_to => continue,
-                Ok(WaitResult::Message(e)) => {
-                    let block = self.frame("motion", e.id, &e.data_json());
-                    writer.write_chunk(block.as_bytes()).await?;
-                }
+                Ok(WaitResult::Message(e)) => match self.stream.live(&e) {
+                    Some(block) => writer.write_chunk(block.as_bytes()).await?,
+                    None => continue,
+                },
             }
             writer.flush().await?;
         }

@@ -2,14 +2,13 @@
 //! needs `Authorization: Bearer <token>` or `?token=<token>`, checked before
 //! any stream or upgrade starts (`docs/protocol.md`, "token").
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use cam_core::protocol::token_matches;
+use cam_core::protocol::{bearer_token, query_token, token_matches};
 
 use super::json_error;
 use crate::config::Fault;
@@ -24,11 +23,9 @@ pub(super) async fn require_token(State(shared): State<Arc<Shared>>, req: Reques
     if unguarded || matches!(path, "/" | "/app.js") {
         return next.run(req).await;
     }
-    let bearer =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let query = Query::<HashMap<String, String>>::try_from_uri(req.uri()).ok();
-    let from_query = query.as_ref().and_then(|q| q.get("token")).map(String::as_str);
-    if bearer.or(from_query).is_some_and(|t| token_matches(expected, t)) {
+    let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
+    let from_query = req.uri().query().and_then(query_token);
+    if bearer.or(from_query.as_deref()).is_some_and(|t| token_matches(expected, t)) {
         next.run(req).await
     } else {
         json_error(StatusCode::UNAUTHORIZED, "unauthorized")
