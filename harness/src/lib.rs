@@ -12,7 +12,8 @@
 //! - [`suite`]: finds, filters and runs many; [`report`] prints them;
 //! - [`record`]: recording a live cam into a new fixture;
 //! - [`synth`]: generated clips with exact ground truth;
-//! - [`tls`]: reaching `https://` cams.
+//! - [`tls`]: reaching `https://` cams;
+//! - [`image`]: the firmware ELF as a checked ESP32-C3 app image.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -26,6 +27,7 @@
 
 pub mod board;
 pub mod client;
+pub mod image;
 pub mod matcher;
 pub mod record;
 pub mod report;

@@ -47,6 +47,18 @@ enum Command {
         /// The new fixture folder.
         dir: PathBuf,
     },
+    /// Turn the firmware ELF into an ESP32-C3 app image, check it and report
+    /// its size and static RAM (exit 1 when over budget).
+    Image {
+        /// The firmware ELF.
+        elf: PathBuf,
+        /// Write the app image here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Fail if the image takes more than this share of its app partition, in percent.
+        #[arg(long, default_value_t = 50.0)]
+        budget_percent: f64,
+    },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// Folder to write.
@@ -147,6 +159,38 @@ async fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("cam-hil: record: {e}");
                     ExitCode::from(2)
+                }
+            }
+        }
+        Command::Image { elf, out, budget_percent } => {
+            let bytes = match std::fs::read(&elf) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("cam-hil: {}: {e}", elf.display());
+                    return ExitCode::from(2);
+                }
+            };
+            match cam_hil::image::build(&bytes, out.as_deref()) {
+                Ok(r) => {
+                    println!(
+                        "cam-hil: {}: app image {} bytes ({:.1} % of its {} byte partition); static data {} bytes, stack {} bytes, IRAM code {} bytes",
+                        elf.display(),
+                        r.app_size,
+                        r.percent_of_partition(),
+                        r.partition_size,
+                        r.dram,
+                        r.stack,
+                        r.iram
+                    );
+                    if r.percent_of_partition() > budget_percent {
+                        eprintln!("cam-hil: over budget: {:.1} % > {budget_percent} %", r.percent_of_partition());
+                        return ExitCode::from(1);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cam-hil: {}: {e}", elf.display());
+                    ExitCode::from(1)
                 }
             }
         }
