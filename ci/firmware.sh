@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 rustup target add riscv32imc-unknown-none-elf >/dev/null
 elf=firmware/target/riscv32imc-unknown-none-elf/release/cam-fw
 hil_elf=firmware/target/hil/riscv32imc-unknown-none-elf/release/cam-fw
-(cd firmware && cargo build --locked --release && cargo build --locked --release --features hil --target-dir target/hil)
+(cd firmware && cargo fmt --check && cargo build --locked --release && cargo build --locked --release --features hil --target-dir target/hil)
 mkdir -p target/firmware
 cargo run --locked -q -p cam-hil -- image "$elf" --out target/firmware/cam-fw.bin --budget-percent 50
 cargo run --locked -q -p cam-hil -- image "$hil_elf" --out target/firmware/cam-fw-hil.bin --budget-percent 50

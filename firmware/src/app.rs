@@ -11,29 +11,31 @@ use cam_core::event_log::Resume;
 #[cfg(feature = "hil")]
 use cam_core::protocol::FrameReply;
 use cam_core::protocol::{
-    CLOSE_BAD_DATA, CLOSE_TOO_BIG, DEFAULT_KEEPALIVE_S, DEFAULT_RETRY_MS, MAX_WS_MESSAGE, bearer_token, parse_last_event_id,
-    query_token, token_matches,
+    CLOSE_BAD_DATA, CLOSE_TOO_BIG, DEFAULT_KEEPALIVE_S, DEFAULT_RETRY_MS, MAX_WS_MESSAGE, bearer_token,
+    parse_last_event_id, query_token, token_matches,
 };
 use cam_core::stream::EventStream;
 use cam_core::{MotionEvent, web};
 use embassy_sync::pubsub::WaitResult;
 use embassy_time::{Duration, with_timeout};
-use picoserve::extract::FromRequestParts;
+use picoserve::Router;
 #[cfg(feature = "hil")]
 use picoserve::extract::FromRequest;
+use picoserve::extract::FromRequestParts;
 use picoserve::futures::Either;
 use picoserve::io::{Read, Write};
-use picoserve::request::RequestParts;
 #[cfg(feature = "hil")]
 use picoserve::request::RequestBody;
-use picoserve::response::chunked::{ChunkWriter, Chunks, ChunkedResponse, ChunksWritten};
+use picoserve::request::RequestParts;
+use picoserve::response::chunked::{ChunkWriter, ChunkedResponse, Chunks, ChunksWritten};
 use picoserve::response::fs::File;
-use picoserve::response::ws::{Message, ReadFrameError, ReadMessageError, SocketRx, SocketTx, WebSocketCallback, WebSocketUpgrade};
+use picoserve::response::ws::{
+    Message, ReadFrameError, ReadMessageError, SocketRx, SocketTx, WebSocketCallback, WebSocketUpgrade,
+};
 use picoserve::response::{IntoResponse, StatusCode};
 #[cfg(feature = "hil")]
 use picoserve::routing::post;
 use picoserve::routing::{PathRouter, get, get_service};
-use picoserve::Router;
 
 use crate::state;
 use crate::storage::NoCard;
@@ -132,7 +134,8 @@ async fn events(_auth: Authorized, LastEventId(last_id): LastEventId) -> Result<
     // Subscribe and read the buffer under the cam lock: nothing is missed
     // or sent twice between the two.
     let guard = state::CAM.lock().await;
-    let subscriber = state::EVENTS.subscriber().map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"))?;
+    let subscriber =
+        state::EVENTS.subscriber().map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"))?;
     let resume = match (guard.borrow().as_ref(), last_id) {
         (Some(cam), Some(id)) => cam.log().since(id),
         _ => Resume { events: Vec::new(), gap: None },
@@ -192,7 +195,11 @@ async fn control(_auth: Authorized, upgrade: WebSocketUpgrade) -> impl IntoRespo
 struct Control;
 
 impl WebSocketCallback for Control {
-    async fn run<R: Read, W: Write<Error = R::Error>>(self, mut rx: SocketRx<R>, mut tx: SocketTx<W>) -> Result<(), W::Error> {
+    async fn run<R: Read, W: Write<Error = R::Error>>(
+        self,
+        mut rx: SocketRx<R>,
+        mut tx: SocketTx<W>,
+    ) -> Result<(), W::Error> {
         // One message at a time, at most 16 KiB: allocated per connection.
         let mut buffer = alloc::vec![0u8; MAX_WS_MESSAGE];
         loop {
@@ -247,7 +254,11 @@ struct FrameBody(Vec<u8>);
 impl<'r, S> FromRequest<'r, S> for FrameBody {
     type Rejection = JsonReply;
 
-    async fn from_request<R: Read>(_state: &'r S, _parts: RequestParts<'r>, body: RequestBody<'r, R>) -> Result<Self, Self::Rejection> {
+    async fn from_request<R: Read>(
+        _state: &'r S,
+        _parts: RequestParts<'r>,
+        body: RequestBody<'r, R>,
+    ) -> Result<Self, Self::Rejection> {
         let length = body.content_length();
         if length > MAX_FRAME_BYTES {
             return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "frame too large"));

@@ -63,14 +63,21 @@ async fn main(spawner: Spawner) -> ! {
         .with_ssid(SSID.try_into().expect("CAM_SSID is at most 32 bytes"))
         .with_authentication(auth);
     let interface = Interface::station();
-    let controller = WifiController::new(peripherals.WIFI, ControllerConfig::default().with_initial_config(Config::Station(station)))
-        .expect("Wi-Fi starts");
+    let controller = WifiController::new(
+        peripherals.WIFI,
+        ControllerConfig::default().with_initial_config(Config::Station(station)),
+    )
+    .expect("Wi-Fi starts");
 
     let rng = Rng::new();
     let seed = u64::from(rng.random()) << 32 | u64::from(rng.random());
     static RESOURCES: StaticCell<StackResources<{ WEB_TASKS + 1 }>> = StaticCell::new();
-    let (stack, runner) =
-        embassy_net::new(interface, embassy_net::Config::dhcpv4(Default::default()), RESOURCES.init(StackResources::new()), seed);
+    let (stack, runner) = embassy_net::new(
+        interface,
+        embassy_net::Config::dhcpv4(Default::default()),
+        RESOURCES.init(StackResources::new()),
+        seed,
+    );
 
     spawner.spawn(wifi_task(controller).expect("task slot"));
     spawner.spawn(net_task(runner).expect("task slot"));
@@ -112,5 +119,8 @@ async fn web_task(id: usize, stack: Stack<'static>) -> ! {
     static CONFIG: picoserve::Config = picoserve::Config::const_default().keep_connection_alive();
     let app = app::router();
     let (mut rx, mut tx, mut http) = ([0u8; TCP_BUFFER], [0u8; TCP_BUFFER], [0u8; HTTP_BUFFER]);
-    picoserve::Server::new(&app, &CONFIG, &mut http).listen_and_serve(id, stack, PORT, &mut rx, &mut tx).await.into_never()
+    picoserve::Server::new(&app, &CONFIG, &mut http)
+        .listen_and_serve(id, stack, PORT, &mut rx, &mut tx)
+        .await
+        .into_never()
 }

@@ -51,6 +51,8 @@ pub struct Board {
     pub port: String,
     /// Baud rate.
     pub baud: u32,
+    /// Firmware to flash before the console is first read.
+    pub flash: Option<std::path::PathBuf>,
     state: tokio::sync::Mutex<Option<Reader>>,
 }
 
@@ -85,7 +87,12 @@ pub struct Session {
 impl Board {
     /// A board on `port` at `baud` (not opened yet).
     pub fn new(port: impl Into<String>, baud: u32) -> Self {
-        Self { port: port.into(), baud, state: tokio::sync::Mutex::new(None) }
+        Self { port: port.into(), baud, flash: None, state: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The same board, flashing `elf` before its console is first read.
+    pub fn with_flash(self, elf: Option<std::path::PathBuf>) -> Self {
+        Self { flash: elf, ..self }
     }
 
     /// Opens the port on first use, then waits up to `wait` for the cam's
@@ -98,6 +105,13 @@ impl Board {
         let reader = {
             let mut state = self.state.lock().await;
             if state.is_none() {
+                if let Some(elf) = &self.flash {
+                    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+                    let (port, baud) = (self.port.clone(), self.baud);
+                    tokio::task::spawn_blocking(move || flash(&port, &bytes, baud))
+                        .await
+                        .map_err(|e| format!("flashing {}: {e}", self.port))??;
+                }
                 *state = Some(self.start()?);
             }
             state.clone().expect("just set")
@@ -171,6 +185,48 @@ impl Board {
             .map_err(|e| format!("console thread: {e}"))?;
         Ok(reader)
     }
+}
+
+/// Flashes `elf` (an ESP32-C3 firmware) to the board on `port` with espflash
+/// (as a library), skipping flash regions that already hold the same bytes,
+/// then resets it into the new firmware. The port is free again when this
+/// returns, for the console reader.
+///
+/// Not exercised in CI (no board is attached there); the nightly runs on
+/// real boards use it.
+///
+/// # Errors
+/// The port is not a USB serial port, the chip does not answer, the ELF is
+/// not an ESP32-C3 image, or writing fails.
+pub fn flash(port: &str, elf: &[u8], baud: u32) -> Result<(), String> {
+    use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
+    use espflash::flasher::{FlashData, FlashSettings, Flasher};
+    use espflash::image_format::ImageFormat;
+    use espflash::image_format::idf::IdfBootloaderFormat;
+    use espflash::target::{Chip, DefaultProgressCallback};
+
+    let info = serialport::available_ports()
+        .map_err(|e| format!("listing serial ports: {e}"))?
+        .into_iter()
+        .find(|p| p.port_name == port)
+        .and_then(|p| match p.port_type {
+            serialport::SerialPortType::UsbPort(info) => Some(info),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{port} is not a USB serial port: cannot flash it"))?;
+    let serial = serialport::new(port, 115_200).open_native().map_err(|e| format!("cannot open {port}: {e}"))?;
+    let connection =
+        Connection::new(serial, info, ResetAfterOperation::HardReset, ResetBeforeOperation::DefaultReset, 115_200);
+    let chip = Chip::Esp32c3;
+    let mut flasher = Flasher::connect(connection, true, true, true, Some(chip), Some(baud))
+        .map_err(|e| format!("cannot talk to the bootloader on {port}: {e}"))?;
+    let flash_data = FlashData::new(FlashSettings::default(), 0, None, chip, chip.default_xtal_frequency());
+    let image =
+        IdfBootloaderFormat::new(elf, &flash_data, None, None, None, None).map_err(|e| format!("app image: {e}"))?;
+    flasher
+        .load_image_to_flash(&mut DefaultProgressCallback, ImageFormat::EspIdf(image))
+        .map_err(|e| format!("flashing {port}: {e}"))?;
+    flasher.connection().reset().map_err(|e| format!("resetting {port}: {e}"))
 }
 
 #[cfg(test)]

@@ -53,12 +53,16 @@ pub fn build(elf: &[u8], out: Option<&Path>) -> Result<ImageReport, String> {
     let flash = FlashData::new(FlashSettings::default(), 0, None, chip, chip.default_xtal_frequency());
     let image = IdfBootloaderFormat::new(elf, &flash, None, None, None, None).map_err(|e| format!("app image: {e}"))?;
     let meta = image.metadata();
-    let number = |key: &str| meta.get(key).and_then(|v| v.parse::<u32>().ok()).ok_or(format!("no {key} in the image metadata"));
+    let number =
+        |key: &str| meta.get(key).and_then(|v| v.parse::<u32>().ok()).ok_or(format!("no {key} in the image metadata"));
     let (app_size, partition_size) = (number("app_size")?, number("part_size")?);
     let app = image.ota_segments().next().ok_or("no app segment")?;
     let bytes = app.data();
     if bytes.first() != Some(&IMAGE_MAGIC) {
-        return Err(format!("bad image header: first byte {:#04x}, not {IMAGE_MAGIC:#04x}", bytes.first().copied().unwrap_or(0)));
+        return Err(format!(
+            "bad image header: first byte {:#04x}, not {IMAGE_MAGIC:#04x}",
+            bytes.first().copied().unwrap_or(0)
+        ));
     }
     // Extended header: chip id at bytes 12..14 (little endian).
     let chip_id = bytes.get(12..14).map(|b| u16::from_le_bytes([b[0], b[1]]));

@@ -96,8 +96,9 @@ struct RunArgs {
     fail_fast: bool,
     /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
     /// or `board:SERIAL_PORT` (a board whose console prints its address).
-    #[arg(long, default_value = "sim")]
-    target: TargetSpec,
+    /// Repeatable: scenarios are spread over the targets.
+    #[arg(long = "target", default_value = "sim")]
+    targets: Vec<TargetSpec>,
     /// Token for a `url:` target.
     #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -107,6 +108,10 @@ struct RunArgs {
     /// Baud rate of a board's console.
     #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
     baud: u32,
+    /// Flash this firmware ELF to every board target before running
+    /// (espflash; regions already holding the same bytes are skipped).
+    #[arg(long)]
+    flash: Option<PathBuf>,
     /// Write JUnit XML (one test case per scenario run) to this file.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -227,13 +232,19 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("cam-hil: no scenario selected");
         return ExitCode::from(2);
     }
-    let target = args.target.with_credentials(args.token, args.ca).with_baud(args.baud);
-    if let Err(e) = target.probe().await {
-        eprintln!("cam-hil: {e}");
-        return ExitCode::from(2);
+    let targets: Vec<TargetSpec> = args
+        .targets
+        .into_iter()
+        .map(|t| t.with_credentials(args.token.clone(), args.ca.clone()).with_board(args.baud, args.flash.clone()))
+        .collect();
+    for target in &targets {
+        if let Err(e) = target.probe().await {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
+        }
     }
-    if args.jobs > 1 && !matches!(target, TargetSpec::Sim) {
-        eprintln!("cam-hil: one cam runs scenarios one at a time (--jobs ignored)");
+    if args.jobs > 1 && targets.iter().any(|t| !matches!(t, TargetSpec::Sim)) {
+        eprintln!("cam-hil: a cam runs scenarios one at a time (--jobs applies to the simulator only)");
     }
     // Progress bars for long replays on an interactive terminal only.
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(indicatif::MultiProgress::new);
@@ -242,7 +253,7 @@ async fn run(args: RunArgs) -> ExitCode {
         None => TextReporter::new(std::io::stdout()),
     };
     let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast, progress };
-    let (summary, reports) = suite::run_with(&scenarios, &target, &options, &mut reporter).await;
+    let (summary, reports) = suite::run_on(&scenarios, &targets, &options, &mut reporter).await;
     let mut written = true;
     if let Some(Err(e)) = args.junit.as_ref().map(|path| report::junit::write(path, &reports)) {
         eprintln!("cam-hil: JUnit report: {e}");

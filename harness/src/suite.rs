@@ -151,25 +151,64 @@ pub async fn run_with(
     options: &RunOptions,
     reporter: &mut dyn Reporter,
 ) -> (Summary, Vec<ScenarioReport>) {
+    run_on(scenarios, std::slice::from_ref(target), options, reporter).await
+}
+
+/// Runs `scenarios` spread over `targets`: each scenario run takes a free
+/// target slot (the simulator has `jobs` slots, any other target one) and
+/// gives it back when done. A board that vanishes is retired from the pool,
+/// so the other targets carry on; when none is left, what has not started is
+/// skipped.
+pub async fn run_on(
+    scenarios: &[Scenario],
+    targets: &[TargetSpec],
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> (Summary, Vec<ScenarioReport>) {
     use futures_util::StreamExt;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let env = RunEnv { clips: ClipCache::default(), progress: options.progress.clone() };
-    let jobs = if matches!(target, TargetSpec::Sim) { options.jobs.max(1) } else { 1 };
+    let slots: Vec<usize> = (0..targets.len())
+        .flat_map(|i| {
+            std::iter::repeat_n(i, if matches!(targets[i], TargetSpec::Sim) { options.jobs.max(1) } else { 1 })
+        })
+        .collect();
+    let jobs = slots.len();
+    let (slot_tx, slot_rx) = tokio::sync::mpsc::unbounded_channel();
+    for s in &slots {
+        let _ = slot_tx.send(*s);
+    }
+    // The pool's own sender goes away when the last target slot is retired.
+    let alive = std::sync::atomic::AtomicUsize::new(jobs);
+    let slot_tx = std::sync::Mutex::new(Some(slot_tx));
+    let slot_rx = tokio::sync::Mutex::new(slot_rx);
     let repeat = options.repeat.max(1);
     let stop = AtomicBool::new(false);
     let runs = scenarios.iter().enumerate().flat_map(|(i, s)| (1..=repeat).map(move |k| (i, k, s)));
     let mut stream = futures_util::stream::iter(runs)
         .map(|(i, k, s)| {
-            let (env, stop) = (&env, &stop);
+            let (env, stop, slot_rx, slot_tx, alive) = (&env, &stop, &slot_rx, &slot_tx, &alive);
             async move {
                 if stop.load(Ordering::Relaxed) {
                     return (i, k, None);
                 }
+                let Some(slot) = slot_rx.lock().await.recv().await else {
+                    return (i, k, None); // no target left
+                };
+                let target = &targets[slot];
                 let mut report = match target.open(&s.needs).await {
                     Ok(t) => runner::run(s, t.as_ref(), env).await,
                     Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
                 };
+                let vanished = report.failure().is_some_and(|(_, m)| m.contains("vanished"));
+                if vanished {
+                    if alive.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        slot_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    }
+                } else if let Some(tx) = slot_tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    let _ = tx.send(slot);
+                }
                 if repeat > 1 {
                     report.name = format!("{} #{k}", report.name);
                 }

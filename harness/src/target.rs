@@ -159,10 +159,13 @@ impl TargetSpec {
         }
     }
 
-    /// Sets a board target's baud rate (`--baud`).
-    pub fn with_baud(self, baud: u32) -> Self {
+    /// Sets a board target's baud rate (`--baud`) and the firmware to flash
+    /// first (`--flash`).
+    pub fn with_board(self, baud: u32, flash: Option<std::path::PathBuf>) -> Self {
         match self {
-            TargetSpec::Board(b, e) => TargetSpec::Board(Arc::new(Board::new(b.port.clone(), baud)), e),
+            TargetSpec::Board(b, e) => {
+                TargetSpec::Board(Arc::new(Board::new(b.port.clone(), baud).with_flash(flash)), e)
+            }
             other => other,
         }
     }

@@ -118,3 +118,39 @@ fn the_cli_runs_on_a_board() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.ends_with("2 passed, 0 failed\n"), "{stdout}");
 }
+
+#[tokio::test]
+async fn scenarios_spread_over_two_boards() {
+    let config = || SimConfig { keepalive: Duration::from_millis(200), ..SimConfig::default() };
+    let (_a, board_a, _da) = virtual_board(config()).await;
+    let (_b, board_b, _db) = virtual_board(config()).await;
+    let scenarios = scenarios(&["protocol", "console"]);
+    let (summary, reports) =
+        suite::run_on(&scenarios, &[board_a, board_b], &suite::RunOptions::default(), &mut Quiet).await;
+    assert_eq!(summary.failed, 0, "{:?}", reports.iter().find_map(|r| r.failure()));
+    let boards: std::collections::BTreeSet<String> =
+        reports.iter().map(|r| r.target.split(" at ").next().unwrap().to_string()).collect();
+    assert_eq!(boards.len(), 2, "both boards ran scenarios: {boards:?}");
+}
+
+#[tokio::test]
+async fn a_vanished_board_is_retired_and_the_other_carries_on() {
+    let (_b, board_b, _db) =
+        virtual_board(SimConfig { keepalive: Duration::from_millis(200), ..SimConfig::default() }).await;
+    // Board A: a console that names a cam, then goes away.
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let a = Arc::new(Board::new(slave.name().unwrap(), 115_200));
+    master.write_all(b"cam-fw: listening on http://127.0.0.1:9\r\n").unwrap();
+    let mut session = a.session(Duration::from_secs(5)).await.unwrap();
+    drop((master, slave));
+    while !matches!(session.lines.recv().await.unwrap(), ConsoleLine::Gone(_)) {}
+    let board_a = TargetSpec::Board(a, Endpoint::new("", None));
+
+    let scenarios = scenarios(&["protocol"]);
+    let (summary, reports) =
+        suite::run_on(&scenarios, &[board_a, board_b], &suite::RunOptions::default(), &mut Quiet).await;
+    assert_eq!(summary.failed, 1, "only the scenario that met board A fails");
+    assert_eq!(summary.passed, scenarios.len() - 1);
+    let (_, message) = reports.iter().find_map(|r| r.failure()).unwrap();
+    assert!(message.contains("vanished"), "{message}");
+}
