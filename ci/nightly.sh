@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Nightly HIL run on real boards: builds the firmware with the HIL routes,
+# flashes every attached ESP32-C3 (espflash skips regions that already hold
+# the same bytes), runs the scenario suite spread over the boards while
+# reading their consoles, and writes JUnit XML and the HTML report.
+#
+#   CAM_SSID=… CAM_PASSWORD=… [CAM_TOKEN=…] bash ci/nightly.sh [PORT...]
+#
+# Without PORTs it takes every /dev/ttyACM* and /dev/ttyUSB*. With
+# `--virtual` it runs against the virtual board (`cam-sim --console-pty`)
+# instead, without flashing: CI uses that to prove this script.
+# Results: target/nightly/<UTC time>/{junit.xml,report/index.html}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="target/nightly/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+skip=(--skip-tag storage --skip-tag tls)   # the firmware has no SD card and no TLS
+[ -n "${CAM_TOKEN:-}" ] || skip+=(--skip-tag auth)
+
+if [ "${1:-}" = "--virtual" ]; then
+  cargo build --locked -q -p cam-sim -p cam-hil
+  coproc SIM { exec ./target/debug/cam-sim --listen 127.0.0.1:0 --console-pty --keepalive 1 --snapshot-dir "$out/sdcard"; }
+  trap 'kill $SIM_PID 2>/dev/null || true' EXIT
+  # cam-sim's first line names its console; reading it waits until it is up.
+  read -r line <&"${SIM[0]}" || { echo "cam-sim exited" >&2; exit 2; }
+  port=${line#cam-sim: console on }
+  targets=(--target "board:$port")
+  flash=()
+else
+  ports=("$@")
+  if [ ${#ports[@]} -eq 0 ]; then
+    shopt -s nullglob
+    ports=(/dev/ttyACM* /dev/ttyUSB*)
+  fi
+  [ ${#ports[@]} -gt 0 ] || { echo "no board attached" >&2; exit 2; }
+  rustup target add riscv32imc-unknown-none-elf >/dev/null
+  (cd firmware && cargo build --locked --release --features hil --target-dir target/hil)
+  cargo build --locked --release -q -p cam-hil
+  targets=()
+  for p in "${ports[@]}"; do targets+=(--target "board:$p"); done
+  flash=(--flash firmware/target/hil/riscv32imc-unknown-none-elf/release/cam-fw)
+fi
+
+hil=./target/debug/cam-hil
+[ -x ./target/release/cam-hil ] && [ "${1:-}" != "--virtual" ] && hil=./target/release/cam-hil
+set +e
+"$hil" run "${targets[@]}" "${flash[@]}" "${skip[@]}" --junit "$out/junit.xml" --report "$out/report"
+status=$?
+set -e
+echo "nightly: results in $out (exit $status)"
+exit $status
