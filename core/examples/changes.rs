@@ -14,7 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut detector = Detector::new(DetectorConfig::default());
     println!("index,t_ms,change,label");
     for (i, row) in manifest.iter().enumerate() {
-        let change = detector.process(&std::fs::read(dir.join(&row.file))?)?;
+        let m = detector.process(&std::fs::read(dir.join(&row.file))?)?;
+        let change = m.change;
         let label = labels.get(i).map(|(_, m)| u8::from(*m).to_string()).unwrap_or_default();
         println!("{i},{},{change:.4},{label}", row.t_ms);
     }

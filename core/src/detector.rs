@@ -15,6 +15,14 @@
 //! 0 means no cell moved and 1 means every cell did. Averaging over cells
 //! removes sensor noise and JPEG block artefacts before comparing.
 //!
+//! Cells are also compared after removing the global brightness shift
+//! between the two frames (the difference of their median cell luma), and
+//! the smaller of the two changes is kept: a light or the camera's exposure
+//! changing the whole scene then does not move every cell, while a large
+//! object (which shifts the median too) is still seen. A
+//! frame in which nearly every cell still changed
+//! ([`DetectorConfig::lightswitch`]) is a lighting change, not motion.
+//!
 //! The reference is the previous good frame (frame differencing, as in the
 //! seed chapter). The first frame, and a frame whose size differs from the
 //! reference, has `change = 0` and becomes the reference. A frame that does
@@ -40,11 +48,21 @@ pub struct DetectorConfig {
     /// Largest accepted frame width and height in pixels (default 4096);
     /// larger frames are refused before any pixel is decoded.
     pub max_dimension: u16,
+    /// Also compare cells after removing the global brightness shift between
+    /// the two frames (the difference of their median cell luma) and keep the
+    /// smaller change, so a light or the camera's exposure changing the whole
+    /// scene does not count as motion (default on).
+    pub compensate_lighting: bool,
+    /// Fraction of cells in `(0, 1]`: a frame in which at least this many
+    /// cells still changed after compensation is a lighting change (a light
+    /// switched, exposure jumped), not motion: it raises no event and
+    /// becomes the reference (default 0.9; above 1 disables it).
+    pub lightswitch: f64,
 }
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096 }
+        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096, compensate_lighting: true, lightswitch: 0.9 }
     }
 }
 
@@ -136,15 +154,48 @@ impl LumaGrid {
     }
 
     /// Fraction of cells whose mean luma differs from `other`'s by more than
-    /// `delta` grey levels, in `[0, 1]`. `None` when the grids differ in
-    /// shape.
-    pub fn change_against(&self, other: &LumaGrid, delta: u8) -> Option<f64> {
+    /// `delta` grey levels, in `[0, 1]`, after removing `offset` (this
+    /// grid's level minus `other`'s). `None` when the grids differ in shape.
+    pub fn change_against(&self, other: &LumaGrid, delta: u8, offset: i16) -> Option<f64> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
-        let changed = self.cells.iter().zip(&other.cells).filter(|(a, b)| a.abs_diff(**b) > delta).count();
+        let delta = i16::from(delta);
+        let changed = self
+            .cells
+            .iter()
+            .zip(&other.cells)
+            .filter(|(a, b)| (i16::from(**a) - i16::from(**b) - offset).abs() > delta)
+            .count();
         Some(changed as f64 / self.cells.len() as f64)
     }
+
+    /// The median cell luma (0–255).
+    pub fn median(&self) -> u8 {
+        let mut histogram = [0usize; 256];
+        for &c in &self.cells {
+            histogram[usize::from(c)] += 1;
+        }
+        let half = self.cells.len().div_ceil(2);
+        let mut seen = 0;
+        for (level, n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen >= half {
+                return level as u8;
+            }
+        }
+        255
+    }
+}
+
+/// What the detector made of one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Fraction of grid cells that changed, in `[0, 1]`.
+    pub change: f64,
+    /// The change is a lighting change (at least
+    /// [`DetectorConfig::lightswitch`] of the cells), not motion.
+    pub lighting: bool,
 }
 
 /// Frame-differencing motion detector. Holds the reference grid (the
@@ -167,18 +218,33 @@ impl Detector {
     }
 
     /// Compares `jpeg` with the reference and makes it the new reference.
-    /// Returns `change` in `[0, 1]` (see the module docs); 0 for the first
-    /// frame or a frame of a new size.
+    /// Returns its `change` in `[0, 1]` (see the module docs; 0 for the first
+    /// frame or a frame of a new size) and whether it is a lighting change.
     ///
     /// # Errors
     /// [`FrameError`] for a frame that does not decode; the reference is
     /// left as it was.
-    pub fn process(&mut self, jpeg: &[u8]) -> Result<f64, FrameError> {
+    pub fn process(&mut self, jpeg: &[u8]) -> Result<Measurement, FrameError> {
         let grid = LumaGrid::from_jpeg(jpeg, &self.config)?;
-        let change =
-            self.reference.as_ref().and_then(|r| grid.change_against(r, self.config.cell_delta)).unwrap_or(0.0);
+        let measurement = match &self.reference {
+            Some(r) => {
+                let delta = self.config.cell_delta;
+                let raw = grid.change_against(r, delta, 0).unwrap_or(0.0);
+                // Compensation only when it explains the frame better: a
+                // large object entering also moves the median, and then the
+                // raw comparison is the right one.
+                let change = if self.config.compensate_lighting {
+                    let offset = i16::from(grid.median()) - i16::from(r.median());
+                    raw.min(grid.change_against(r, delta, offset).unwrap_or(raw))
+                } else {
+                    raw
+                };
+                Measurement { change, lighting: change >= self.config.lightswitch }
+            }
+            None => Measurement { change: 0.0, lighting: false },
+        };
         self.reference = Some(grid);
-        Ok(change)
+        Ok(measurement)
     }
 
     /// Forgets the reference frame; the next frame has `change = 0`.

@@ -41,6 +41,6 @@ pub mod stream;
 pub mod web;
 
 pub use command::{Ack, Command};
-pub use detector::{Detector, DetectorConfig, FrameError};
+pub use detector::{Detector, DetectorConfig, FrameError, Measurement};
 pub use event_log::{EventLog, MotionEvent, Resume};
 pub use state::{Cam, FrameOutcome};

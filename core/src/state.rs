@@ -34,7 +34,7 @@ pub struct FrameOutcome {
     /// The detector's `change`, in `[0, 1]`.
     pub change: f64,
     /// The `motion` event this frame raised (already in the event log, with
-    /// its id), if `change > threshold`.
+    /// its id), if `change > threshold` and the frame is not a lighting change.
     pub event: Option<MotionEvent>,
 }
 
@@ -84,8 +84,8 @@ impl Cam {
     /// [`FrameError`] for a frame that does not decode: nothing changes but
     /// [`Cam::rejected_frames`].
     pub fn process_frame(&mut self, jpeg: Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
-        let change = match self.detector.process(&jpeg) {
-            Ok(change) => change,
+        let measured = match self.detector.process(&jpeg) {
+            Ok(m) => m,
             Err(e) => {
                 self.rejected_frames += 1;
                 return Err(e);
@@ -94,7 +94,8 @@ impl Cam {
         self.frames += 1;
         let frame = self.frames;
         self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
-        let event = (change > self.threshold).then(|| {
+        let change = measured.change;
+        let event = (change > self.threshold && !measured.lighting).then(|| {
             self.trigger_count += 1;
             self.log
                 .push(MotionEvent { id: 0, ts: ts_ms as f64 / 1000.0, count: self.trigger_count, change, frame })

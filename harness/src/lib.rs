@@ -13,7 +13,8 @@
 //! - [`record`]: recording a live cam into a new fixture;
 //! - [`synth`]: generated clips with exact ground truth;
 //! - [`tls`]: reaching `https://` cams;
-//! - [`image`]: the firmware ELF as a checked ESP32-C3 app image.
+//! - [`image`]: the firmware ELF as a checked ESP32-C3 app image;
+//! - [`eval`]: the detector scored against labelled footage.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -27,6 +28,7 @@
 
 pub mod board;
 pub mod client;
+pub mod eval;
 pub mod image;
 pub mod matcher;
 pub mod record;

@@ -59,8 +59,32 @@ enum Command {
         #[arg(long, default_value_t = 50.0)]
         budget_percent: f64,
     },
+    /// Score the core detector on clip folders against their labels.csv
+    /// (precision, recall, F1, false alarms per hour of still footage).
+    Eval {
+        /// Clip folders.
+        dirs: Vec<PathBuf>,
+        /// Motion threshold on `change`.
+        #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// Score every threshold from 0.01 to 0.50 and write a
+        /// precision/recall curve per clip into this folder (SVG).
+        #[arg(long)]
+        sweep: Option<PathBuf>,
+        /// Frames a detected event may be off its labelled segment.
+        #[arg(long, default_value_t = 2)]
+        tolerance: usize,
+        /// Turn off the lighting compensation and the lightswitch rule.
+        #[arg(long)]
+        no_lighting_rules: bool,
+    },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
+        /// `bright-square` (the protocol scenarios' clip), `lighting` (lights
+        /// only, nothing moves) or `walker` (an object crosses while a light
+        /// goes on).
+        #[arg(long, default_value = "bright-square")]
+        preset: String,
         /// Folder to write.
         dir: PathBuf,
     },
@@ -199,7 +223,18 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Synth { dir } => match synth::bright_square(&dir, SquareClip::default()) {
+        Command::Eval { dirs, threshold, sweep, tolerance, no_lighting_rules } => {
+            eval(&dirs, threshold, sweep.as_deref(), tolerance, no_lighting_rules)
+        }
+        Command::Synth { preset, dir } => match match preset.as_str() {
+            "bright-square" => synth::bright_square(&dir, SquareClip::default()),
+            "lighting" => synth::Spec::lighting().write(&dir, &preset),
+            "walker" => synth::Spec::walker().write(&dir, &preset),
+            other => {
+                eprintln!("cam-hil: unknown preset {other:?}: bright-square, lighting or walker");
+                return ExitCode::from(2);
+            }
+        } {
             Ok(()) => {
                 println!("cam-hil: wrote {}", dir.display());
                 ExitCode::SUCCESS
@@ -273,4 +308,67 @@ async fn run(args: RunArgs) -> ExitCode {
         (0, false) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
+}
+
+fn eval(dirs: &[PathBuf], threshold: f64, sweep: Option<&std::path::Path>, tolerance: usize, plain: bool) -> ExitCode {
+    use cam_hil::eval;
+    let mut config = cam_core::DetectorConfig::default();
+    if plain {
+        config.compensate_lighting = false;
+        config.lightswitch = 2.0;
+    }
+    println!("{}", eval::TABLE_HEADER);
+    let mut failed = false;
+    for dir in dirs {
+        let clip = match cam_sim::clip::Clip::load(dir) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let name = clip.name();
+        let frames = match eval::run(&clip, config, threshold) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match eval::score(&frames, threshold, tolerance) {
+            Some(m) => println!("{}", eval::table_row(&name, &m)),
+            None => {
+                let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
+                    + usize::from(frames.first().is_some_and(|f| f.motion));
+                println!("| {name} | {threshold:.2} | {events} | (no labels) | | | | | | |");
+            }
+        }
+        if let (Some(out), true) = (sweep, clip.frames.iter().any(|f| f.label.is_some())) {
+            match eval::sweep(&clip, config, &eval::default_thresholds(), tolerance) {
+                Ok(points) => {
+                    let path = out.join(format!("{name}-sweep.svg"));
+                    if let Err(e) = std::fs::create_dir_all(out)
+                        .and_then(|()| std::fs::write(&path, eval::sweep_svg(&name, &points)))
+                    {
+                        eprintln!("cam-hil: {}: {e}", path.display());
+                        failed = true;
+                    } else {
+                        let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
+                        eprintln!(
+                            "cam-hil: {} (best F1 {:.2} at threshold {:.2})",
+                            path.display(),
+                            best.f1,
+                            best.threshold
+                        );
+                    }
+                }
+                Err(e) => {
+                    eprintln!("cam-hil: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

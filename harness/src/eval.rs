@@ -1,0 +1,248 @@
+//! `cam-hil eval`: how well the core detector does on a labelled clip, with
+//! no network: each frame goes through the core's [`Cam`] (the same logic
+//! as every target) and the motion events are scored against `labels.csv`.
+//!
+//! ## How events are matched (event level)
+//! A *detected event* is a run of consecutive frames that raised a `motion`
+//! event; a *labelled segment* is a run of consecutive frames labelled
+//! `motion = 1`. A detected event is correct when it overlaps a labelled
+//! segment widened by `tolerance` frames on each side (frame differencing
+//! fires on the frame where things change, which may be just outside the
+//! label); a segment is found when a detected event overlaps it so widened.
+//! Precision = correct / detected, recall = found / segments, F1 their
+//! harmonic mean. False alarms are the detected events that are not
+//! correct; they are counted per hour of still footage (frames labelled 0).
+//! Frame-level precision and recall (each frame's event against its label)
+//! are reported too: on clips with one long labelled segment they show the
+//! trade-off that event-level scores hide.
+
+use std::fmt::Write as _;
+
+use cam_core::storage::Storage;
+use cam_core::{Cam, Command, DetectorConfig};
+use cam_sim::clip::Clip;
+
+/// One frame as the detector saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalFrame {
+    /// Index in the clip.
+    pub index: usize,
+    /// The detector's `change`.
+    pub change: f64,
+    /// It raised a `motion` event.
+    pub motion: bool,
+    /// Ground truth, where the clip has labels.
+    pub label: Option<bool>,
+    /// Ms until the next frame (the last frame: the clip's mean interval).
+    pub duration_ms: u64,
+}
+
+/// Event-level scores of one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Threshold used.
+    pub threshold: f64,
+    /// Detected events.
+    pub detected: usize,
+    /// Detected events overlapping a labelled segment.
+    pub correct: usize,
+    /// Labelled segments.
+    pub segments: usize,
+    /// Labelled segments found.
+    pub found: usize,
+    /// correct / detected (1 when nothing was detected).
+    pub precision: f64,
+    /// found / segments (1 when there is no segment).
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Hours of footage labelled still.
+    pub still_hours: f64,
+    /// False alarms (detected − correct) per hour of still footage.
+    pub false_alarms_per_hour: f64,
+    /// Frame level: frames raising events that are labelled 1, over frames
+    /// raising events (1 when none did).
+    pub frame_precision: f64,
+    /// Frame level: frames labelled 1 that raised events, over frames
+    /// labelled 1 (1 when none is).
+    pub frame_recall: f64,
+}
+
+struct NoStorage;
+impl Storage for NoStorage {
+    type Error = &'static str;
+    fn exists(&mut self, _: &str) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+    fn write_atomic(&mut self, _: &str, _: &[u8]) -> Result<(), Self::Error> {
+        Err("eval has no storage")
+    }
+}
+
+/// Runs every frame of `clip` through a fresh cam with `config` and
+/// `threshold`.
+///
+/// # Errors
+/// A frame that does not decode, naming it.
+pub fn run(clip: &Clip, config: DetectorConfig, threshold: f64) -> Result<Vec<EvalFrame>, String> {
+    let mut cam = Cam::new(config, 16);
+    cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage);
+    let n = clip.frames.len();
+    let mean = if n > 1 { (clip.frames[n - 1].t_ms - clip.frames[0].t_ms) / (n as u64 - 1) } else { 0 };
+    clip.frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let o = cam.process_frame(f.jpeg.clone(), f.t_ms).map_err(|e| format!("{}: {e}", f.file))?;
+            let duration_ms = clip.frames.get(i + 1).map_or(mean, |next| next.t_ms - f.t_ms);
+            Ok(EvalFrame { index: i, change: o.change, motion: o.event.is_some(), label: f.label, duration_ms })
+        })
+        .collect()
+}
+
+/// Maximal runs of consecutive indices where `pred` holds, as inclusive ranges.
+fn runs(frames: &[EvalFrame], pred: impl Fn(&EvalFrame) -> bool) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for f in frames.iter().filter(|f| pred(f)) {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == f.index => *end = f.index,
+            _ => out.push((f.index, f.index)),
+        }
+    }
+    out
+}
+
+/// Scores `frames` (see the module docs); `None` when they have no labels.
+pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<Metrics> {
+    if frames.iter().all(|f| f.label.is_none()) {
+        return None;
+    }
+    let detected = runs(frames, |f| f.motion);
+    let segments = runs(frames, |f| f.label == Some(true));
+    let overlaps =
+        |(a0, a1): (usize, usize), (s0, s1): (usize, usize)| a0 <= s1 + tolerance && s0.saturating_sub(tolerance) <= a1;
+    let correct = detected.iter().filter(|d| segments.iter().any(|s| overlaps(**d, *s))).count();
+    let found = segments.iter().filter(|s| detected.iter().any(|d| overlaps(*d, **s))).count();
+    let precision = if detected.is_empty() { 1.0 } else { correct as f64 / detected.len() as f64 };
+    let recall = if segments.is_empty() { 1.0 } else { found as f64 / segments.len() as f64 };
+    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    let still_ms: u64 = frames.iter().filter(|f| f.label == Some(false)).map(|f| f.duration_ms).sum();
+    let still_hours = still_ms as f64 / 3_600_000.0;
+    let false_alarms = (detected.len() - correct) as f64;
+    let false_alarms_per_hour = if still_hours > 0.0 { false_alarms / still_hours } else { 0.0 };
+    let labelled = frames.iter().filter(|f| f.label.is_some());
+    let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
+    for f in labelled {
+        match (f.motion, f.label == Some(true)) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, true) => fneg += 1,
+            (false, false) => {}
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    Some(Metrics {
+        threshold,
+        detected: detected.len(),
+        correct,
+        segments: segments.len(),
+        found,
+        precision,
+        recall,
+        f1,
+        still_hours,
+        false_alarms_per_hour,
+        frame_precision: ratio(tp, tp + fp),
+        frame_recall: ratio(tp, tp + fneg),
+    })
+}
+
+/// Scores the clip at each threshold.
+///
+/// # Errors
+/// As [`run`]; and a clip without labels.
+pub fn sweep(
+    clip: &Clip,
+    config: DetectorConfig,
+    thresholds: &[f64],
+    tolerance: usize,
+) -> Result<Vec<Metrics>, String> {
+    thresholds
+        .iter()
+        .map(|&t| {
+            score(&run(clip, config, t)?, t, tolerance).ok_or_else(|| format!("{}: no labels.csv", clip.dir.display()))
+        })
+        .collect()
+}
+
+/// The thresholds `--sweep` tries: 0.01 to 0.50 by 0.01.
+pub fn default_thresholds() -> Vec<f64> {
+    (1..=50).map(|i| f64::from(i) / 100.0).collect()
+}
+
+/// A precision/recall curve over thresholds, as an SVG document.
+pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
+    use plotters::prelude::*;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (520, 420)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let chart = ChartBuilder::on(&root)
+            .caption(format!("{name}: precision / recall over thresholds 0.01-0.50"), ("sans-serif", 15))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..1.02, 0f64..1.02);
+        if let Ok(mut chart) = chart {
+            let _ = chart.configure_mesh().x_desc("recall").y_desc("precision").draw();
+            let frame = points.iter().map(|m| (m.frame_recall, m.frame_precision));
+            if let Ok(s) = chart.draw_series(LineSeries::new(frame, BLUE.stroke_width(2))) {
+                s.label("frames").legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+            }
+            let _ = chart
+                .draw_series(points.iter().map(|m| Circle::new((m.frame_recall, m.frame_precision), 3, BLUE.filled())));
+            for m in points.iter().filter(|m| (m.threshold * 100.0).round() as i64 % 10 == 0) {
+                let _ = chart.draw_series(std::iter::once(Text::new(
+                    format!("{:.2}", m.threshold),
+                    (m.frame_recall, m.frame_precision),
+                    ("sans-serif", 11),
+                )));
+            }
+            let events = points.iter().map(|m| TriangleMarker::new((m.recall, m.precision), 5, RED.filled()));
+            if let Ok(s) = chart.draw_series(events) {
+                s.label("events").legend(|(x, y)| TriangleMarker::new((x + 8, y), 5, RED.filled()));
+            }
+            let _ = chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.2))
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// A Markdown table row of `m` for the clip `name`.
+pub fn table_row(name: &str, m: &Metrics) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "| {name} | {:.2} | {} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} |",
+        m.threshold,
+        m.detected,
+        m.found,
+        m.segments,
+        m.precision,
+        m.recall,
+        m.f1,
+        m.false_alarms_per_hour,
+        m.frame_precision,
+        m.frame_recall
+    );
+    s
+}
+
+/// The header of [`table_row`]'s table.
+pub const TABLE_HEADER: &str = "| clip | threshold | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall |\n|---|---|---|---|---|---|---|---|---|---|";
