@@ -312,11 +312,11 @@ async fn run(args: RunArgs) -> ExitCode {
 
 fn eval(dirs: &[PathBuf], threshold: f64, sweep: Option<&std::path::Path>, tolerance: usize, plain: bool) -> ExitCode {
     use cam_hil::eval;
-    let mut config = cam_core::DetectorConfig::default();
-    if plain {
-        config.compensate_lighting = false;
-        config.lightswitch = 2.0;
-    }
+    let config = if plain {
+        cam_core::DetectorConfig { compensate_lighting: false, lightswitch: 2.0, ..Default::default() }
+    } else {
+        cam_core::DetectorConfig::default()
+    };
     println!("{}", eval::TABLE_HEADER);
     let mut failed = false;
     for dir in dirs {

@@ -21,12 +21,8 @@ fn score(name: &str, config: DetectorConfig) -> Metrics {
 }
 
 fn without(compensate: bool, lightswitch: bool) -> DetectorConfig {
-    let mut c = DetectorConfig::default();
-    c.compensate_lighting = compensate;
-    if !lightswitch {
-        c.lightswitch = 2.0;
-    }
-    c
+    let lightswitch = if lightswitch { DetectorConfig::default().lightswitch } else { 2.0 };
+    DetectorConfig { compensate_lighting: compensate, lightswitch, ..DetectorConfig::default() }
 }
 
 #[test]
