@@ -6,14 +6,18 @@
 //! above the threshold); `docs/protocol.md` for the `change` field.
 //!
 //! ## What `change` means
-//! The frame is decoded to luma (the JPEG's own Y plane, 0–255) and averaged
-//! over square cells of [`DetectorConfig::cell_px`] pixels (8 × 8 by default,
+//! The frame's luma (the JPEG's own Y plane, 0–255) is averaged over square
+//! cells of [`DetectorConfig::cell_px`] pixels (8 × 8 by default,
 //! so a QVGA frame is a 40 × 30 grid). A cell *changed* when its mean luma
 //! differs from the same cell of the reference grid by more than
 //! [`DetectorConfig::cell_delta`] grey levels. `change` is the number of
 //! changed cells divided by the number of cells: a number in `[0, 1]`, where
 //! 0 means no cell moved and 1 means every cell did. Averaging over cells
-//! removes sensor noise and JPEG block artefacts before comparing.
+//! removes sensor noise and JPEG block artefacts before comparing. With
+//! 8-pixel cells (the default) the cells are the JPEG's own 8 × 8 blocks,
+//! and their means are read off the DC coefficients ([`crate::jpeg_dc`]):
+//! no inverse DCT and no frame-sized buffer; other cell sizes, and JPEGs
+//! that path does not handle (progressive), are decoded in full (zune-jpeg).
 //!
 //! Cells are also compared after removing the global brightness shift
 //! between the two frames (the difference of their median cell luma), and
@@ -113,6 +117,13 @@ impl LumaGrid {
     pub fn from_jpeg(jpeg: &[u8], cfg: &DetectorConfig) -> Result<Self, FrameError> {
         if jpeg.is_empty() {
             return Err(FrameError::Empty);
+        }
+        // 8-pixel cells are the JPEG's own blocks: read their means off the
+        // DC coefficients (`jpeg_dc`), no full decode needed.
+        if cfg.cell_px == 8
+            && let Some(grid) = crate::jpeg_dc::luma_grid(jpeg, usize::from(cfg.max_dimension))?
+        {
+            return Ok(grid);
         }
         let max = usize::from(cfg.max_dimension);
         let options =

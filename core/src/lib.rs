@@ -33,6 +33,7 @@ pub mod command;
 pub mod detector;
 pub mod event_log;
 pub mod fixture;
+pub mod jpeg_dc;
 pub mod protocol;
 pub mod sse;
 pub mod state;

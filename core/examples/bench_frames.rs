@@ -1,0 +1,30 @@
+//! Times the core detector over a clip's frames, as the OpenCV comparison
+//! (`ci/bench_opencv.py`) does for OpenCV on the same frames: decode to
+//! luma + grid + compare, per frame, best of `ROUNDS` passes.
+//! `cargo run --release -p camhil-core --example bench_frames -- fixtures/cdnet_highway`
+//! prints `frames=N us_per_frame=X`.
+use std::time::Instant;
+
+use cam_core::{Detector, DetectorConfig, fixture};
+
+const ROUNDS: usize = 20;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: bench_frames CLIP_DIR")?);
+    let manifest = fixture::parse_manifest(&std::fs::read_to_string(dir.join("manifest.csv"))?)?;
+    let frames: Vec<Vec<u8>> = manifest.iter().map(|r| std::fs::read(dir.join(&r.file))).collect::<Result<_, _>>()?;
+    let mut best = f64::INFINITY;
+    let mut events = 0usize;
+    for _ in 0..ROUNDS {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let start = Instant::now();
+        events = 0;
+        for f in &frames {
+            let m = detector.process(std::hint::black_box(f))?;
+            events += usize::from(m.change > 0.05 && !m.lighting);
+        }
+        best = best.min(start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64);
+    }
+    println!("frames={} us_per_frame={best:.1} motion_frames={events}", frames.len());
+    Ok(())
+}
