@@ -22,6 +22,44 @@ pub enum Command {
     SetThreshold(Option<f64>),
     /// `{"cmd":"status"}`.
     Status,
+    /// `{"cmd":"set_detector", …}` with any of `cell_px` (4–32),
+    /// `cell_delta` (0–255), `compensate_lighting` (bool), `lightswitch`
+    /// (above 0); `None` when a given value is out of range or mistyped
+    /// (answered with `bad detector setting`).
+    SetDetector(Option<DetectorChange>),
+}
+
+/// The detector settings a `set_detector` command changes; `None` fields
+/// stay as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DetectorChange {
+    /// Cell side in pixels.
+    pub cell_px: Option<u16>,
+    /// Grey levels for a cell to count as changed.
+    pub cell_delta: Option<u8>,
+    /// Lighting compensation on or off.
+    pub compensate_lighting: Option<bool>,
+    /// Lightswitch fraction.
+    pub lightswitch: Option<f64>,
+}
+
+fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Option<DetectorChange> {
+    let number = |key: &str, lo: f64, hi: f64| -> Option<Option<f64>> {
+        match obj.get(key) {
+            None => Some(None),
+            Some(v) => v.as_f64().filter(|x| (lo..=hi).contains(x)).map(Some),
+        }
+    };
+    let compensate_lighting = match obj.get("compensate_lighting") {
+        None => None,
+        Some(v) => Some(v.as_bool()?),
+    };
+    Some(DetectorChange {
+        cell_px: number("cell_px", 4.0, 32.0)?.map(|x| x as u16),
+        cell_delta: number("cell_delta", 0.0, 255.0)?.map(|x| x as u8),
+        compensate_lighting,
+        lightswitch: number("lightswitch", 0.000_001, f64::MAX)?,
+    })
 }
 
 /// Why a text frame is not a command. Each has its own ack.
@@ -47,10 +85,24 @@ impl Command {
             Some("snapshot_now") => Ok(Command::SnapshotNow),
             Some("reset") => Ok(Command::Reset),
             Some("status") => Ok(Command::Status),
+            Some("set_detector") => Ok(Command::SetDetector(detector_change(obj))),
             Some("set_threshold") => Ok(Command::SetThreshold(obj.get("value").and_then(Value::as_f64))),
             _ => Err(ParseError::UnknownCommand),
         }
     }
+}
+
+/// The detector settings reported in a `set_detector` ack.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DetectorSettings {
+    /// Cell side in pixels.
+    pub cell_px: u16,
+    /// Grey levels for a cell to count as changed.
+    pub cell_delta: u8,
+    /// Lighting compensation on or off.
+    pub compensate_lighting: bool,
+    /// Lightswitch fraction.
+    pub lightswitch: f64,
 }
 
 /// The ack sent back (as one JSON text frame) for each text frame received.
@@ -97,6 +149,13 @@ pub enum Ack {
         /// Frames processed since the last HIL reset.
         frames: u64,
     },
+    /// `{"ok":true,"detector":{"cell_px":8,"cell_delta":12,"compensate_lighting":true,"lightswitch":0.9}}`.
+    Detector {
+        /// Always `true`.
+        ok: bool,
+        /// The settings now in force.
+        detector: DetectorSettings,
+    },
     /// `{"error":"bad json"}` or `{"error":"unknown command"}`.
     Error {
         /// What was wrong with the text frame.
@@ -129,6 +188,22 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_set_detector() {
+        let c = Command::parse(r#"{"cmd":"set_detector","cell_delta":20,"compensate_lighting":false}"#);
+        let change =
+            DetectorChange { cell_delta: Some(20), compensate_lighting: Some(false), ..DetectorChange::default() };
+        assert_eq!(c, Ok(Command::SetDetector(Some(change))));
+        for bad in [
+            r#"{"cmd":"set_detector","cell_px":2}"#,
+            r#"{"cmd":"set_detector","cell_delta":"x"}"#,
+            r#"{"cmd":"set_detector","lightswitch":0}"#,
+            r#"{"cmd":"set_detector","compensate_lighting":1}"#,
+        ] {
+            assert_eq!(Command::parse(bad), Ok(Command::SetDetector(None)), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_known_commands() {

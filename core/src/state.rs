@@ -44,6 +44,8 @@ pub struct FrameOutcome {
 #[derive(Debug, Clone)]
 pub struct Cam {
     detector: Detector,
+    /// The detector settings the cam started with (restored by a HIL reset).
+    default_detector: DetectorConfig,
     threshold: f64,
     trigger_count: u64,
     frames: u64,
@@ -64,6 +66,7 @@ impl Cam {
     pub fn new(detector: DetectorConfig, log_capacity: usize) -> Self {
         Self {
             detector: Detector::new(detector),
+            default_detector: detector,
             threshold: DEFAULT_THRESHOLD,
             trigger_count: 0,
             frames: 0,
@@ -138,6 +141,22 @@ impl Cam {
                 Ack::Threshold { ok: true, threshold: x }
             }
             Command::SetThreshold(_) => Ack::refused("bad threshold"),
+            Command::SetDetector(None) => Ack::refused("bad detector setting"),
+            Command::SetDetector(Some(change)) => {
+                let mut c = *self.detector.config();
+                c.cell_px = change.cell_px.unwrap_or(c.cell_px);
+                c.cell_delta = change.cell_delta.unwrap_or(c.cell_delta);
+                c.compensate_lighting = change.compensate_lighting.unwrap_or(c.compensate_lighting);
+                c.lightswitch = change.lightswitch.unwrap_or(c.lightswitch);
+                self.detector = Detector::new(c);
+                let detector = crate::command::DetectorSettings {
+                    cell_px: c.cell_px,
+                    cell_delta: c.cell_delta,
+                    compensate_lighting: c.compensate_lighting,
+                    lightswitch: c.lightswitch,
+                };
+                Ack::Detector { ok: true, detector }
+            }
             Command::Status => {
                 let s = self.status();
                 Ack::Status { ok: true, threshold: s.threshold, trigger_count: s.trigger_count, frames: s.frames }
@@ -146,10 +165,11 @@ impl Cam {
     }
 
     /// `POST /hil/reset`: forgets frames, the reference frame, the latest
-    /// frame and the trigger count; threshold back to 0.05. Event ids keep
+    /// frame and the trigger count; threshold back to 0.05 and detector
+    /// settings back to those the cam started with. Event ids keep
     /// increasing.
     pub fn hil_reset(&mut self) {
-        self.detector.reset();
+        self.detector = Detector::new(self.default_detector);
         self.threshold = DEFAULT_THRESHOLD;
         self.trigger_count = 0;
         self.frames = 0;

@@ -333,6 +333,17 @@ impl Run<'_> {
             return Err(format!("POST /hil/reset answered {}", resp.status()));
         }
         self.connect_sse(None, deadline).await?;
+        if let Some(settings) = &self.scenario.detector {
+            let mut cmd = settings.clone();
+            cmd["cmd"] = Value::from("set_detector");
+            let ack = match self.command(&Outgoing::Json(cmd), deadline).await? {
+                Reply::Text(t) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
+                other => return Err(format!("set_detector: {other:?}")),
+            };
+            if ack.get("ok") != Some(&Value::Bool(true)) {
+                return Err(format!("set_detector {settings} refused: {ack}"));
+            }
+        }
         if let Some(threshold) = self.scenario.threshold {
             let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
             let ack = match self.command(&Outgoing::Json(cmd), deadline).await? {

@@ -37,6 +37,10 @@ pub struct Scenario {
     pub fixture: Option<PathBuf>,
     /// `[config] threshold`, applied with `set_threshold` before the steps.
     pub threshold: Option<f64>,
+    /// `[config] detector`, applied with `set_detector` before the steps
+    /// (a JSON object of `cell_px`, `cell_delta`, `compensate_lighting`,
+    /// `lightswitch`).
+    pub detector: Option<Value>,
     /// What the scenario needs of its target (`[config] auth`, `keepalive_ms`).
     pub needs: Needs,
     /// The steps, in order.
@@ -360,11 +364,25 @@ struct RawConfig {
     keepalive_ms: Option<u64>,
     #[serde(default)]
     tls: bool,
+    detector: Option<Spanned<RawDetector>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawDetector {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell_px: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell_delta: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compensate_lighting: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lightswitch: Option<f64>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -570,7 +588,11 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let name =
         raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let needs = Needs { console: steps.iter().any(|s| matches!(s.action, Action::ExpectConsole { .. })), ..needs };
-    Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, needs, steps })
+    let detector = match raw.config.detector {
+        Some(d) => Some(serde_json::to_value(d.get_ref()).map_err(|e| err(Some(d.span()), e.to_string()))?),
+        None => None,
+    };
+    Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, detector, needs, steps })
 }
 
 /// What steps inherit from their scenario.
