@@ -25,3 +25,21 @@ pub trait Storage {
     /// When the store cannot be written; nothing is left at `path` then.
     fn write_atomic(&mut self, path: &str, data: &[u8]) -> Result<(), Self::Error>;
 }
+
+/// A store with nothing in it that refuses every write with `reason`
+/// (`snapshot_now` then answers `{"ok":false,"reason":"storage: <reason>"}`):
+/// for a board without a card, or an evaluation without files.
+#[derive(Debug, Clone, Copy)]
+pub struct NoStorage(pub &'static str);
+
+impl Storage for NoStorage {
+    type Error = &'static str;
+
+    fn exists(&mut self, _path: &str) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
+    fn write_atomic(&mut self, _path: &str, _data: &[u8]) -> Result<(), Self::Error> {
+        Err(self.0)
+    }
+}

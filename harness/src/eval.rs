@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 
-use cam_core::storage::Storage;
+use cam_core::storage::NoStorage;
 use cam_core::{Cam, Command, DetectorConfig};
 use cam_sim::clip::Clip;
 
@@ -68,17 +68,6 @@ pub struct Metrics {
     pub frame_recall: f64,
 }
 
-struct NoStorage;
-impl Storage for NoStorage {
-    type Error = &'static str;
-    fn exists(&mut self, _: &str) -> Result<bool, Self::Error> {
-        Ok(false)
-    }
-    fn write_atomic(&mut self, _: &str, _: &[u8]) -> Result<(), Self::Error> {
-        Err("eval has no storage")
-    }
-}
-
 /// Runs every frame of `clip` through a fresh cam with `config` and
 /// `threshold`.
 ///
@@ -86,7 +75,7 @@ impl Storage for NoStorage {
 /// A frame that does not decode, naming it.
 pub fn run(clip: &Clip, config: DetectorConfig, threshold: f64) -> Result<Vec<EvalFrame>, String> {
     let mut cam = Cam::new(config, 16);
-    cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage);
+    cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage("eval has no storage"));
     let n = clip.frames.len();
     let mean = if n > 1 { (clip.frames[n - 1].t_ms - clip.frames[0].t_ms) / (n as u64 - 1) } else { 0 };
     clip.frames
