@@ -336,25 +336,21 @@ impl Run<'_> {
         if let Some(settings) = &self.scenario.detector {
             let mut cmd = settings.clone();
             cmd["cmd"] = Value::from("set_detector");
-            let ack = match self.command(&Outgoing::Json(cmd), deadline).await? {
-                Reply::Text(t) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
-                other => return Err(format!("set_detector: {other:?}")),
-            };
-            if ack.get("ok") != Some(&Value::Bool(true)) {
-                return Err(format!("set_detector {settings} refused: {ack}"));
-            }
+            self.configure(cmd, deadline).await?;
         }
         if let Some(threshold) = self.scenario.threshold {
-            let cmd = serde_json::json!({"cmd": "set_threshold", "value": threshold});
-            let ack = match self.command(&Outgoing::Json(cmd), deadline).await? {
-                Reply::Text(t) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
-                other => return Err(format!("set_threshold {threshold}: {other:?}")),
-            };
-            if ack.get("ok") != Some(&Value::Bool(true)) {
-                return Err(format!("set_threshold {threshold} refused: {ack}"));
-            }
+            self.configure(serde_json::json!({"cmd": "set_threshold", "value": threshold}), deadline).await?;
         }
         Ok(())
+    }
+
+    /// Sends a configuration command; its ack must say `"ok": true`.
+    async fn configure(&mut self, cmd: Value, deadline: tokio::time::Instant) -> Result<(), String> {
+        let ack = match self.command(&Outgoing::Json(cmd.clone()), deadline).await? {
+            Reply::Text(t) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
+            other => return Err(format!("{cmd}: {}", show(&other))),
+        };
+        if ack.get("ok") == Some(&Value::Bool(true)) { Ok(()) } else { Err(format!("{cmd} refused: {ack}")) }
     }
 
     /// Opens `GET /events` and waits for its headers: from then on the cam

@@ -100,11 +100,20 @@ async fn idle_streams_get_keepalive_comments() {
     assert_eq!(read_blocks(resp, 2).await, ": keepalive\n\n: keepalive\n\n");
 }
 
-async fn control(
-    sim: &Simulator,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+/// A client's end of `GET /control`.
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn control(sim: &Simulator) -> Ws {
     let url = format!("ws://{}/control", sim.addr());
     tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The cam's next message is a close frame with `code`.
+async fn expect_close(ws: &mut Ws, code: u16) {
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), code),
+        other => panic!("expected close {code}, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -112,10 +121,7 @@ async fn an_oversize_message_closes_with_1009() {
     let (sim, _d) = sim(SimConfig::default()).await;
     let mut ws = control(&sim).await;
     ws.send(Message::text("x".repeat(MAX_WS_MESSAGE + 1))).await.unwrap();
-    match ws.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
-        other => panic!("expected close 1009, got {other:?}"),
-    }
+    expect_close(&mut ws, CLOSE_TOO_BIG).await;
 }
 
 #[tokio::test]
@@ -198,10 +204,7 @@ async fn a_message_far_over_the_limit_also_closes_with_1009() {
     let (sim, _d) = sim(SimConfig::default()).await;
     let mut ws = control(&sim).await;
     ws.send(Message::text("x".repeat(1024 * 1024))).await.unwrap();
-    match ws.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), CLOSE_TOO_BIG),
-        other => panic!("expected close 1009, got {other:?}"),
-    }
+    expect_close(&mut ws, CLOSE_TOO_BIG).await;
 }
 
 #[tokio::test]
@@ -212,10 +215,7 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
     let mut ws = control(&sim).await;
     let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
     ws.send(Message::Frame(bad)).await.unwrap();
-    match ws.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1007),
-        other => panic!("expected close 1007, got {other:?}"),
-    }
+    expect_close(&mut ws, 1007).await;
 }
 
 /// Reads a raw HTTP/1.1 SSE response from `sock` until its body ends (the
