@@ -38,7 +38,7 @@ use picoserve::routing::post;
 use picoserve::routing::{PathRouter, get, get_service};
 
 use crate::state;
-use crate::storage::NO_CARD;
+use crate::storage::STORAGE;
 
 /// Largest `POST /hil/frame` body, in bytes; larger: 413.
 #[cfg(feature = "hil")]
@@ -216,7 +216,9 @@ impl WebSocketCallback for Control {
             };
             match message {
                 Message::Text(text) => {
-                    let ack = state::with_cam(|cam| cam.handle_text(text, now_ms() / 1000, &mut { NO_CARD })).await;
+                    // Storage before the cam: the one lock order.
+                    let mut store = STORAGE.lock().await;
+                    let ack = state::with_cam(|cam| cam.handle_text(text, now_ms() / 1000, &mut *store)).await;
                     tx.send_text(&ack.to_json()).await?;
                 }
                 Message::Binary(_) => tx.send_text(r#"{"error":"bad json"}"#).await?,

@@ -20,25 +20,46 @@ pub fn listening(ip: embassy_net::Ipv4Address, port: u16) {
 }
 
 /// Each motion event.
-// Frames reach the cam only through the HIL route until a camera
-// driver feeds a capture loop (see README).
-#[cfg_attr(not(feature = "hil"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "hil", feature = "arducam")), allow(dead_code))]
 pub fn motion(e: &MotionEvent) {
     println!("cam-fw: motion id={} frame={} change={:.4} count={}", e.id, e.frame, e.change, e.count);
 }
 
 /// An undecodable frame.
-// Frames reach the cam only through the HIL route until a camera
-// driver feeds a capture loop (see README).
-#[cfg_attr(not(feature = "hil"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "hil", feature = "arducam")), allow(dead_code))]
 pub fn frame_refused(e: &FrameError) {
     println!("cam-fw: frame refused: {e}");
 }
 
 /// `POST /hil/reset`.
-// Frames reach the cam only through the HIL route until a camera
-// driver feeds a capture loop (see README).
 #[cfg_attr(not(feature = "hil"), allow(dead_code))]
 pub fn hil_reset() {
     println!("cam-fw: hil reset");
+}
+
+/// `cam-fw: camera: ready (<w>x<h> JPEG)`: the ArduCAM answered and is
+/// configured.
+#[cfg(feature = "arducam")]
+pub fn camera_ready(config: &cam_drivers::arducam::Config) {
+    let (w, h) = config.resolution.size();
+    println!("cam-fw: camera: ready ({w}x{h} JPEG)");
+}
+
+/// `cam-fw: sd: mounted (<recovery>)`.
+#[cfg(feature = "arducam")]
+pub fn sd_mounted(recovery: &cam_drivers::sdcard::Recovery) {
+    println!("cam-fw: sd: mounted ({})", crate::board::describe(recovery));
+}
+
+/// `cam-fw: <part>: <error>`: a part that is absent or failed (`camera`,
+/// `sd`, `spi`, `i2c`); the cam runs without it.
+#[cfg(feature = "arducam")]
+pub fn hardware(part: &str, e: &dyn core::fmt::Debug) {
+    println!("cam-fw: {part}: {e:?}");
+}
+
+/// `cam-fw: camera: <error>`: a capture failed; the loop goes on.
+#[cfg(feature = "arducam")]
+pub fn capture_failed(e: &dyn core::fmt::Display) {
+    println!("cam-fw: camera: {e}");
 }

@@ -8,6 +8,8 @@
 extern crate alloc;
 
 mod app;
+#[cfg(feature = "arducam")]
+mod board;
 mod console;
 mod state;
 mod storage;
@@ -53,6 +55,29 @@ async fn main(spawner: Spawner) -> ! {
     esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
     console::banner();
     state::init().await;
+    #[cfg(feature = "arducam")]
+    {
+        let pins = board::Pins {
+            spi: peripherals.SPI2,
+            i2c: peripherals.I2C0,
+            gpio: (
+                peripherals.GPIO4,
+                peripherals.GPIO5,
+                peripherals.GPIO6,
+                peripherals.GPIO7,
+                peripherals.GPIO10,
+                peripherals.GPIO0,
+                peripherals.GPIO1,
+            ),
+        };
+        let (camera, card) = board::init(pins);
+        if let Some(card) = card {
+            *storage::STORAGE.lock().await = storage::BoardStorage::Card(card);
+        }
+        if let Some(camera) = camera {
+            spawner.spawn(capture_task(camera).expect("task slot"));
+        }
+    }
 
     let auth = if PASSWORD.is_empty() {
         AuthenticationMethodConfig::Open
@@ -106,6 +131,32 @@ async fn wifi_task(mut controller: WifiController<'static>) {
             Err(e) => esp_println::println!("cam-fw: wifi: connect failed: {e:?}"),
         }
         embassy_time::Timer::after_secs(2).await;
+    }
+}
+
+/// The capture loop: every frame from the camera through the detector. After
+/// three failed captures in a row it waits a second before the next.
+#[cfg(feature = "arducam")]
+#[embassy_executor::task]
+async fn capture_task(mut camera: board::Camera) {
+    use cam_core::camera::Camera;
+    let mut failures = 0u32;
+    loop {
+        match camera.capture().await {
+            Ok(Some(frame)) => {
+                failures = 0;
+                // A refused frame is printed by process_frame; the loop goes on.
+                let _ = state::process_frame(frame.jpeg, frame.ts_ms).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                console::capture_failed(&e);
+                failures += 1;
+                if failures >= 3 {
+                    embassy_time::Timer::after_secs(1).await;
+                }
+            }
+        }
     }
 }
 

@@ -42,9 +42,7 @@ pub async fn with_cam<R>(f: impl FnOnce(&mut Cam) -> R) -> R {
 ///
 /// # Errors
 /// An undecodable frame; nothing changes.
-// Frames reach the cam only through the HIL route until a camera
-// driver feeds a capture loop (see README).
-#[cfg_attr(not(feature = "hil"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "hil", feature = "arducam")), allow(dead_code))]
 pub async fn process_frame(jpeg: alloc::vec::Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
     let guard = CAM.lock().await;
     let mut cell = guard.borrow_mut();
