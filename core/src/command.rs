@@ -41,6 +41,12 @@ pub struct DetectorChange {
     pub compensate_lighting: Option<bool>,
     /// Lightswitch fraction.
     pub lightswitch: Option<f64>,
+    /// Motion frames in a row before an event (1–1000).
+    pub min_motion_frames: Option<u32>,
+    /// Episode gap in ms (0–3,600,000).
+    pub event_gap_ms: Option<u64>,
+    /// Camera-shake tolerance on or off.
+    pub tolerate_shake: Option<bool>,
 }
 
 fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Option<DetectorChange> {
@@ -50,15 +56,24 @@ fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Optio
             Some(v) => v.as_f64().filter(|x| (lo..=hi).contains(x)).map(Some),
         }
     };
-    let compensate_lighting = match obj.get("compensate_lighting") {
-        None => None,
-        Some(v) => Some(v.as_bool()?),
+    let integer = |key: &str, lo: f64, hi: f64| -> Option<Option<f64>> {
+        number(key, lo, hi).filter(|x| x.is_none_or(|x| x.fract() == 0.0))
     };
+    let flag = |key: &str| -> Option<Option<bool>> {
+        match obj.get(key) {
+            None => Some(None),
+            Some(v) => v.as_bool().map(Some),
+        }
+    };
+    let compensate_lighting = flag("compensate_lighting")?;
     Some(DetectorChange {
         cell_px: number("cell_px", 4.0, 32.0)?.map(|x| x as u16),
         cell_delta: number("cell_delta", 0.0, 255.0)?.map(|x| x as u8),
         compensate_lighting,
         lightswitch: number("lightswitch", 0.000_001, f64::MAX)?,
+        min_motion_frames: integer("min_motion_frames", 1.0, 1000.0)?.map(|x| x as u32),
+        event_gap_ms: integer("event_gap_ms", 0.0, 3_600_000.0)?.map(|x| x as u64),
+        tolerate_shake: flag("tolerate_shake")?,
     })
 }
 
@@ -103,6 +118,12 @@ pub struct DetectorSettings {
     pub compensate_lighting: bool,
     /// Lightswitch fraction.
     pub lightswitch: f64,
+    /// Motion frames in a row before an event.
+    pub min_motion_frames: u32,
+    /// Episode gap in ms.
+    pub event_gap_ms: u64,
+    /// Camera-shake tolerance.
+    pub tolerate_shake: bool,
 }
 
 /// The ack sent back (as one JSON text frame) for each text frame received.

@@ -62,11 +62,38 @@ pub struct DetectorConfig {
     /// switched, exposure jumped), not motion: it raises no event and
     /// becomes the reference (default 0.9; above 1 disables it).
     pub lightswitch: f64,
+    /// Frames in a row whose `change` must exceed the threshold before they
+    /// count as motion (default 1: every such frame). With 3, a one- or
+    /// two-frame glitch (sensor noise, a JPEG artefact burst) raises
+    /// nothing; a lasting motion raises its first event on its third frame.
+    /// Used by the cam ([`crate::Cam`]), after detection. After Motion's
+    /// `minimum_motion_frames`.
+    pub min_motion_frames: u32,
+    /// Capture-time gap in ms: once motion has raised an event, motion
+    /// frames less than this long after the previous motion frame belong to
+    /// the same episode and raise no further event (default 0: every motion
+    /// frame raises one). An owner gets one event per visit, not one per
+    /// frame. After Motion's `event_gap`.
+    pub event_gap_ms: u64,
+    /// Compare each cell with the range of the reference's cell and its
+    /// eight neighbours instead of the cell alone, so that camera shake of
+    /// up to half a cell (4 pixels with 8-pixel cells) is not motion
+    /// ([`LumaGrid::change_against_shaken`]; default off).
+    pub tolerate_shake: bool,
 }
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self { cell_px: 8, cell_delta: 12, max_dimension: 4096, compensate_lighting: true, lightswitch: 0.9 }
+        Self {
+            cell_px: 8,
+            cell_delta: 12,
+            max_dimension: 4096,
+            compensate_lighting: true,
+            lightswitch: 0.9,
+            min_motion_frames: 1,
+            event_gap_ms: 0,
+            tolerate_shake: false,
+        }
     }
 }
 
@@ -181,6 +208,37 @@ impl LumaGrid {
         Some(changed as f64 / self.cells.len() as f64)
     }
 
+    /// Like [`LumaGrid::change_against`], but a cell counts as changed only
+    /// when it is more than `delta` outside the range (min to max) of
+    /// `other`'s cell and its eight neighbours: a shift of the whole image
+    /// by up to half a cell (camera shake) blends a cell with its
+    /// neighbours and stays inside that range, while an object of its own
+    /// brightness leaves it.
+    pub fn change_against_shaken(&self, other: &LumaGrid, delta: u8, offset: i16) -> Option<f64> {
+        if self.cols != other.cols || self.rows != other.rows {
+            return None;
+        }
+        let (cols, rows, delta) = (self.cols, self.rows, i16::from(delta));
+        let mut changed = 0usize;
+        for row in 0..rows {
+            for col in 0..cols {
+                let (mut lo, mut hi) = (u8::MAX, u8::MIN);
+                for r in row.saturating_sub(1)..=(row + 1).min(rows - 1) {
+                    for c in col.saturating_sub(1)..=(col + 1).min(cols - 1) {
+                        let v = other.cells[r * cols + c];
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                }
+                let v = i16::from(self.cells[row * cols + col]) - offset;
+                if v < i16::from(lo) - delta || v > i16::from(hi) + delta {
+                    changed += 1;
+                }
+            }
+        }
+        Some(changed as f64 / self.cells.len() as f64)
+    }
+
     /// The median cell luma (0–255).
     pub fn median(&self) -> u8 {
         let mut histogram = [0usize; 256];
@@ -240,13 +298,20 @@ impl Detector {
         let measurement = match &self.reference {
             Some(r) => {
                 let delta = self.config.cell_delta;
-                let raw = grid.change_against(r, delta, 0).unwrap_or(0.0);
+                let compare = |offset: i16| {
+                    if self.config.tolerate_shake {
+                        grid.change_against_shaken(r, delta, offset)
+                    } else {
+                        grid.change_against(r, delta, offset)
+                    }
+                };
+                let raw = compare(0).unwrap_or(0.0);
                 // Compensation only when it explains the frame better: a
                 // large object entering also moves the median, and then the
                 // raw comparison is the right one.
                 let change = if self.config.compensate_lighting {
                     let offset = i16::from(grid.median()) - i16::from(r.median());
-                    raw.min(grid.change_against(r, delta, offset).unwrap_or(raw))
+                    raw.min(compare(offset).unwrap_or(raw))
                 } else {
                     raw
                 };

@@ -52,6 +52,10 @@ pub struct Cam {
     rejected_frames: u64,
     latest: Option<LatestFrame>,
     log: EventLog,
+    /// Motion frames in a row so far (for `min_motion_frames`).
+    motion_run: u32,
+    /// Capture time of the last motion frame, ms (for `event_gap_ms`).
+    last_motion_ms: Option<u64>,
 }
 
 impl Default for Cam {
@@ -73,6 +77,8 @@ impl Cam {
             rejected_frames: 0,
             latest: None,
             log: EventLog::with_capacity(log_capacity),
+            motion_run: 0,
+            last_motion_ms: None,
         }
     }
 
@@ -98,7 +104,15 @@ impl Cam {
         let frame = self.frames;
         self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
         let change = measured.change;
-        let event = (change > self.threshold && !measured.lighting).then(|| {
+        let config = *self.detector.config();
+        let above = change > self.threshold && !measured.lighting;
+        self.motion_run = if above { self.motion_run.saturating_add(1) } else { 0 };
+        let motion = above && self.motion_run >= config.min_motion_frames;
+        let same_episode = self.last_motion_ms.is_some_and(|t| ts_ms.saturating_sub(t) < config.event_gap_ms);
+        if motion {
+            self.last_motion_ms = Some(ts_ms);
+        }
+        let event = (motion && !same_episode).then(|| {
             self.trigger_count += 1;
             self.log
                 .push(MotionEvent { id: 0, ts: ts_ms as f64 / 1000.0, count: self.trigger_count, change, frame })
@@ -148,12 +162,20 @@ impl Cam {
                 c.cell_delta = change.cell_delta.unwrap_or(c.cell_delta);
                 c.compensate_lighting = change.compensate_lighting.unwrap_or(c.compensate_lighting);
                 c.lightswitch = change.lightswitch.unwrap_or(c.lightswitch);
+                c.min_motion_frames = change.min_motion_frames.unwrap_or(c.min_motion_frames);
+                c.event_gap_ms = change.event_gap_ms.unwrap_or(c.event_gap_ms);
+                c.tolerate_shake = change.tolerate_shake.unwrap_or(c.tolerate_shake);
                 self.detector = Detector::new(c);
+                self.motion_run = 0;
+                self.last_motion_ms = None;
                 let detector = crate::command::DetectorSettings {
                     cell_px: c.cell_px,
                     cell_delta: c.cell_delta,
                     compensate_lighting: c.compensate_lighting,
                     lightswitch: c.lightswitch,
+                    min_motion_frames: c.min_motion_frames,
+                    event_gap_ms: c.event_gap_ms,
+                    tolerate_shake: c.tolerate_shake,
                 };
                 Ack::Detector { ok: true, detector }
             }
@@ -174,6 +196,8 @@ impl Cam {
         self.trigger_count = 0;
         self.frames = 0;
         self.latest = None;
+        self.motion_run = 0;
+        self.last_motion_ms = None;
     }
 
     /// Sets the threshold without the `[0, 1]` check of `set_threshold`.
@@ -284,6 +308,64 @@ mod tests {
             ["/sdcard/snaps/manual-7.jpg", "/sdcard/snaps/manual-7-2.jpg", "/sdcard/snaps/manual-7-3.jpg"]
         );
         assert!(card.files.values().all(|f| f == &frame()));
+    }
+
+    /// Feeds `motion` (true: a motion frame, false: a still one) at 200 ms
+    /// intervals; the frames that raised an event.
+    fn events_for(cam: &mut Cam, motion: &[bool]) -> Vec<u64> {
+        let mut raised = Vec::new();
+        for (i, m) in motion.iter().enumerate() {
+            cam.set_threshold_unchecked(if *m { -1.0 } else { 2.0 });
+            if let Some(e) = cam.process_frame(frame(), 200 * i as u64).unwrap().event {
+                raised.push(e.frame);
+            }
+        }
+        raised
+    }
+
+    fn set(cam: &mut Cam, json: &str) {
+        let ack = cam.handle_text(json, 0, &mut Card::default());
+        assert!(matches!(ack, Ack::Detector { .. }), "{ack:?}");
+    }
+
+    #[test]
+    fn min_motion_frames_ignores_short_glitches() {
+        let pattern = [true, false, true, true, false, true, true, true, true, false];
+        let mut cam = Cam::default();
+        assert_eq!(events_for(&mut cam, &pattern), [1, 3, 4, 6, 7, 8, 9], "default: every motion frame");
+        let mut cam = Cam::default();
+        set(&mut cam, r#"{"cmd":"set_detector","min_motion_frames":3}"#);
+        assert_eq!(events_for(&mut cam, &pattern), [8, 9], "only the run of four reaches three");
+        assert_eq!(cam.status().trigger_count, 2);
+    }
+
+    #[test]
+    fn event_gap_makes_one_event_per_episode() {
+        // Motion for 1 s, still for 0.6 s, motion, still for 1.4 s, motion.
+        let mut pattern = [true; 5].to_vec();
+        pattern.extend([false; 3]);
+        pattern.extend([true; 2]);
+        pattern.extend([false; 7]);
+        pattern.extend([true; 2]);
+        let mut cam = Cam::default();
+        set(&mut cam, r#"{"cmd":"set_detector","event_gap_ms":1000}"#);
+        // Frame 9 is 800 ms after frame 5's motion: the same episode.
+        assert_eq!(events_for(&mut cam, &pattern), [1, 18]);
+        let mut cam = Cam::default();
+        set(&mut cam, r#"{"cmd":"set_detector","event_gap_ms":500}"#);
+        assert_eq!(events_for(&mut cam, &pattern), [1, 9, 18]);
+    }
+
+    #[test]
+    fn bad_episode_settings_are_refused() {
+        let mut cam = Cam::default();
+        for bad in [
+            r#"{"cmd":"set_detector","min_motion_frames":0}"#,
+            r#"{"cmd":"set_detector","min_motion_frames":2.5}"#,
+            r#"{"cmd":"set_detector","event_gap_ms":-1}"#,
+        ] {
+            assert_eq!(cam.handle_text(bad, 0, &mut Card::default()), Ack::refused("bad detector setting"), "{bad}");
+        }
     }
 
     #[test]

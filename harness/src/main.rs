@@ -77,12 +77,16 @@ enum Command {
         /// Turn off the lighting compensation and the lightswitch rule.
         #[arg(long)]
         no_lighting_rules: bool,
+        /// Turn on the camera-shake tolerance (`tolerate_shake`).
+        #[arg(long)]
+        tolerate_shake: bool,
     },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// `bright-square` (the protocol scenarios' clip), `lighting` (lights
-        /// only, nothing moves) or `walker` (an object crosses while a light
-        /// goes on).
+        /// only, nothing moves), `walker` (an object crosses while a light
+        /// goes on), `exposure` (auto-exposure settling while an object
+        /// crosses) or `shake` (camera shake while an object crosses).
         #[arg(long, default_value = "bright-square")]
         preset: String,
         /// Folder to write.
@@ -223,15 +227,22 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dirs, threshold, sweep, tolerance, no_lighting_rules } => {
-            eval(&dirs, threshold, sweep.as_deref(), tolerance, no_lighting_rules)
+        Command::Eval { dirs, threshold, sweep, tolerance, no_lighting_rules, tolerate_shake } => {
+            let mut config = cam_core::DetectorConfig { tolerate_shake, ..Default::default() };
+            if no_lighting_rules {
+                config.compensate_lighting = false;
+                config.lightswitch = 2.0;
+            }
+            eval(&dirs, threshold, sweep.as_deref(), tolerance, config)
         }
         Command::Synth { preset, dir } => match match preset.as_str() {
             "bright-square" => synth::bright_square(&dir, SquareClip::default()),
             "lighting" => synth::Spec::lighting().write(&dir, &preset),
             "walker" => synth::Spec::walker().write(&dir, &preset),
+            "shake" => synth::Spec::shake().write(&dir, &preset),
+            "exposure" => synth::Spec::exposure().write(&dir, &preset),
             other => {
-                eprintln!("cam-hil: unknown preset {other:?}: bright-square, lighting or walker");
+                eprintln!("cam-hil: unknown preset {other:?}: bright-square, lighting, walker, shake or exposure");
                 return ExitCode::from(2);
             }
         } {
@@ -310,13 +321,14 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn eval(dirs: &[PathBuf], threshold: f64, sweep: Option<&std::path::Path>, tolerance: usize, plain: bool) -> ExitCode {
+fn eval(
+    dirs: &[PathBuf],
+    threshold: f64,
+    sweep: Option<&std::path::Path>,
+    tolerance: usize,
+    config: cam_core::DetectorConfig,
+) -> ExitCode {
     use cam_hil::eval;
-    let config = if plain {
-        cam_core::DetectorConfig { compensate_lighting: false, lightswitch: 2.0, ..Default::default() }
-    } else {
-        cam_core::DetectorConfig::default()
-    };
     println!("{}", eval::TABLE_HEADER);
     let mut failed = false;
     for dir in dirs {

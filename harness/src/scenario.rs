@@ -39,7 +39,7 @@ pub struct Scenario {
     pub threshold: Option<f64>,
     /// `[config] detector`, applied with `set_detector` before the steps
     /// (a JSON object of `cell_px`, `cell_delta`, `compensate_lighting`,
-    /// `lightswitch`).
+    /// `lightswitch`, `min_motion_frames`, `event_gap_ms`, `tolerate_shake`).
     pub detector: Option<Value>,
     /// What the scenario needs of its target (`[config] auth`, `keepalive_ms`).
     pub needs: Needs,
@@ -382,6 +382,12 @@ struct RawDetector {
     compensate_lighting: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lightswitch: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_motion_frames: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_gap_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tolerate_shake: Option<bool>,
 }
 
 #[derive(Deserialize)]

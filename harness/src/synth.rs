@@ -104,6 +104,29 @@ pub enum Light {
         /// Grey levels added by the end.
         delta: i16,
     },
+    /// Auto-exposure settling: on frame `at` the level jumps by `delta`,
+    /// then the exposure control brings it back, 40 % of the way per frame
+    /// (`delta × 0.6^(frame − at)`, rounded). At `at = 0` with a positive
+    /// `delta`: a camera starting over-exposed.
+    Settle {
+        /// Frame of the jump.
+        at: usize,
+        /// Grey levels of the jump.
+        delta: i16,
+    },
+}
+
+/// Camera shake: on frames `from..=to` the whole scene (and the object in
+/// it) is displaced by a random offset of up to `amplitude` pixels in x and
+/// y, drawn per frame from the clip's seed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shake {
+    /// First shaken frame.
+    pub from: usize,
+    /// Last shaken frame.
+    pub to: usize,
+    /// Largest displacement in pixels.
+    pub amplitude: i32,
 }
 
 /// A bright square moving left to right.
@@ -135,6 +158,8 @@ pub struct Spec {
     pub lights: Vec<Light>,
     /// The moving object, if any.
     pub walker: Option<Walker>,
+    /// Camera shake, if any.
+    pub shake: Option<Shake>,
 }
 
 impl Spec {
@@ -152,6 +177,7 @@ impl Spec {
                 Light::Ramp { from: 40, to: 50, delta: 45 },
             ],
             walker: None,
+            shake: None,
         }
     }
 
@@ -165,6 +191,36 @@ impl Spec {
             noise: 3,
             lights: vec![Light::Step { at: 8, delta: 50 }],
             walker: Some(Walker { size: 96, speed: 24, from: 20, to: 29 }),
+            shake: None,
+        }
+    }
+
+    /// A camera on a vibrating mount (±2 pixels on frames 10–50) while an
+    /// object crosses (frames 25–32): motion exactly where the object is.
+    pub fn shake() -> Self {
+        Self {
+            frames: 60,
+            interval_ms: 200,
+            seed: 3,
+            noise: 3,
+            lights: vec![],
+            walker: Some(Walker { size: 96, speed: 32, from: 25, to: 32 }),
+            shake: Some(Shake { from: 10, to: 50, amplitude: 2 }),
+        }
+    }
+
+    /// Auto-exposure settling: the camera starts over-exposed (+90 grey
+    /// levels, settling over about ten frames), a light goes off on frame
+    /// 30 and the exposure recovers; an object crosses on frames 40–47.
+    pub fn exposure() -> Self {
+        Self {
+            frames: 60,
+            interval_ms: 200,
+            seed: 4,
+            noise: 3,
+            lights: vec![Light::Settle { at: 0, delta: 90 }, Light::Settle { at: 30, delta: -70 }],
+            walker: Some(Walker { size: 96, speed: 32, from: 40, to: 47 }),
+            shake: None,
         }
     }
 
@@ -177,9 +233,30 @@ impl Spec {
                     let done = (frame.min(to) - from) as f32 / (to - from).max(1) as f32;
                     (f32::from(delta) * done).round() as i16
                 }
+                Light::Settle { at, delta } if frame >= at => {
+                    (f32::from(delta) * 0.6f32.powi((frame - at).min(64) as i32)).round() as i16
+                }
                 _ => 0,
             })
             .sum()
+    }
+
+    /// The camera's displacement on each frame, in pixels (x, y), never
+    /// negative: a shaken clip's rest position is (amplitude, amplitude).
+    fn offsets(&self) -> Vec<(u32, u32)> {
+        use rand::{RngExt, SeedableRng};
+        let Some(shake) = self.shake else { return vec![(0, 0); self.frames] };
+        // Its own generator: the noise of a clip without shake is unchanged.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed ^ 0x0053_4841_4b45);
+        (0..self.frames)
+            .map(|i| {
+                let a = shake.amplitude;
+                let (dx, dy) = (rng.random_range(-a..=a), rng.random_range(-a..=a));
+                // Shifted by the amplitude so world coordinates stay positive.
+                let (x, y) = if (shake.from..=shake.to).contains(&i) { (a + dx, a + dy) } else { (a, a) };
+                (x as u32, y as u32)
+            })
+            .collect()
     }
 
     /// Whether something moves on `frame`: the object is seen and it moved
@@ -188,7 +265,7 @@ impl Spec {
         self.walker.is_some_and(|w| (w.from..=w.to + 1).contains(&frame))
     }
 
-    fn render(&self, frame: usize, rng: &mut rand::rngs::StdRng) -> GrayImage {
+    fn render(&self, frame: usize, (dx, dy): (u32, u32), rng: &mut rand::rngs::StdRng) -> GrayImage {
         use rand::RngExt;
         let light = self.light_at(frame);
         let walker = self.walker.filter(|w| (w.from..=w.to).contains(&frame)).map(|w| {
@@ -196,6 +273,8 @@ impl Spec {
             (x, HEIGHT / 2 - w.size / 2, w.size)
         });
         GrayImage::from_fn(WIDTH, HEIGHT, |x, y| {
+            // The world point this pixel sees (the camera displaced by the shake).
+            let (x, y) = (x + dx, y + dy);
             // A texture of large soft tiles, so the scene has structure.
             let base = 60 + ((x / 40 + y / 30) % 3) as i16 * 30 + ((x + y) / 16) as i16;
             let object = walker.is_some_and(|(ox, oy, s)| (ox..ox + s).contains(&x) && (oy..oy + s).contains(&y));
@@ -216,9 +295,10 @@ impl Spec {
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
         let mut manifest = String::from("file,t_ms,src_frame\n");
         let mut labels = String::from("file,t_ms,src_frame,light,motion\n");
-        for i in 0..self.frames {
+        let offsets = self.offsets();
+        for (i, offset) in offsets.into_iter().enumerate() {
             let file = format!("frame_{i:05}.jpg");
-            let bytes = jpeg(&self.render(i, &mut rng)).map_err(std::io::Error::other)?;
+            let bytes = jpeg(&self.render(i, offset, &mut rng)).map_err(std::io::Error::other)?;
             std::fs::write(dir.join(&file), bytes)?;
             let t = i as u64 * self.interval_ms;
             let _ = writeln!(manifest, "{file},{t},{i}");

@@ -45,6 +45,38 @@ fn an_object_is_found_while_a_light_goes_on() {
     assert!(plain.precision < 1.0, "the light step is a false alarm without the rules: {plain:?}");
 }
 
+#[test]
+fn auto_exposure_settling_is_not_motion_and_the_object_is_found() {
+    let m = score("synthetic_exposure", DetectorConfig::default());
+    assert_eq!((m.precision, m.recall, m.false_alarms_per_hour), (1.0, 1.0, 0.0), "{m:?}");
+    let plain = score("synthetic_exposure", without(false, false));
+    assert!(plain.false_alarms_per_hour > 0.0, "settling is a false alarm without the rules: {plain:?}");
+}
+
+#[test]
+fn camera_shake_needs_the_shake_tolerance() {
+    let plain = score("synthetic_shake", DetectorConfig::default());
+    assert!(plain.precision < 0.5 && plain.false_alarms_per_hour > 1000.0, "{plain:?}");
+    let tolerant = DetectorConfig { tolerate_shake: true, ..DetectorConfig::default() };
+    let m = score("synthetic_shake", tolerant);
+    assert_eq!((m.precision, m.recall, m.false_alarms_per_hour), (1.0, 1.0, 0.0), "{m:?}");
+    // It still ignores lighting.
+    assert_eq!(score("synthetic_lighting", tolerant).detected, 0);
+}
+
+#[test]
+fn min_motion_frames_and_event_gap_on_footage() {
+    // The highway: one long segment; per-frame events by default.
+    let per_frame = score("cdnet_highway", DetectorConfig::default());
+    let episodes = score("cdnet_highway", DetectorConfig { event_gap_ms: 2000, ..DetectorConfig::default() });
+    assert_eq!((episodes.precision, episodes.recall), (1.0, 1.0), "{episodes:?}");
+    assert!(episodes.frame_recall < per_frame.frame_recall, "fewer frames raise events: {episodes:?}");
+    let strict = score("synthetic_walker", DetectorConfig { min_motion_frames: 3, ..DetectorConfig::default() });
+    assert_eq!((strict.precision, strict.recall), (1.0, 1.0), "a 10-frame crossing survives: {strict:?}");
+    let too_strict = score("synthetic_walker", DetectorConfig { min_motion_frames: 20, ..DetectorConfig::default() });
+    assert_eq!(too_strict.detected, 0, "{too_strict:?}");
+}
+
 #[rstest]
 #[case::highway("cdnet_highway", 1.0, 0.7)]
 #[case::light_switch("wallflower_lightswitch_off", 1.0, 0.8)]
@@ -86,6 +118,8 @@ fn event_matching() {
 #[rstest]
 #[case::lighting("lighting", Spec::lighting())]
 #[case::walker("walker", Spec::walker())]
+#[case::shake("shake", Spec::shake())]
+#[case::exposure("exposure", Spec::exposure())]
 fn generated_clips_are_reproducible_byte_for_byte(#[case] name: &str, #[case] spec: Spec) {
     let dir = tempfile::tempdir().unwrap();
     spec.write(dir.path(), name).unwrap();
