@@ -57,7 +57,7 @@ fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Optio
         }
     };
     let integer = |key: &str, lo: f64, hi: f64| -> Option<Option<f64>> {
-        number(key, lo, hi).filter(|x| x.is_none_or(|x| x.fract() == 0.0))
+        number(key, lo, hi).filter(|x| x.is_none_or(|x| x == (x as u64) as f64))
     };
     let flag = |key: &str| -> Option<Option<bool>> {
         match obj.get(key) {
