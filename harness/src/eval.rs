@@ -213,6 +213,61 @@ pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
     svg
 }
 
+/// `change` per frame of one clip as an SVG document: the change line, the
+/// threshold, the frames that raised events (red triangles) and the
+/// labelled motion frames (green band), so misses and false alarms show.
+pub fn change_svg(name: &str, frames: &[EvalFrame], threshold: f64) -> String {
+    use plotters::prelude::*;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 260)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let top = frames.iter().map(|f| f.change).fold(threshold * 2.0, f64::max).min(1.0) * 1.05;
+        let n = frames.len().max(1) as f64;
+        let chart = ChartBuilder::on(&root)
+            .caption(format!("{name}: change per frame"), ("sans-serif", 14))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..n, 0f64..top);
+        if let Ok(mut chart) = chart {
+            let _ = chart.configure_mesh().x_desc("frame").y_desc("change").draw();
+            let truth = frames.iter().filter(|f| f.label == Some(true)).map(|f| {
+                let x = f.index as f64;
+                Rectangle::new([(x, 0.0), (x + 1.0, top)], GREEN.mix(0.18).filled())
+            });
+            if let Ok(s) = chart.draw_series(truth) {
+                s.label("labelled motion")
+                    .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+            }
+            let line = frames.iter().map(|f| (f.index as f64 + 0.5, f.change));
+            if let Ok(s) = chart.draw_series(LineSeries::new(line, BLUE.stroke_width(2))) {
+                s.label("change").legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLUE.stroke_width(2)));
+            }
+            let limit = [(0.0, threshold), (n, threshold)];
+            if let Ok(s) = chart.draw_series(LineSeries::new(limit, BLACK.mix(0.6).stroke_width(1))) {
+                s.label(format!("threshold {threshold:.2}"))
+                    .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK.mix(0.6)));
+            }
+            let events = frames
+                .iter()
+                .filter(|f| f.motion)
+                .map(|f| TriangleMarker::new((f.index as f64 + 0.5, f.change), 5, RED.filled()));
+            if let Ok(s) = chart.draw_series(events) {
+                s.label("event").legend(|(x, y)| TriangleMarker::new((x + 7, y), 5, RED.filled()));
+            }
+            let _ = chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.2))
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
 /// A Markdown table row of `m` for the clip `name`.
 pub fn table_row(name: &str, m: &Metrics) -> String {
     let mut s = String::new();

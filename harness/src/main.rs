@@ -71,6 +71,10 @@ enum Command {
         /// precision/recall curve per clip into this folder (SVG).
         #[arg(long)]
         sweep: Option<PathBuf>,
+        /// Write an HTML report (scores, change plots, precision/recall
+        /// curves) to DIR/index.html.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Frames a detected event may be off its labelled segment.
         #[arg(long, default_value_t = 2)]
         tolerance: usize,
@@ -227,13 +231,14 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dirs, threshold, sweep, tolerance, no_lighting_rules, tolerate_shake } => {
+        Command::Eval { dirs, threshold, sweep, report, tolerance, no_lighting_rules, tolerate_shake } => {
             let mut config = cam_core::DetectorConfig { tolerate_shake, ..Default::default() };
             if no_lighting_rules {
                 config.compensate_lighting = false;
                 config.lightswitch = 2.0;
             }
-            eval(&dirs, threshold, sweep.as_deref(), tolerance, config)
+            let outputs = EvalOutputs { sweep: sweep.as_deref(), report: report.as_deref() };
+            eval(&dirs, threshold, outputs, tolerance, config)
         }
         Command::Synth { preset, dir } => match match preset.as_str() {
             "bright-square" => synth::bright_square(&dir, SquareClip::default()),
@@ -321,16 +326,24 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// Where `cam-hil eval` writes besides the table.
+struct EvalOutputs<'a> {
+    sweep: Option<&'a std::path::Path>,
+    report: Option<&'a std::path::Path>,
+}
+
 fn eval(
     dirs: &[PathBuf],
     threshold: f64,
-    sweep: Option<&std::path::Path>,
+    outputs: EvalOutputs<'_>,
     tolerance: usize,
     config: cam_core::DetectorConfig,
 ) -> ExitCode {
     use cam_hil::eval;
+    use cam_hil::report::html::{self, EvalEntry};
     println!("{}", eval::TABLE_HEADER);
     let mut failed = false;
+    let mut entries = Vec::new();
     for dir in dirs {
         let clip = match cam_sim::clip::Clip::load(dir) {
             Ok(c) => c,
@@ -348,37 +361,53 @@ fn eval(
                 continue;
             }
         };
-        match eval::score(&frames, threshold, tolerance) {
-            Some(m) => println!("{}", eval::table_row(&name, &m)),
+        let metrics = eval::score(&frames, threshold, tolerance);
+        match &metrics {
+            Some(m) => println!("{}", eval::table_row(&name, m)),
             None => {
                 let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
                     + usize::from(frames.first().is_some_and(|f| f.motion));
                 println!("| {name} | {threshold:.2} | {events} | (no labels) | | | | | | |");
             }
         }
-        if let (Some(out), true) = (sweep, clip.frames.iter().any(|f| f.label.is_some())) {
+        let labelled = clip.frames.iter().any(|f| f.label.is_some());
+        let mut sweep_svg = None;
+        if labelled && (outputs.sweep.is_some() || outputs.report.is_some()) {
             match eval::sweep(&clip, config, &eval::default_thresholds(), tolerance) {
                 Ok(points) => {
-                    let path = out.join(format!("{name}-sweep.svg"));
-                    if let Err(e) = std::fs::create_dir_all(out)
-                        .and_then(|()| std::fs::write(&path, eval::sweep_svg(&name, &points)))
-                    {
-                        eprintln!("cam-hil: {}: {e}", path.display());
-                        failed = true;
-                    } else {
-                        let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
-                        eprintln!(
-                            "cam-hil: {} (best F1 {:.2} at threshold {:.2})",
-                            path.display(),
-                            best.f1,
-                            best.threshold
-                        );
+                    let svg = eval::sweep_svg(&name, &points);
+                    if let Some(out) = outputs.sweep {
+                        let path = out.join(format!("{name}-sweep.svg"));
+                        if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, &svg)) {
+                            eprintln!("cam-hil: {}: {e}", path.display());
+                            failed = true;
+                        } else {
+                            let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
+                            eprintln!(
+                                "cam-hil: {} (best F1 {:.2} at threshold {:.2})",
+                                path.display(),
+                                best.f1,
+                                best.threshold
+                            );
+                        }
                     }
+                    sweep_svg = Some(svg);
                 }
                 Err(e) => {
                     eprintln!("cam-hil: {e}");
                     failed = true;
                 }
+            }
+        }
+        entries.push(EvalEntry { name, metrics, frames, sweep_svg });
+    }
+    if let Some(dir) = outputs.report {
+        let settings = format!("{config:?}");
+        match html::write_eval(dir, &entries, threshold, &settings) {
+            Ok(()) => eprintln!("cam-hil: report in {}", dir.join("index.html").display()),
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                failed = true;
             }
         }
     }

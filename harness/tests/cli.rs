@@ -123,3 +123,33 @@ fn junit_and_html_report_files() {
     assert!(std::fs::read_to_string(&junit).unwrap().contains("<testcase name=\"a still scene raises no event\""));
     assert!(std::fs::read_to_string(report.join("index.html")).unwrap().contains("a still scene raises no event"));
 }
+
+#[test]
+fn eval_writes_a_report_with_scores_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let (code, stdout, stderr) = cam_hil(&[
+        "eval",
+        "--report",
+        report.to_str().unwrap(),
+        &format!("{fixtures}/synthetic_walker"),
+        &format!("{fixtures}/synthetic_lighting"),
+        &format!("{fixtures}/pets2009_vtest"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("| synthetic_walker | 0.05 | 1 | 1/1 | 1.00 | 1.00 | 1.00 |"), "{stdout}");
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for clip in ["synthetic_walker", "synthetic_lighting", "pets2009_vtest"] {
+        assert!(page.contains(&format!(r#"<section id="{clip}">"#)), "{clip} has its section");
+    }
+    // A change plot per clip, a precision/recall curve per labelled clip.
+    assert_eq!(page.matches(": change per frame").count(), 3);
+    assert_eq!(page.matches("precision / recall over thresholds").count(), 2);
+    assert!(page.contains("no labels.csv"));
+    // The walker's one event, on frames labelled motion.
+    assert!(page.contains(r#"<td class="num">1</td><td class="num">1/1</td>"#), "walker row");
+
+    let (code, _, stderr) = cam_hil(&["eval", "--report", report.to_str().unwrap(), "/nonexistent/clip"]);
+    assert_eq!(code, 2, "{stderr}");
+}

@@ -171,3 +171,82 @@ pub fn write(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> Resul
     let path = dir.join("index.html");
     std::fs::write(&path, page(reports, summary)).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// One clip of an evaluation report (`cam-hil eval --report DIR`).
+#[derive(Debug, Clone)]
+pub struct EvalEntry {
+    /// Clip name (its folder).
+    pub name: String,
+    /// Scores at the run's threshold; `None` for a clip without labels.
+    pub metrics: Option<crate::eval::Metrics>,
+    /// Every frame's result.
+    pub frames: Vec<crate::eval::EvalFrame>,
+    /// The precision/recall curve over thresholds (SVG), for labelled clips.
+    pub sweep_svg: Option<String>,
+}
+
+/// The evaluation report page: a table of every clip's scores (as
+/// `docs/benchmarks.md` shows them), then per clip its change plot and its
+/// precision/recall curve. `settings` describes the detector settings.
+pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>camhil detector evaluation</title><style>{STYLE}</style></head><body>
+<h1>Detector evaluation</h1><p class="meta">threshold {threshold:.2} · {} · matching rules in docs/detector.md</p>
+<section><table><tr><th>clip</th><th>events</th><th>segments found</th><th>precision</th><th>recall</th><th>F1</th><th>false alarms / h still</th><th>frame precision</th><th>frame recall</th></tr>"#,
+        escape(settings)
+    );
+    for e in entries {
+        let name = escape(&e.name);
+        match &e.metrics {
+            Some(m) => {
+                let _ = write!(
+                    out,
+                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{}</td><td class="num">{}/{}</td><td class="num">{:.2}</td><td class="num">{:.2}</td><td class="num">{:.2}</td><td class="num">{:.1}</td><td class="num">{:.2}</td><td class="num">{:.2}</td></tr>"##,
+                    m.detected,
+                    m.found,
+                    m.segments,
+                    m.precision,
+                    m.recall,
+                    m.f1,
+                    m.false_alarms_per_hour,
+                    m.frame_precision,
+                    m.frame_recall
+                );
+            }
+            None => {
+                let events = e.frames.iter().filter(|f| f.motion).count();
+                let _ = write!(
+                    out,
+                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{events} frames</td><td colspan="7">no labels.csv</td></tr>"##
+                );
+            }
+        }
+    }
+    out.push_str("</table></section>");
+    for e in entries {
+        let name = escape(&e.name);
+        let _ = write!(
+            out,
+            r#"<section id="{name}"><h2>{name}</h2><div class="plot">{}</div>"#,
+            crate::eval::change_svg(&e.name, &e.frames, threshold)
+        );
+        if let Some(svg) = &e.sweep_svg {
+            let _ = write!(out, r#"<div class="plot" style="max-width:520px">{svg}</div>"#);
+        }
+        out.push_str("</section>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// Writes [`eval_page`] to `dir/index.html` (creating `dir`).
+///
+/// # Errors
+/// The folder or the file cannot be written.
+pub fn write_eval(dir: &Path, entries: &[EvalEntry], threshold: f64, settings: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("index.html");
+    std::fs::write(&path, eval_page(entries, threshold, settings)).map_err(|e| format!("{}: {e}", path.display()))
+}
