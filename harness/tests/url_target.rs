@@ -106,3 +106,31 @@ async fn a_wrong_token_fails_every_scenario_at_setup() {
         assert!(message.contains("401"), "{message}");
     }
 }
+
+/// The token is a secret: no text, JUnit or HTML report of a run that used
+/// it (as a bearer header, in `?token=`, on the WebSocket), passing or
+/// failing, contains it.
+#[tokio::test]
+async fn the_token_appears_in_no_report() {
+    const TOKEN: &str = "tok-91e2c7d4";
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig { token: Some(TOKEN.into()), snapshot_dir: dir.path().join("sd"), ..SimConfig::default() };
+    let cam = Simulator::start(config).await.unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files =
+        ["../scenarios/auth.toml", "../scenarios/snapshot.toml", "../scenarios/resume.toml", "tests/data/never.toml"]
+            .map(|f| root.join(f));
+    let scenarios = suite::load_all(&files, &Selection::default()).unwrap();
+    let mut text = Vec::new();
+    let target = TargetSpec::Url(Endpoint::new(cam.url(), Some(TOKEN.into())));
+    let (summary, reports) = suite::run(&scenarios, &target, &mut TextReporter::new(&mut text)).await;
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!((summary.passed, summary.failed), (3, 1), "{text}");
+    let xml = cam_hil::report::junit::to_xml(&reports).unwrap();
+    cam_hil::report::html::write(dir.path(), &reports, &summary).unwrap();
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(page.contains("/events") && xml.contains("timeline:"), "the reports hold the requests");
+    for (what, body) in [("text", &text), ("JUnit", &xml), ("HTML", &page)] {
+        assert!(!body.contains(TOKEN), "the token leaked into the {what} report");
+    }
+}

@@ -38,6 +38,10 @@ pub struct SimConfig {
     /// Print the firmware's console (boot log, motion lines) on a new
     /// pseudo-terminal ([`crate::Simulator::console_path`]).
     pub console_pty: bool,
+    /// Serve without `POST /hil/frame` and `POST /hil/reset` (they answer
+    /// 404), like a production firmware build; frames then come only from
+    /// a fixture replay (`--fixture`).
+    pub no_hil: bool,
 }
 
 /// A PEM certificate chain and its private key.
@@ -124,6 +128,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             tls: None,
             console_pty: false,
+            no_hil: false,
         }
     }
 }

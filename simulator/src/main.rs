@@ -52,6 +52,10 @@ struct Args {
     /// pseudo-terminal; its path is printed as `cam-sim: console on PATH`.
     #[arg(long)]
     console_pty: bool,
+    /// Serve without the HIL routes (`POST /hil/frame`, `/hil/reset`
+    /// answer 404), like a production firmware build.
+    #[arg(long)]
+    no_hil: bool,
     /// Break one protocol behaviour on purpose (repeatable), to check that
     /// a harness notices.
     #[arg(long = "fault", value_enum)]
@@ -63,6 +67,8 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: logs in files and CI stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let clip = match args.fixture.as_ref().map(Clip::load).transpose() {
@@ -81,6 +87,7 @@ async fn main() -> ExitCode {
         client_queue: args.client_queue.max(1),
         faults: Faults::from(args.faults),
         console_pty: args.console_pty,
+        no_hil: args.no_hil,
         tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
         ..SimConfig::default()
     };

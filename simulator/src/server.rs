@@ -93,8 +93,9 @@ impl Simulator {
         } else {
             (Console::none(), None)
         };
+        let hil = !config.no_hil;
         let shared = Shared::with_console(config, console);
-        let app = routes::router(shared.clone());
+        let app = routes::router(shared.clone(), hil);
         let server = tokio::spawn(accept_loop(listener, app, acceptor));
         let sim = Self { addr, tls, console_path, shared, server };
         for line in crate::console::boot_log(&sim.url(), "cam-sim") {

@@ -69,3 +69,46 @@ fn console_pty_prints_the_firmware_boot_log() {
     assert_eq!(boot[0], "ESP-ROM:esp32c3-api1-20210207");
     assert_eq!(boot[5], format!("cam-fw: listening on {url}"));
 }
+
+#[tokio::test]
+async fn no_hil_removes_the_hil_routes_and_the_token_never_reaches_the_logs() {
+    const TOKEN: &str = "s3cret-7f3a9c";
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cam-sim"))
+        .args(["--listen", "127.0.0.1:0", "--no-hil", "--token", TOKEN, "--snapshot-dir"])
+        .arg(dir.path().join("sd"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let child = Kill(child);
+    let url = line.trim().strip_prefix("cam-sim: listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bearer = format!("Bearer {TOKEN}");
+    let frame =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/synthetic_bright_square/frame_00000.jpg"))
+            .unwrap();
+    for path in ["/hil/frame", "/hil/reset"] {
+        let resp = client.post(format!("{url}{path}")).header("Authorization", &bearer).body(frame.clone());
+        assert_eq!(resp.send().await.unwrap().status(), 404, "{path} is absent with --no-hil");
+    }
+    let status = client.get(format!("{url}/status?token={TOKEN}")).send().await.unwrap();
+    assert_eq!(status.status(), 200);
+    let status = client.get(format!("{url}/status")).header("Authorization", &bearer).send().await.unwrap();
+    assert_eq!(status.status(), 200);
+    assert_eq!(client.get(format!("{url}/status?token=wrong")).send().await.unwrap().status(), 401);
+
+    drop(child);
+    let logged = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(logged.contains("target=/status?token=***"), "requests are logged, token redacted:\n{logged}");
+    assert!(logged.contains("target=/hil/frame") && logged.contains("status=404"), "{logged}");
+    assert!(!logged.contains(TOKEN) && !line.contains(TOKEN) && !rest.contains(TOKEN), "the token leaked:\n{logged}");
+}
