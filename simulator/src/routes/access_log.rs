@@ -26,7 +26,7 @@ pub(crate) fn redacted(uri: &Uri) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key == "token" => "token=***".to_string(),
+            Some(("token", _)) => "token=***".to_string(),
             _ => pair.to_string(),
         })
         .collect();
