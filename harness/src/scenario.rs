@@ -48,7 +48,7 @@ pub struct Scenario {
 }
 
 /// What a scenario needs of the cam it runs on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needs {
     /// `[config] auth = true`: the cam must require a token (a simulator
     /// target starts with one; a cam at a URL must be given `--token`).
@@ -62,6 +62,13 @@ pub struct Needs {
     /// A step reads the serial console: a simulator target then prints one
     /// on a pseudo-terminal (a board always has one).
     pub console: bool,
+    /// `[config] fault_plan = { … }`: a simulator target starts with these
+    /// injected faults ([`cam_sim::FaultPlan`]); other targets cannot run
+    /// the scenario.
+    pub fault_plan: Option<cam_sim::FaultPlan>,
+    /// `[config] retry_ms`: a simulator target sends this SSE `retry` (ms);
+    /// a cam at a URL keeps its own.
+    pub retry_ms: Option<u64>,
 }
 
 /// Which credentials a request carries.
@@ -365,6 +372,8 @@ struct RawConfig {
     #[serde(default)]
     tls: bool,
     detector: Option<Spanned<RawDetector>>,
+    fault_plan: Option<cam_sim::FaultPlan>,
+    retry_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -584,6 +593,8 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         keepalive: raw.config.keepalive_ms.map(Duration::from_millis),
         tls: raw.config.tls,
         console: false,
+        fault_plan: raw.config.fault_plan.clone(),
+        retry_ms: raw.config.retry_ms,
     };
     if raw.steps.is_empty() {
         return Err(err(None, "no [[step]] tables: a scenario needs at least one step".into()));

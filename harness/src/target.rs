@@ -191,6 +191,12 @@ impl TargetSpec {
                 }
                 let mut ca_file = None;
                 config.console_pty = needs.console;
+                if let Some(ms) = needs.retry_ms {
+                    config.retry_ms = ms;
+                }
+                if let Some(plan) = &needs.fault_plan {
+                    config.fault_plan = plan.clone();
+                }
                 if needs.tls {
                     let (cert, key) = crate::tls::self_signed(dir.path()).map_err(fail)?;
                     ca_file = Some(cert.clone());
@@ -207,6 +213,9 @@ impl TargetSpec {
                     None => None,
                 };
                 Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
+            }
+            TargetSpec::Url(_) | TargetSpec::Board(..) if needs.fault_plan.is_some() => {
+                Err(fail("the scenario injects faults ([config] fault_plan): it runs on the simulator only".into()))
             }
             TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
                 Err(fail("the scenario needs a cam that requires a token: pass --token".into()))

@@ -27,6 +27,8 @@ pub struct Shared {
     pub console: Console,
     /// The settings the simulator was started with.
     pub config: SimConfig,
+    /// The fault plan's generator, seeded with its seed.
+    plan_rng: Mutex<rand::rngs::StdRng>,
 }
 
 impl Shared {
@@ -43,8 +45,16 @@ impl Shared {
             events,
             storage: DirStorage::new(&config.snapshot_dir),
             console,
+            plan_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.fault_plan.seed)),
             config,
         })
+    }
+
+    /// One draw of the fault plan: true with probability `chance` (never
+    /// for 0, always for 1).
+    pub fn plan_roll(&self, chance: f64) -> bool {
+        use rand::RngExt;
+        chance > 0.0 && self.plan_rng.lock().unwrap_or_else(|p| p.into_inner()).random_bool(chance.min(1.0))
     }
 
     fn cam(&self) -> MutexGuard<'_, Cam> {

@@ -275,3 +275,36 @@ async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
     let resumed = read_blocks(events_after(&sim, &got.len().to_string()).await, EVENTS - got.len()).await;
     assert_eq!(ids(&resumed), (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>());
 }
+
+/// Fault plan: `sse_cut_after = 3` ends each SSE response right after its
+/// third event; the stream resumes from there.
+#[tokio::test]
+async fn a_fault_plan_cuts_streams_after_n_events() {
+    let plan = cam_sim::FaultPlan { sse_cut_after: Some(3), ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    make_events(&sim, 5).await;
+    let body = events_after(&sim, "0").await.text().await.unwrap();
+    assert_eq!(ids(&body), [1, 2, 3], "the response ends after three events");
+    let body = read_blocks(events_after(&sim, "3").await, 2).await;
+    assert_eq!(ids(&body), [4, 5], "then resumes from there");
+}
+
+/// Fault plan: every ack dropped, every frame truncated.
+#[tokio::test]
+async fn a_fault_plan_drops_acks_and_truncates_frames() {
+    let plan = cam_sim::FaultPlan { ack_drop_chance: 1.0, frame_truncate_chance: 1.0, ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    let r = http().post(format!("{}/hil/frame", sim.url())).body(STILL).send().await.unwrap();
+    assert_eq!(r.status(), 400, "a truncated frame is refused");
+    let status: serde_json::Value =
+        http().get(format!("{}/status", sim.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["frames"], 0, "and changes nothing");
+    let mut ws = control(&sim).await;
+    ws.send(Message::Text(r#"{"cmd":"status"}"#.into())).await.unwrap();
+    ws.send(Message::Ping(b"still there".to_vec().into())).await.unwrap();
+    // The pong comes back; the ack sent before it never does.
+    match ws.next().await.unwrap().unwrap() {
+        Message::Pong(p) => assert_eq!(&p[..], b"still there"),
+        other => panic!("expected the pong, the ack was dropped: {other:?}"),
+    }
+}

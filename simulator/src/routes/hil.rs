@@ -25,7 +25,12 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     // Decoding a QVGA frame takes about a millisecond; keep it off the
     // async workers anyway so a large frame cannot stall other clients.
     let faults = shared.config.faults.clone();
-    let outcome = tokio::task::spawn_blocking(move || shared.process_frame(body.to_vec(), ts_ms)).await;
+    let mut jpeg = body.to_vec();
+    if shared.plan_roll(shared.config.fault_plan.frame_truncate_chance) {
+        tracing::debug!(len = jpeg.len(), "fault plan: frame truncated to half");
+        jpeg.truncate(jpeg.len() / 2);
+    }
+    let outcome = tokio::task::spawn_blocking(move || shared.process_frame(jpeg, ts_ms)).await;
     match outcome {
         Ok(Ok(o)) => Json(FrameReply { frame: o.frame, change: o.change, motion: o.event.is_some() }).into_response(),
         Ok(Err(e)) => {
