@@ -154,3 +154,38 @@ async fn a_vanished_board_is_retired_and_the_other_carries_on() {
     let (_, message) = reports.iter().find_map(|r| r.failure()).unwrap();
     assert!(message.contains("vanished"), "{message}");
 }
+
+/// Line noise on the console (invalid UTF-8, NULs, a 64 KiB run without a
+/// newline, half an escape sequence) neither stops the harness from
+/// finding the `listening on` line nor from reading lines after it.
+#[tokio::test]
+async fn garbage_on_the_console_is_read_as_lines_and_skipped() {
+    use rand::{RngExt, SeedableRng};
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let board = Board::new(slave.name().unwrap(), 115_200);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut noise: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
+    noise.retain(|b| *b != b'\n');
+    // The pty holds a few KiB: write while the harness reads.
+    let writer = std::thread::spawn(move || {
+        master.write_all(&noise).unwrap();
+        master.write_all(b"\r\n\xff\xfe\x00\x1b[3\r\n").unwrap();
+        for _ in 0..64 {
+            master.write_all(&[b'x'; 1024]).unwrap();
+        }
+        master.write_all(b"\r\ncam-fw: listening on http://127.0.0.1:9\r\n").unwrap();
+        master
+    });
+    let mut session = board.session(Duration::from_secs(5)).await.unwrap();
+    let mut master = writer.join().unwrap();
+    assert_eq!(session.url, "http://127.0.0.1:9");
+    master.write_all(b"\xc3\x28 after\r\ncam-fw: motion id=1 frame=2 change=0.5000 count=1\r\n").unwrap();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("cam-fw: motion")) {
+        match session.lines.recv().await.unwrap() {
+            ConsoleLine::Line(_, _, text) => seen.push(text),
+            ConsoleLine::Gone(e) => panic!("{e}"),
+        }
+    }
+    assert!(seen.iter().any(|l| l == "\u{FFFD}( after"), "invalid UTF-8 is shown as U+FFFD");
+}

@@ -142,3 +142,19 @@ fn included_steps_are_numbered_in_order_and_name_their_file() {
     assert_eq!(labels[1], "step 2 (expect_events, shared/square_appears.steps.toml line 11)");
     assert!(labels[2].starts_with("step 3 (send, line "), "{}", labels[2]);
 }
+
+#[test]
+fn a_fixture_frame_missing_from_its_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/synthetic_bright_square/frame_00000.jpg");
+    std::fs::copy(src, dir.path().join("frame_00000.jpg")).unwrap();
+    std::fs::write(
+        dir.path().join("manifest.csv"),
+        "file,t_ms,src_frame\nframe_00000.jpg,0,0\nframe_00001.jpg,200,1\n",
+    )
+    .unwrap();
+    let text = format!("fixture = {:?}\n[[step]]\nreplay = {{}}\n", dir.path().display().to_string());
+    let e = scenario::parse(&data("inline.toml"), &text).unwrap_err();
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.message.contains("frame_00001.jpg"), "names the missing frame: {e}");
+}

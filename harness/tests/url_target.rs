@@ -134,3 +134,22 @@ async fn the_token_appears_in_no_report() {
         assert!(!body.contains(TOKEN), "the token leaked into the {what} report");
     }
 }
+
+/// Something answers at the URL, but not a cam (a web server that says
+/// "hello" to everything): the run fails at setup, saying what was wrong,
+/// and never reports a pass.
+#[tokio::test]
+async fn a_target_that_speaks_another_protocol_fails_with_a_clear_message() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { "hello" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenarios = suite::load_all(&[root.join("../scenarios/bright_square.toml")], &Selection::default()).unwrap();
+    let target = TargetSpec::Url(Endpoint::new(format!("http://{addr}"), None));
+    let (summary, reports) = suite::run(&scenarios, &target, &mut Quiet).await;
+    assert_eq!(summary.failed, 1);
+    let (step, message) = reports[0].failure().unwrap();
+    assert!(step.starts_with("step 1 (replay"), "{step}");
+    assert!(message.starts_with("frame 0: reply is not a frame ack") && message.ends_with(": hello"), "{message}");
+}
