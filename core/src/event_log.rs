@@ -48,6 +48,10 @@ pub struct Resume {
     /// ring: `first` is the oldest id still held (the client missed the ids
     /// in between).
     pub gap: Option<u64>,
+    /// The client's id is one this log never issued (at or above its next
+    /// id): the cam restarted since the client's last event, its ids began
+    /// again at 1, and `events` holds everything since the restart.
+    pub restarted: bool,
 }
 
 /// Bounded ring of the most recent [`MotionEvent`]s.
@@ -102,6 +106,11 @@ impl EventLog {
     /// Every buffered event with an id above `last_id`, oldest first, and
     /// whether some were already dropped from the ring (see [`Resume`]).
     pub fn since(&self, last_id: u64) -> Resume {
+        if last_id >= self.next_id {
+            let events: Vec<_> = self.ring.iter().cloned().collect();
+            let gap = self.ring.front().map(|e| e.id).filter(|&first| first > 1);
+            return Resume { events, gap, restarted: true };
+        }
         let events: Vec<_> = self.ring.iter().filter(|e| e.id > last_id).cloned().collect();
         let oldest = self.ring.front().map(|e| e.id);
         let gap = match oldest {
@@ -109,7 +118,7 @@ impl EventLog {
             None if self.next_id > last_id + 1 => Some(self.next_id),
             _ => None,
         };
-        Resume { events, gap }
+        Resume { events, gap, restarted: false }
     }
 }
 

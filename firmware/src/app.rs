@@ -138,7 +138,7 @@ async fn events(_auth: Authorized, LastEventId(last_id): LastEventId) -> Result<
         state::EVENTS.subscriber().map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"))?;
     let resume = match (guard.borrow().as_ref(), last_id) {
         (Some(cam), Some(id)) => cam.log().since(id),
-        _ => Resume { events: Vec::new(), gap: None },
+        _ => Resume { events: Vec::new(), gap: None, restarted: false },
     };
     drop(guard);
     let (stream, first) = EventStream::open(last_id, resume, Some(DEFAULT_RETRY_MS));

@@ -808,8 +808,9 @@ impl Run<'_> {
     }
 
     /// SSE rules of `docs/protocol.md` checked on every event: a numeric
-    /// `id`, strictly above the previous one; `retry:` on the first event
-    /// of each connection.
+    /// `id`, strictly above the previous one (a `restart` event, id 0,
+    /// says the cam rebooted and its ids begin again); `retry:` on the
+    /// first event of each connection.
     fn check_event_rules(&mut self, name: &str, id: Option<&str>, retry: Option<u64>) {
         if std::mem::take(&mut self.awaiting_first_event) && retry.is_none() {
             self.violations.push(format!("first event of connection {} has no `retry:`", self.connections));
@@ -823,6 +824,7 @@ impl Run<'_> {
             return;
         };
         match self.last_id {
+            _ if name == "restart" && n == 0 => self.last_id = Some(0),
             Some(prev) if n <= prev => {
                 self.violations.push(format!("`{name}` event id {n} does not increase (previous {prev})"))
             }

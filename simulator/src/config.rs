@@ -121,6 +121,10 @@ pub struct FaultPlan {
     /// Each `POST /hil/frame` body is cut to half its length (a truncated
     /// frame: 400 `bad frame`, nothing changes) with this probability.
     pub frame_truncate_chance: f64,
+    /// The cam reboots once, right after this many frames: its state and
+    /// event log are lost, ids begin again at 1, and every SSE connection
+    /// drops (clients resuming get a `restart` event first).
+    pub reboot_after_frames: Option<u64>,
 }
 
 impl FaultPlan {
@@ -150,6 +154,7 @@ impl std::str::FromStr for FaultPlan {
                 "ack_delay_ms" => plan.ack_delay_ms = value.parse().map_err(|e| bad(&e))?,
                 "ack_drop_chance" => plan.ack_drop_chance = chance(value)?,
                 "frame_truncate_chance" => plan.frame_truncate_chance = chance(value)?,
+                "reboot_after_frames" => plan.reboot_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
                 other => return Err(format!("unknown fault plan key {other:?}")),
             }
         }

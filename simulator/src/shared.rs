@@ -29,6 +29,10 @@ pub struct Shared {
     pub config: SimConfig,
     /// The fault plan's generator, seeded with its seed.
     plan_rng: Mutex<rand::rngs::StdRng>,
+    /// Frames processed since start (for `reboot_after_frames`).
+    frames_total: std::sync::atomic::AtomicU64,
+    /// Boot number: SSE connections end when it changes (a reboot).
+    boot: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -46,6 +50,8 @@ impl Shared {
             storage: DirStorage::new(&config.snapshot_dir),
             console,
             plan_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.fault_plan.seed)),
+            frames_total: std::sync::atomic::AtomicU64::new(0),
+            boot: tokio::sync::watch::Sender::new(0),
             config,
         })
     }
@@ -93,7 +99,20 @@ impl Shared {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.send(event.clone());
         }
+        let total = self.frames_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if self.config.fault_plan.reboot_after_frames == Some(total) {
+            // Fault plan: a reboot. Everything the cam knew is gone.
+            *cam = Cam::new(self.config.detector, self.config.event_buffer);
+            self.boot.send_modify(|b| *b += 1);
+            self.console.line("cam-fw: fault plan: reboot");
+            tracing::debug!(after_frames = total, "fault plan: reboot");
+        }
         Ok(outcome)
+    }
+
+    /// Changes at every reboot (fault plan): an SSE connection ends then.
+    pub fn boots(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.boot.subscribe()
     }
 
     /// A receiver of live events plus what a client resuming after
@@ -105,7 +124,7 @@ impl Shared {
         let rx = self.events.subscribe();
         let resume = match last_id {
             Some(id) => cam.log().since(id),
-            None => Resume { events: Vec::new(), gap: None },
+            None => Resume { events: Vec::new(), gap: None, restarted: false },
         };
         (rx, resume)
     }

@@ -37,7 +37,8 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let period = shared.config.keepalive;
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults, shared, sent: 0, cut: false };
+    let boots = shared.boots();
+    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults, shared, sent: 0, cut: false, boots };
     let body = Body::from_stream(futures_util::stream::unfold(conn, |mut c| async move {
         let bytes = c.next_block().await?;
         Some((Ok::<_, Infallible>(bytes), c))
@@ -56,6 +57,8 @@ struct Connection {
     sent: u32,
     /// The fault plan cuts the connection before the next block.
     cut: bool,
+    /// Reboots (fault plan): the connection ends at the next one.
+    boots: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Connection {
@@ -81,6 +84,7 @@ impl Connection {
                     }
                     Err(RecvError::Closed) => return None,
                 },
+                _ = self.boots.changed() => return None,
                 _ = self.keepalive.tick() => {
                     if !self.faults.has(Fault::NoKeepalive) {
                         return Some(EventStream::keepalive());
