@@ -67,6 +67,8 @@ fn tasks() -> usize {
 
 /// Polls until the live task count is back to `baseline` (the server
 /// noticing the vanished sockets); how long it took, or `None` after 10 s.
+/// The runtime has no event for "a task ended", so this checks the
+/// condition every 5 ms against a deadline; the time is what is reported.
 async fn settle(baseline: usize) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
@@ -124,7 +126,7 @@ async fn main() {
     assert_eq!(good, clients * cmds);
 
     // 2. Storms.
-    let baseline_tasks = settle(usize::MAX).await.map(|_| tasks()).unwrap();
+    let baseline_tasks = tasks();
     let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
     let (baseline_rss, baseline_heap) = (rss_kib(), heap_kib());
     let (mut peak_tasks, mut peak_rss, mut peak_heap, mut worst_settle) = (0, 0, 0, Duration::ZERO);

@@ -16,8 +16,6 @@
 //! are reported too: on clips with one long labelled segment they show the
 //! trade-off that event-level scores hide.
 
-use std::fmt::Write as _;
-
 use cam_core::storage::NoStorage;
 use cam_core::{Cam, Command, DetectorConfig};
 use cam_sim::clip::Clip;
@@ -268,24 +266,27 @@ pub fn change_svg(name: &str, frames: &[EvalFrame], threshold: f64) -> String {
     svg
 }
 
+impl Metrics {
+    /// The scores as table cells, formatted once for every report: events,
+    /// segments found (`found/segments`), precision, recall, F1, false alarms
+    /// per hour, frame precision, frame recall.
+    pub fn cells(&self) -> [String; 8] {
+        [
+            self.detected.to_string(),
+            format!("{}/{}", self.found, self.segments),
+            format!("{:.2}", self.precision),
+            format!("{:.2}", self.recall),
+            format!("{:.2}", self.f1),
+            format!("{:.1}", self.false_alarms_per_hour),
+            format!("{:.2}", self.frame_precision),
+            format!("{:.2}", self.frame_recall),
+        ]
+    }
+}
+
 /// A Markdown table row of `m` for the clip `name`.
 pub fn table_row(name: &str, m: &Metrics) -> String {
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "| {name} | {:.2} | {} | {}/{} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} |",
-        m.threshold,
-        m.detected,
-        m.found,
-        m.segments,
-        m.precision,
-        m.recall,
-        m.f1,
-        m.false_alarms_per_hour,
-        m.frame_precision,
-        m.frame_recall
-    );
-    s
+    format!("| {name} | {:.2} | {} |", m.threshold, m.cells().join(" | "))
 }
 
 /// The header of [`table_row`]'s table.

@@ -127,13 +127,6 @@ pub struct FaultPlan {
     pub reboot_after_frames: Option<u64>,
 }
 
-impl FaultPlan {
-    /// Whether the plan injects anything.
-    pub fn is_active(&self) -> bool {
-        *self != FaultPlan { seed: self.seed, ..FaultPlan::default() }
-    }
-}
-
 impl std::str::FromStr for FaultPlan {
     type Err = String;
 

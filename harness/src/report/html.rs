@@ -201,19 +201,11 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
         let name = escape(&e.name);
         match &e.metrics {
             Some(m) => {
-                let _ = write!(
-                    out,
-                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{}</td><td class="num">{}/{}</td><td class="num">{:.2}</td><td class="num">{:.2}</td><td class="num">{:.2}</td><td class="num">{:.1}</td><td class="num">{:.2}</td><td class="num">{:.2}</td></tr>"##,
-                    m.detected,
-                    m.found,
-                    m.segments,
-                    m.precision,
-                    m.recall,
-                    m.f1,
-                    m.false_alarms_per_hour,
-                    m.frame_precision,
-                    m.frame_recall
-                );
+                let _ = write!(out, r##"<tr><td><a href="#{name}">{name}</a></td>"##);
+                for cell in m.cells() {
+                    let _ = write!(out, r#"<td class="num">{cell}</td>"#);
+                }
+                out.push_str("</tr>");
             }
             None => {
                 let events = e.frames.iter().filter(|f| f.motion).count();
