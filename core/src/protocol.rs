@@ -1,7 +1,11 @@
 //! The fixed numbers and JSON shapes of the cam protocol
 //! (`docs/protocol.md`), shared by every target and by the harness.
 
+use alloc::string::String;
+
 use serde::{Deserialize, Serialize};
+
+use crate::event_log::{EventId, LastEventId};
 
 /// Motion threshold on `change` after boot and after `POST /hil/reset`.
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
@@ -22,8 +26,10 @@ pub const SNAPSHOT_DIR: &str = "/sdcard/snaps";
 /// `POST /hil/frame`.
 pub const FRAME_TS_HEADER: &str = "x-frame-ts";
 
-/// Reply to `POST /hil/frame`: `{"frame":seq,"change":x,"motion":bool}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Reply to `POST /hil/frame`:
+/// `{"frame":seq,"change":x,"motion":bool}`, plus `"id":"<boot>-<seq>"`,
+/// the SSE id of the `motion` event the frame raised, when it raised one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameReply {
     /// Frame sequence number, from 1 after a reset.
     pub frame: u64,
@@ -31,6 +37,10 @@ pub struct FrameReply {
     pub change: f64,
     /// Whether this frame raised a `motion` event.
     pub motion: bool,
+    /// The SSE `id` of that event (absent without one, and from cams that
+    /// predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// `GET /status`: `{"threshold":x,"trigger_count":n,"frames":m}`.
@@ -71,14 +81,19 @@ mod tests {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadLastEventId;
 
-/// Parses a `Last-Event-ID` header value: absent or empty means none.
+/// Parses a `Last-Event-ID` header value: absent or empty means none;
+/// `<boot>-<seq>` is an id this protocol issues; a bare whole number is a
+/// `seq` of an unknown boot ([`LastEventId::Seq`]).
 ///
 /// # Errors
-/// [`BadLastEventId`] for anything but a whole number.
-pub fn parse_last_event_id(value: Option<&str>) -> Result<Option<u64>, BadLastEventId> {
+/// [`BadLastEventId`] for anything else.
+pub fn parse_last_event_id(value: Option<&str>) -> Result<Option<LastEventId>, BadLastEventId> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| BadLastEventId),
+        Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().map(|n| Some(LastEventId::Seq(n))).map_err(|_| BadLastEventId)
+        }
+        Some(s) => EventId::parse(s).map(|id| Some(LastEventId::Id(id))).ok_or(BadLastEventId),
     }
 }
 
@@ -121,9 +136,12 @@ mod request_tests {
     fn last_event_id() {
         assert_eq!(parse_last_event_id(None), Ok(None));
         assert_eq!(parse_last_event_id(Some(" ")), Ok(None));
-        assert_eq!(parse_last_event_id(Some("42")), Ok(Some(42)));
-        assert_eq!(parse_last_event_id(Some("abc")), Err(BadLastEventId));
-        assert_eq!(parse_last_event_id(Some("-1")), Err(BadLastEventId));
+        assert_eq!(parse_last_event_id(Some("42")), Ok(Some(LastEventId::Seq(42))));
+        let id = EventId { boot: 0xab, seq: 7 };
+        assert_eq!(parse_last_event_id(Some("000000ab-7")), Ok(Some(LastEventId::Id(id))));
+        for bad in ["abc", "-1", "ab-", "ab-7x", "99999999999999999999999"] {
+            assert_eq!(parse_last_event_id(Some(bad)), Err(BadLastEventId), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,13 +6,13 @@
 //! `set_threshold` and `status`.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::command::{Ack, Command, ParseError};
 use crate::detector::{Detector, DetectorConfig, FrameError};
 use crate::event_log::{EventLog, MotionEvent};
-use crate::protocol::{DEFAULT_THRESHOLD, SNAPSHOT_DIR, StatusReply};
+use crate::protocol::{DEFAULT_THRESHOLD, FrameReply, SNAPSHOT_DIR, StatusReply};
 use crate::storage::Storage;
 
 /// The newest good frame.
@@ -59,15 +59,34 @@ pub struct Cam {
 }
 
 impl Default for Cam {
+    /// Default detector and log capacity, boot number 0 (for tests; a
+    /// target draws its boot number at random, see [`Cam::new`]).
     fn default() -> Self {
-        Self::new(DetectorConfig::default(), crate::event_log::DEFAULT_CAPACITY)
+        Self::new(DetectorConfig::default(), crate::event_log::DEFAULT_CAPACITY, 0)
+    }
+}
+
+impl From<&FrameOutcome> for FrameReply {
+    /// The `POST /hil/frame` reply for a processed frame.
+    fn from(o: &FrameOutcome) -> Self {
+        FrameReply {
+            frame: o.frame,
+            change: o.change,
+            motion: o.event.is_some(),
+            id: o.event.as_ref().map(|e| e.id.to_string()),
+        }
     }
 }
 
 impl Cam {
     /// A cam that has seen no frame, with the default threshold (0.05) and an
     /// event log keeping `log_capacity` events for resuming clients.
-    pub fn new(detector: DetectorConfig, log_capacity: usize) -> Self {
+    ///
+    /// `boot` is this boot's number, the first half of every SSE id
+    /// (`docs/protocol.md`, "Reboots"): draw it at random at every boot
+    /// (hardware RNG on the board), so a client can tell a reboot from a
+    /// resume.
+    pub fn new(detector: DetectorConfig, log_capacity: usize, boot: u32) -> Self {
         Self {
             detector: Detector::new(detector),
             default_detector: detector,
@@ -76,7 +95,7 @@ impl Cam {
             frames: 0,
             rejected_frames: 0,
             latest: None,
-            log: EventLog::with_capacity(log_capacity),
+            log: EventLog::new(log_capacity, boot),
             motion_run: 0,
             last_motion_ms: None,
         }
@@ -115,7 +134,13 @@ impl Cam {
         let event = (motion && !same_episode).then(|| {
             self.trigger_count += 1;
             self.log
-                .push(MotionEvent { id: 0, ts: ts_ms as f64 / 1000.0, count: self.trigger_count, change, frame })
+                .push(MotionEvent {
+                    id: Default::default(),
+                    ts: ts_ms as f64 / 1000.0,
+                    count: self.trigger_count,
+                    change,
+                    frame,
+                })
                 .clone()
         });
         Ok(FrameOutcome { frame, change, event })

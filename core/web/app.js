@@ -25,6 +25,17 @@ source.addEventListener('motion', (e) => {
   $('count').textContent = data.count;
   refreshFrame();
 });
+// The cam rebooted (ids of a new boot, docs/protocol.md "Reboots"): its
+// trigger count starts again, and events it had not sent are gone.
+source.addEventListener('restart', (e) => {
+  const data = JSON.parse(e.data);
+  const li = document.createElement('li');
+  li.className = 'restart';
+  li.textContent = 'cam restarted (boot ' + data.boot + ')';
+  $('events').prepend(li);
+  $('count').textContent = 0;
+  showAck('The cam restarted (boot ' + data.boot + '): the count starts again', false);
+});
 source.addEventListener('gap', (e) => {
   const data = JSON.parse(e.data);
   showAck('Missed events ' + data.missed_from + ' to ' + (data.first - 1) + ' while disconnected', false);

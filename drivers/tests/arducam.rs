@@ -246,7 +246,7 @@ fn the_capture_loop_delivers_fixture_frames_on_the_tick_and_the_cam_sees_the_mot
     cam.init(&mut time).unwrap();
     let start = time.0.get();
     let mut camera = CaptureLoop::new(cam, time.clone(), Pacing::default());
-    let mut dut = Cam::new(DetectorConfig::default(), 16);
+    let mut dut = Cam::new(DetectorConfig::default(), 16, 0);
     let mut events = Vec::new();
     for (i, want) in frames.iter().enumerate() {
         let got = block_on(camera.capture()).unwrap().expect("a sensor never ends");

@@ -141,7 +141,7 @@ fn snapshots_are_written_where_a_desktop_finds_them() {
 fn snapshot_now_through_the_core_names_same_second_snapshots_apart() {
     let card = RamCard::formatted();
     let (mut store, _) = open(card.clone());
-    let mut cam = Cam::new(DetectorConfig::default(), 16);
+    let mut cam = Cam::new(DetectorConfig::default(), 16, 0);
     let jpeg =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/synthetic_bright_square/frame_00000.jpg"))
             .expect("fixture");

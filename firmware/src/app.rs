@@ -119,7 +119,7 @@ async fn snapshot(_auth: Authorized) -> Result<(StatusCode, [(&'static str, &'st
 }
 
 /// `Last-Event-ID`, if sent.
-struct LastEventId(Option<u64>);
+struct LastEventId(Option<cam_core::event_log::LastEventId>);
 
 impl<'r, S> FromRequestParts<'r, S> for LastEventId {
     type Rejection = JsonReply;
@@ -136,9 +136,9 @@ async fn events(_auth: Authorized, LastEventId(last_id): LastEventId) -> Result<
     let guard = state::CAM.lock().await;
     let subscriber =
         state::EVENTS.subscriber().map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "too many event streams"))?;
-    let resume = match (guard.borrow().as_ref(), last_id) {
-        (Some(cam), Some(id)) => cam.log().since(id),
-        _ => Resume { events: Vec::new(), gap: None, restarted: false },
+    let resume = match guard.borrow().as_ref() {
+        Some(cam) => cam.log().since(last_id),
+        None => Resume::fresh(0),
     };
     drop(guard);
     let (stream, first) = EventStream::open(last_id, resume, Some(DEFAULT_RETRY_MS));
@@ -277,7 +277,7 @@ impl<'r, S> FromRequest<'r, S> for FrameBody {
 async fn hil_frame(_auth: Authorized, FrameTs(ts_ms): FrameTs, FrameBody(jpeg): FrameBody) -> JsonReply {
     match state::process_frame(jpeg, ts_ms).await {
         Ok(o) => {
-            let reply = FrameReply { frame: o.frame, change: o.change, motion: o.event.is_some() };
+            let reply = FrameReply::from(&o);
             json(StatusCode::OK, serde_json::to_string(&reply).unwrap_or_default())
         }
         Err(_) => error(StatusCode::BAD_REQUEST, "bad frame"),

@@ -9,6 +9,11 @@ pub fn banner() {
     println!("cam-fw: camhil {} on esp32c3", env!("CARGO_PKG_VERSION"));
 }
 
+/// This boot's number, the first half of every SSE id.
+pub fn boot(boot: u32) {
+    println!("cam-fw: boot {boot:08x}");
+}
+
 /// After DHCP.
 pub fn wifi_connected() {
     println!("cam-fw: wifi: connected");

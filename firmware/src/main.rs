@@ -54,7 +54,28 @@ async fn main(spawner: Spawner) -> ! {
     let timg0 = TimerGroup::new(peripherals.TIMG0);
     esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
     console::banner();
-    state::init().await;
+    let auth = if PASSWORD.is_empty() {
+        AuthenticationMethodConfig::Open
+    } else {
+        AuthenticationMethodConfig::Wpa2Personal(PASSWORD.try_into().expect("CAM_PASSWORD is at most 64 bytes"))
+    };
+    let station = StationConfig::default()
+        .with_ssid(SSID.try_into().expect("CAM_SSID is at most 32 bytes"))
+        .with_authentication(auth);
+    let interface = Interface::station();
+    let controller = WifiController::new(
+        peripherals.WIFI,
+        ControllerConfig::default().with_initial_config(Config::Station(station)),
+    )
+    .expect("Wi-Fi starts");
+
+    // This boot's number, from the hardware RNG, which is a true RNG once
+    // the radio runs (esp-hal's `rng` docs): drawn after Wi-Fi starts, and
+    // before any frame can raise an event.
+    let rng = Rng::new();
+    let boot = rng.random();
+    console::boot(boot);
+    state::init(boot).await;
     #[cfg(feature = "arducam")]
     {
         let pins = board::Pins {
@@ -79,22 +100,6 @@ async fn main(spawner: Spawner) -> ! {
         }
     }
 
-    let auth = if PASSWORD.is_empty() {
-        AuthenticationMethodConfig::Open
-    } else {
-        AuthenticationMethodConfig::Wpa2Personal(PASSWORD.try_into().expect("CAM_PASSWORD is at most 64 bytes"))
-    };
-    let station = StationConfig::default()
-        .with_ssid(SSID.try_into().expect("CAM_SSID is at most 32 bytes"))
-        .with_authentication(auth);
-    let interface = Interface::station();
-    let controller = WifiController::new(
-        peripherals.WIFI,
-        ControllerConfig::default().with_initial_config(Config::Station(station)),
-    )
-    .expect("Wi-Fi starts");
-
-    let rng = Rng::new();
     let seed = u64::from(rng.random()) << 32 | u64::from(rng.random());
     static RESOURCES: StaticCell<StackResources<{ WEB_TASKS + 1 }>> = StaticCell::new();
     let (stack, runner) = embassy_net::new(

@@ -3,6 +3,7 @@
 //! through [`process_frame`], as in the simulator's `shared.rs`.
 
 use core::cell::RefCell;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use cam_core::{Cam, DetectorConfig, FrameError, FrameOutcome, MotionEvent};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -23,17 +24,26 @@ pub static CAM: Mutex<CriticalSectionRawMutex, RefCell<Option<Cam>>> = Mutex::ne
 pub static EVENTS: PubSubChannel<CriticalSectionRawMutex, MotionEvent, CLIENT_QUEUE, MAX_SSE_CLIENTS, 1> =
     PubSubChannel::new();
 
-/// Creates the cam; call once at boot.
-pub async fn init() {
+/// This boot's number (`docs/protocol.md`, "Reboots"), set by [`init`].
+static BOOT: AtomicU32 = AtomicU32::new(0);
+
+/// Creates the cam; call once at boot with a random `boot` number (from
+/// the hardware RNG), so SSE clients can tell a reboot from a resume.
+pub async fn init(boot: u32) {
+    BOOT.store(boot, Ordering::Relaxed);
     let cam = CAM.lock().await;
-    cam.replace(Some(Cam::new(DetectorConfig::default(), EVENT_BUFFER)));
+    cam.replace(Some(new_cam()));
+}
+
+fn new_cam() -> Cam {
+    Cam::new(DetectorConfig::default(), EVENT_BUFFER, BOOT.load(Ordering::Relaxed))
 }
 
 /// Runs `f` on the cam.
 pub async fn with_cam<R>(f: impl FnOnce(&mut Cam) -> R) -> R {
     let guard = CAM.lock().await;
     let mut cell = guard.borrow_mut();
-    let cam = cell.get_or_insert_with(|| Cam::new(DetectorConfig::default(), EVENT_BUFFER));
+    let cam = cell.get_or_insert_with(new_cam);
     f(cam)
 }
 
@@ -46,7 +56,7 @@ pub async fn with_cam<R>(f: impl FnOnce(&mut Cam) -> R) -> R {
 pub async fn process_frame(jpeg: alloc::vec::Vec<u8>, ts_ms: u64) -> Result<FrameOutcome, FrameError> {
     let guard = CAM.lock().await;
     let mut cell = guard.borrow_mut();
-    let cam = cell.get_or_insert_with(|| Cam::new(DetectorConfig::default(), EVENT_BUFFER));
+    let cam = cell.get_or_insert_with(new_cam);
     let outcome = match cam.process_frame(jpeg, ts_ms) {
         Ok(o) => o,
         Err(e) => {

@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
         let endpoint = Endpoint::new(format!("http://{}", sim.addr()), None);
         let http = Http::new(&endpoint).expect("client");
         let mut sse = open_sse(&endpoint, None).expect("SSE");
-        while !matches!(sse.rx.recv().await.expect("SSE").kind, SseKind::Connected(200)) {}
+        while !matches!(sse.rx.recv().await.expect("SSE").kind, SseKind::Connected { status: 200, .. }) {}
         // The first frame of a cam raises nothing: prime it.
         // Frame n of the benchmark is frames[n % 2], from n = 1: a different one.
         http.request(reqwest::Method::POST, "/hil/frame").body(frames[0].clone()).send().await.expect("prime");

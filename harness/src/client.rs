@@ -33,8 +33,13 @@ pub struct SseItem {
 /// One thing seen on the SSE stream.
 #[derive(Debug, Clone)]
 pub enum SseKind {
-    /// The response headers arrived (the cam is subscribed): HTTP status.
-    Connected(u16),
+    /// The response headers arrived (the cam is subscribed).
+    Connected {
+        /// HTTP status.
+        status: u16,
+        /// `Content-Type` (empty when absent).
+        content_type: String,
+    },
     /// An event.
     Event {
         /// `event:` name (`message` when absent).
@@ -110,7 +115,10 @@ pub fn open_sse(endpoint: &Endpoint, last_event_id: Option<&str>) -> Result<SseS
         let mut stream = client.stream();
         while let Some(item) = stream.next().await {
             let kind = match item {
-                Ok(es::SSE::Connected(c)) => SseKind::Connected(c.response().status()),
+                Ok(es::SSE::Connected(c)) => SseKind::Connected {
+                    status: c.response().status(),
+                    content_type: c.response().get_header_value("content-type").ok().flatten().unwrap_or("").into(),
+                },
                 Ok(es::SSE::Event(e)) => SseKind::Event { name: e.event_type, id: e.id, retry: e.retry, data: e.data },
                 // Like field values, drop the one space after the colon.
                 Ok(es::SSE::Comment(c)) => SseKind::Comment(c.strip_prefix(' ').map(str::to_string).unwrap_or(c)),

@@ -72,7 +72,7 @@ pub struct Metrics {
 /// # Errors
 /// A frame that does not decode, naming it.
 pub fn run(clip: &Clip, config: DetectorConfig, threshold: f64) -> Result<Vec<EvalFrame>, String> {
-    let mut cam = Cam::new(config, 16);
+    let mut cam = Cam::new(config, 16, 0);
     cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage("eval has no storage"));
     let n = clip.frames.len();
     let mean = if n > 1 { (clip.frames[n - 1].t_ms - clip.frames[0].t_ms) / (n as u64 - 1) } else { 0 };

@@ -9,6 +9,7 @@
 //! - [`target`]: the cams a scenario runs against, behind one trait;
 //! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
 //! - [`runner`]: runs one scenario on one target;
+//! - [`ledger`]: acked against received events, SSE ids and reboots;
 //! - [`suite`]: finds, filters and runs many; [`report`] prints them;
 //! - [`record`]: recording a live cam into a new fixture;
 //! - [`synth`]: generated clips with exact ground truth;
@@ -30,6 +31,7 @@ pub mod board;
 pub mod client;
 pub mod eval;
 pub mod image;
+pub mod ledger;
 pub mod matcher;
 pub mod record;
 pub mod report;

@@ -22,6 +22,7 @@ use tokio::time::timeout_at;
 
 use crate::board::{ConsoleLine, crash};
 use crate::client::{Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
+use crate::ledger::{Ledger, is_event_stream};
 use crate::scenario::{Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step};
 use crate::target::Target;
 use crate::timeline::{Channel, Timeline};
@@ -128,16 +129,32 @@ impl ScenarioReport {
     }
 
     /// The `motion` events as a normalised transcript, one line each: ids
-    /// relative to the first (`+0`, `+1`, …), capture times in ms relative to
-    /// fixture time 0, `change` to 4 decimals. Independent of the wall clock
-    /// and of how many events the cam sent before the scenario.
+    /// relative to the first of their boot (`+0`, `+1`, …; after a reboot
+    /// `r1+0`, …), capture times in ms relative to fixture time 0, `change`
+    /// to 4 decimals. Independent of the wall clock, of the boot numbers and
+    /// of how many events the cam sent before the scenario.
     pub fn transcript(&self) -> String {
-        let first_id = self.events.iter().find_map(|e| e.id.as_deref()?.parse::<u64>().ok());
+        use cam_core::event_log::LastEventId;
+        // (boot, seq of its first event) in order of appearance.
+        let mut boots: Vec<(Option<u32>, u64)> = Vec::new();
         let mut out = String::new();
         for e in self.events.iter().filter(|e| e.name == "motion") {
-            let id = match (e.id.as_deref().and_then(|i| i.parse::<u64>().ok()), first_id) {
-                (Some(i), Some(f)) => format!("+{}", i - f),
-                _ => "?".into(),
+            let parsed = cam_core::protocol::parse_last_event_id(e.id.as_deref()).ok().flatten();
+            let (boot, seq) = match parsed {
+                Some(LastEventId::Id(id)) => (Some(id.boot), Some(id.seq)),
+                Some(LastEventId::Seq(n)) => (None, Some(n)),
+                None => (None, None),
+            };
+            let id = match seq {
+                Some(seq) => {
+                    let k = boots.iter().position(|(b, _)| *b == boot).unwrap_or_else(|| {
+                        boots.push((boot, seq));
+                        boots.len() - 1
+                    });
+                    let prefix = if k == 0 { String::new() } else { format!("r{k}") };
+                    format!("{prefix}+{}", seq.saturating_sub(boots[k].1))
+                }
+                None => "?".into(),
             };
             let d = &e.data;
             let t = d["ts"]
@@ -200,21 +217,14 @@ struct Run<'a> {
     events: Vec<ReceivedEvent>,
     /// Events before this index were consumed by an earlier step.
     cursor: usize,
-    motion_acked: usize,
-    motion_received: usize,
+    /// Acked against received events, ids and the SSE rules.
+    ledger: Ledger,
     /// Comments received, in order.
     comments: Vec<String>,
     frames: Vec<FrameRecord>,
     thresholds: Vec<(usize, f64)>,
     last_saved: Option<String>,
     base_ts_ms: u64,
-    /// Highest event id seen on the stream.
-    last_id: Option<u64>,
-    /// Set on every (re)connection until its first event arrives.
-    awaiting_first_event: bool,
-    connections: usize,
-    /// Breaches of the SSE rules, reported by the next `expect_*` step.
-    violations: Vec<String>,
     /// The target's serial console, if it has one.
     console: Option<broadcast::Receiver<ConsoleLine>>,
     /// Console lines up to this number are the boot log.
@@ -255,17 +265,12 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
         timeline: Timeline::new(),
         events: Vec::new(),
         cursor: 0,
-        motion_acked: 0,
-        motion_received: 0,
+        ledger: Ledger::default(),
         comments: Vec::new(),
         frames: Vec::new(),
         thresholds: vec![(0, cam_core::protocol::DEFAULT_THRESHOLD)],
         last_saved: None,
         base_ts_ms,
-        last_id: None,
-        awaiting_first_event: false,
-        connections: 0,
-        violations: Vec::new(),
         console: None,
         boot_end: 0,
         console_lines: Vec::new(),
@@ -371,7 +376,14 @@ impl Run<'_> {
             if let SseKind::Error(e) = &item.kind {
                 return Err(format!("GET /events failed: {e}"));
             }
-            let connected = matches!(item.kind, SseKind::Connected(_));
+            if let SseKind::Connected { content_type, .. } = &item.kind
+                && !is_event_stream(content_type)
+            {
+                return Err(format!(
+                    "GET /events answered with Content-Type {content_type:?}, not text/event-stream: the target does not speak SSE"
+                ));
+            }
+            let connected = matches!(item.kind, SseKind::Connected { .. });
             self.record(item);
             if connected {
                 break;
@@ -386,7 +398,7 @@ impl Run<'_> {
         // can say what they were waiting for.
         let inner = deadline - Duration::from_millis(1);
         match &step.action {
-            Action::Replay { clip, from, to, pace } => self.replay(clip, *from, *to, *pace).await,
+            Action::Replay { clip, from, to, pace } => self.replay(clip, *from, *to, *pace, inner, step.timeout).await,
             Action::Command { send, expect } => {
                 let reply = self.command(send, inner).await?;
                 let sent = describe(send);
@@ -455,7 +467,7 @@ impl Run<'_> {
                 self.drain();
                 self.sse = None;
                 let id = match resume {
-                    ResumeFrom::LastReceived => self.last_id.map(|i| i.to_string()),
+                    ResumeFrom::LastReceived => self.ledger.last_id().map(str::to_string),
                     ResumeFrom::Fresh => None,
                     ResumeFrom::Id(id) => Some(id.clone()),
                 };
@@ -483,7 +495,7 @@ impl Run<'_> {
             }
             Action::ExpectEvents { event, min, max, fields, first, last, within_ms } => {
                 self.catch_up(inner).await?;
-                self.check_rules()?;
+                self.ledger.check()?;
                 let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().filter(|e| &e.name == event).collect();
                 let n = new.len();
                 let want = match max {
@@ -496,25 +508,26 @@ impl Run<'_> {
                 }
                 for e in &new {
                     if let Some(m) = fields {
-                        m.check(&e.data).map_err(|why| format!("event id {:?}: {why}", e.id))?;
+                        m.check(&e.data).map_err(|why| format!("event id {}: {why}", id_text(e)))?;
                     }
                 }
                 if let (Some(m), Some(e)) = (first, new.first()) {
-                    m.check(&e.data).map_err(|why| format!("first event (id {:?}): {why}", e.id))?;
+                    m.check(&e.data).map_err(|why| format!("first event (id {}): {why}", id_text(e)))?;
                 }
                 if let (Some(m), Some(e)) = (last, new.last()) {
-                    m.check(&e.data).map_err(|why| format!("last event (id {:?}): {why}", e.id))?;
+                    m.check(&e.data).map_err(|why| format!("last event (id {}): {why}", id_text(e)))?;
                 }
                 if let Some(limit) = within_ms {
                     for e in new.iter().filter(|e| e.name == "motion") {
                         let frame = self.frame_of(e).ok_or_else(|| {
-                            format!("event id {:?} reports frame {} that was not injected", e.id, e.data["frame"])
+                            format!("event id {} reports frame {} that was not injected", id_text(e), e.data["frame"])
                         })?;
                         let latency = e.at_ms - self.frames[frame].sent_ms;
                         if latency > *limit {
                             return Err(format!(
-                                "event id {:?} for frame {} arrived {latency:.1} ms after its injection (limit {limit} ms)",
-                                e.id, self.frames[frame].reply.frame
+                                "event id {} for frame {} arrived {latency:.1} ms after its injection (limit {limit} ms)",
+                                id_text(e),
+                                self.frames[frame].reply.frame
                             ));
                         }
                     }
@@ -524,7 +537,7 @@ impl Run<'_> {
             }
             Action::ExpectLabels { tolerance, min_run } => {
                 self.catch_up(inner).await?;
-                self.check_rules()?;
+                self.ledger.check()?;
                 let with_event: std::collections::HashSet<usize> =
                     self.events.iter().filter(|e| e.name == "motion").filter_map(|e| self.frame_of(e)).collect();
                 let problems = label_problems(&self.frames, &with_event, *tolerance, *min_run);
@@ -569,7 +582,7 @@ impl Run<'_> {
             }
             Action::ExpectNoEvent { for_ms } => {
                 self.catch_up(inner).await?;
-                self.check_rules()?;
+                self.ledger.check()?;
                 self.check_no_new_event()?;
                 if *for_ms > 0 {
                     // The assertion itself spans this time: watch the
@@ -577,6 +590,32 @@ impl Run<'_> {
                     self.watch_quiet(tokio::time::Instant::now() + Duration::from_millis(*for_ms)).await?;
                 }
                 Ok(())
+            }
+            Action::ExpectRestart { max_lost } => {
+                // The restart comes when the stream reconnects after the
+                // reboot: wait for it, then for what the new boot acked.
+                loop {
+                    self.drain();
+                    if self.ledger.restart_pending() {
+                        break;
+                    }
+                    // Ids of a new boot without a restart break the rules.
+                    self.ledger.check()?;
+                    let sse = self.sse.as_mut().ok_or("the SSE stream is disconnected")?;
+                    match timeout_at(inner, sse.rx.recv()).await {
+                        Ok(Some(item)) => self.record(item),
+                        Ok(None) => return Err("SSE client ended".into()),
+                        Err(_) => {
+                            return Err(format!(
+                                "no `restart` event within {} ms: the stream shows no reboot",
+                                step.timeout.as_millis()
+                            ));
+                        }
+                    }
+                }
+                self.catch_up(inner).await?;
+                self.ledger.expect_restart(*max_lost)?;
+                self.ledger.check()
             }
             Action::ExpectSnapshot { frame } => {
                 let saved = self.last_saved.clone().ok_or("no earlier ack named a `saved` file")?;
@@ -611,7 +650,7 @@ impl Run<'_> {
                     .unwrap_or("")
                     .to_string();
                 // A 200 on /events is a stream: read only its headers.
-                let bytes = if ctype.starts_with("text/event-stream") {
+                let bytes = if is_event_stream(&ctype) {
                     Default::default()
                 } else {
                     resp.bytes().await.map_err(|e| format!("{method} {path}: body: {e}"))?
@@ -634,11 +673,16 @@ impl Run<'_> {
         }
     }
 
-    /// The injected frame an event reports: the latest frame sent before it
-    /// arrived whose sequence number is the event's `frame`.
+    /// The injected frame an event reports: the frame whose reply named
+    /// the event's id; from cams without ids in their replies, the latest
+    /// frame sent before it arrived whose sequence number is the event's
+    /// `frame`.
     fn frame_of(&self, e: &ReceivedEvent) -> Option<usize> {
+        if let Some(i) = e.id.as_ref().and_then(|id| self.frames.iter().position(|f| f.reply.id.as_ref() == Some(id))) {
+            return Some(i);
+        }
         let seq = e.data["frame"].as_u64()?;
-        self.frames.iter().rposition(|f| f.reply.frame == seq && f.sent_ms <= e.at_ms)
+        self.frames.iter().rposition(|f| f.reply.id.is_none() && f.reply.frame == seq && f.sent_ms <= e.at_ms)
     }
 
     /// Ms from each `motion` event's frame injection to its arrival.
@@ -673,7 +717,15 @@ impl Run<'_> {
         }
     }
 
-    async fn replay(&mut self, dir: &PathBuf, from: usize, to: usize, pace: Pace) -> Result<(), String> {
+    async fn replay(
+        &mut self,
+        dir: &PathBuf,
+        from: usize,
+        to: usize,
+        pace: Pace,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let clip = self.clips.get(dir)?;
         let t0 = clip.frames[from].t_ms;
         let bar = match self.progress {
@@ -698,17 +750,28 @@ impl Run<'_> {
             }
             let ts_ms = self.base_ts_ms + frame.t_ms;
             let sent_ms = self.timeline.now_ms();
-            let resp = self
+            let request = self
                 .http
                 .request(reqwest::Method::POST, "/hil/frame")
                 .header(FRAME_TS_HEADER, ts_ms.to_string())
                 .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
                 .body(frame.jpeg.clone())
-                .send()
+                .send();
+            let exchange = async {
+                let resp = request.await?;
+                let status = resp.status();
+                Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
+            };
+            let (status, body) = timeout_at(deadline, exchange)
                 .await
+                .map_err(|_| {
+                    format!(
+                        "frame {index} ({}): POST /hil/frame: no answer before the step's timeout ({} ms)",
+                        frame.file,
+                        timeout.as_millis()
+                    )
+                })?
                 .map_err(|e| format!("frame {index} ({}): POST /hil/frame: {}", frame.file, error_chain(&e)))?;
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
             if !status.is_success() {
                 self.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
                 return Err(format!("frame {index} ({}): POST /hil/frame answered {status}: {body}", frame.file));
@@ -720,14 +783,12 @@ impl Run<'_> {
                 Channel::Frame,
                 format!("frame {index} -> seq {} change {:.4}{motion}", reply.frame, reply.change),
             );
-            if reply.motion {
-                self.motion_acked += 1;
-            }
+            self.ledger.on_ack(&reply);
             let label = frame.label;
             self.frames.push(FrameRecord { clip: dir.clone(), index, label, sent_ms, ts_ms, reply });
             self.drain();
             bar.inc(1);
-            bar.set_message(format!("{} events", self.motion_received));
+            bar.set_message(format!("{} events", self.ledger.counts().1));
         }
         bar.finish_and_clear();
         Ok(())
@@ -781,10 +842,11 @@ impl Run<'_> {
     }
 
     /// Waits until the stream has delivered a `motion` event for every frame
-    /// the target acked as motion.
+    /// the target acked as motion (by id; by count for cams without ids in
+    /// their acks), or the stream moved on to a later boot without it.
     async fn catch_up(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
         self.drain();
-        while self.motion_received < self.motion_acked {
+        while self.ledger.awaiting() {
             let sse = self
                 .sse
                 .as_mut()
@@ -793,51 +855,25 @@ impl Run<'_> {
                 Ok(Some(item)) => self.record(item),
                 Ok(None) => return Err("SSE client ended".into()),
                 Err(_) => {
+                    // A broken rule explains a missing event best.
+                    self.ledger.check()?;
                     let acked: Vec<String> =
                         self.frames.iter().filter(|f| f.reply.motion).map(|f| f.reply.frame.to_string()).collect();
+                    let (n_acked, n_received) = self.ledger.counts();
+                    let awaited: Vec<String> = self.ledger.awaited().iter().take(8).map(|id| id.to_string()).collect();
+                    let awaited = if awaited.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; still awaited: ids {}", awaited.join(", "))
+                    };
                     return Err(format!(
-                        "the target acked {} frame(s) as motion (frames {}) but the SSE stream delivered only {} `motion` event(s) before the timeout",
-                        self.motion_acked,
+                        "the target acked {n_acked} frame(s) as motion (frames {}) but the SSE stream delivered only {n_received} `motion` event(s) before the timeout{awaited}",
                         acked.join(", "),
-                        self.motion_received
                     ));
                 }
             }
         }
         Ok(())
-    }
-
-    /// SSE rules of `docs/protocol.md` checked on every event: a numeric
-    /// `id`, strictly above the previous one (a `restart` event, id 0,
-    /// says the cam rebooted and its ids begin again); `retry:` on the
-    /// first event of each connection.
-    fn check_event_rules(&mut self, name: &str, id: Option<&str>, retry: Option<u64>) {
-        if std::mem::take(&mut self.awaiting_first_event) && retry.is_none() {
-            self.violations.push(format!("first event of connection {} has no `retry:`", self.connections));
-        }
-        let Some(text) = id else {
-            self.violations.push(format!("`{name}` event without `id:`"));
-            return;
-        };
-        let Ok(n) = text.parse::<u64>() else {
-            self.violations.push(format!("`{name}` event with non-numeric id {text:?}"));
-            return;
-        };
-        match self.last_id {
-            _ if name == "restart" && n == 0 => self.last_id = Some(0),
-            Some(prev) if n <= prev => {
-                self.violations.push(format!("`{name}` event id {n} does not increase (previous {prev})"))
-            }
-            _ => self.last_id = Some(n),
-        }
-    }
-
-    fn check_rules(&self) -> Result<(), String> {
-        if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("SSE rules broken: {}", self.violations.join("; ")))
-        }
     }
 
     fn drain(&mut self) {
@@ -888,9 +924,8 @@ impl Run<'_> {
 
     fn record(&mut self, item: SseItem) {
         match item.kind {
-            SseKind::Connected(status) => {
-                self.connections += 1;
-                self.awaiting_first_event = true;
+            SseKind::Connected { status, content_type } => {
+                self.ledger.on_connect(&content_type);
                 self.timeline.push_at(item.at, Channel::Sse, format!("connected ({status})"));
             }
             SseKind::Comment(c) => {
@@ -905,10 +940,7 @@ impl Run<'_> {
                     Channel::Sse,
                     format!("event {name} id {}{shown_retry} {}", id.as_deref().unwrap_or("-"), clip_text(&data)),
                 );
-                if name == "motion" {
-                    self.motion_received += 1;
-                }
-                self.check_event_rules(&name, id.as_deref(), retry);
+                self.ledger.on_event(&name, id.as_deref(), retry, &data);
                 let at_ms = self.timeline.entries.last().map_or(0.0, |e| e.at_ms);
                 let data = serde_json::from_str(&data).unwrap_or(Value::Null);
                 self.events.push(ReceivedEvent { name, id, data, at_ms });
@@ -967,6 +999,11 @@ fn label_problems(
         start = end + 1;
     }
     problems
+}
+
+/// An event's id as sent, `-` without one.
+fn id_text(e: &ReceivedEvent) -> &str {
+    e.id.as_deref().unwrap_or("-")
 }
 
 fn describe(send: &Outgoing) -> String {

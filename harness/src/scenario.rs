@@ -256,6 +256,14 @@ pub enum Action {
         /// New threshold, in `[0, 1]`.
         threshold: f64,
     },
+    /// The cam rebooted: a `restart` event arrives (or has arrived since
+    /// the last `expect_restart`), the stream has caught up, and at most
+    /// `max_lost` acked `motion` events were lost in the reboot. Without
+    /// this step a `restart` event fails the next `expect_*` step.
+    ExpectRestart {
+        /// Acked events that may never arrive (default 0).
+        max_lost: usize,
+    },
     /// No SSE event beyond those already consumed, once the stream has
     /// caught up, and none for `for_ms` more.
     ExpectNoEvent {
@@ -301,6 +309,7 @@ impl Action {
             Action::ExpectComment { .. } => "expect_comment",
             Action::ExpectEvents { .. } => "expect_events",
             Action::ExpectNoEvent { .. } => "expect_no_event",
+            Action::ExpectRestart { .. } => "expect_restart",
             Action::ExpectLabels { .. } => "expect_labels",
             Action::Config { .. } => "config",
             Action::ExpectConsole { .. } => "expect_console",
@@ -421,6 +430,7 @@ struct RawStep {
     expect_comment: Option<RawComment>,
     expect_events: Option<RawExpectEvents>,
     expect_no_event: Option<RawNoEvent>,
+    expect_restart: Option<RawRestart>,
     expect_labels: Option<RawLabels>,
     config: Option<RawStepConfig>,
     expect_console: Option<RawConsole>,
@@ -493,6 +503,13 @@ struct RawStepConfig {
 struct RawNoEvent {
     #[serde(default)]
     for_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestart {
+    #[serde(default)]
+    max_lost: usize,
 }
 
 #[derive(Deserialize)]
@@ -703,6 +720,7 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         expect_comment,
         expect_events,
         expect_no_event,
+        expect_restart,
         expect_labels,
         config,
         expect_console,
@@ -717,7 +735,7 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         .chain([send_binary.is_some(), send_raw_text.is_some(), expect_ack.is_some(), expect_close.is_some()])
         .chain([ws_connect.is_some(), ping.is_some(), ws_close.is_some(), sse_disconnect.is_some()])
         .chain([sse_connect.is_some(), expect_comment.is_some(), expect_events.is_some(), expect_no_event.is_some()])
-        .chain([expect_labels.is_some(), config.is_some(), expect_console.is_some()])
+        .chain([expect_restart.is_some(), expect_labels.is_some(), config.is_some(), expect_console.is_some()])
         .chain([expect_snapshot.is_some(), http.is_some()])
         .chain([expect_status.is_some(), expect_json.is_some(), expect_content_type.is_some()])
         .any(|set| set)
@@ -756,7 +774,7 @@ fn matcher(
 /// The step keywords that are actions; a step has exactly one.
 const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, ping, ws_close, \
                        sse_disconnect, sse_connect, expect_comment, expect_events, expect_no_event, \
-                       expect_labels, config, expect_console, expect_snapshot, http";
+                       expect_restart, expect_labels, config, expect_console, expect_snapshot, http";
 
 fn step_action(
     step: RawStep,
@@ -780,6 +798,7 @@ fn step_action(
         ("expect_comment", step.expect_comment.is_some()),
         ("expect_events", step.expect_events.is_some()),
         ("expect_no_event", step.expect_no_event.is_some()),
+        ("expect_restart", step.expect_restart.is_some()),
         ("expect_labels", step.expect_labels.is_some()),
         ("config", step.config.is_some()),
         ("expect_console", step.expect_console.is_some()),
@@ -942,6 +961,7 @@ fn step_action(
             Action::Config { threshold }
         }
         "expect_no_event" => Action::ExpectNoEvent { for_ms: step.expect_no_event.expect("chosen").for_ms },
+        "expect_restart" => Action::ExpectRestart { max_lost: step.expect_restart.expect("chosen").max_lost },
         "expect_snapshot" => {
             let s = step.expect_snapshot.expect("chosen");
             let sspan = s.span();

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use cam_core::event_log::EventId;
 use cam_hil::report::Reporter;
 use cam_hil::runner::ScenarioReport;
 use cam_hil::scenario::Scenario;
@@ -34,8 +35,9 @@ async fn random_stream_cuts_lose_and_duplicate_nothing() {
     assert_eq!(summary.failed, 0, "{:?}", reports[0].steps.last());
     let n = cuts(&reports[0]);
     assert!(n >= 10, "the plan cut the stream {n} times");
-    let ids: Vec<u64> = reports[0].events.iter().filter_map(|e| e.id.as_deref()?.parse().ok()).collect();
-    assert_eq!(ids, (1..=209).collect::<Vec<_>>(), "every id once, in order");
+    let ids: Vec<EventId> = reports[0].events.iter().filter_map(|e| EventId::parse(e.id.as_deref()?)).collect();
+    let boot = ids[0].boot;
+    assert_eq!(ids, (1..=209).map(|seq| EventId { boot, seq }).collect::<Vec<_>>(), "every id once, in order");
 }
 
 /// The same plan against a cam that ignores `Last-Event-ID`: the events
@@ -101,4 +103,129 @@ async fn a_delayed_ack_fails_only_the_step_that_waited() {
     let failure = steps[1].failure.as_deref().unwrap();
     assert!(steps[1].label.contains("a quick status"), "{}", steps[1].label);
     assert!(failure.contains(r#"sent {"cmd":"status"}: no reply before the step's timeout"#), "{failure}");
+}
+
+fn load_data(file: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(file);
+    suite::load_all(&[path], &Selection::default()).unwrap().remove(0)
+}
+
+/// Runs `scenario` on a simulator with its fault plan and `faults`.
+async fn run_with(scenario: &Scenario, faults: Vec<Fault>) -> ScenarioReport {
+    run_on_sim(scenario, faults).await.0
+}
+
+/// [`run_with`], also giving back the simulator.
+async fn run_on_sim(scenario: &Scenario, faults: Vec<Fault>) -> (ScenarioReport, Simulator) {
+    let mut scenario = scenario.clone();
+    let plan = scenario.needs.fault_plan.take().expect("the scenario has a plan");
+    let retry_ms = scenario.needs.retry_ms.take().unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        snapshot_dir: dir.path().join("sd"),
+        retry_ms,
+        fault_plan: plan,
+        faults: faults.into(),
+        ..SimConfig::default()
+    };
+    let cam = Simulator::start(config).await.unwrap();
+    let target = TargetSpec::Url(Endpoint::new(cam.url(), None));
+    (suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await.1.remove(0), cam)
+}
+
+fn failure(report: &ScenarioReport) -> (String, String) {
+    report.failure().unwrap_or_else(|| panic!("the scenario must fail: {:?}", report.steps))
+}
+
+#[tokio::test]
+async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
+    let scenario = load("faults_reboot.toml");
+    let report = run_with(&scenario, vec![]).await;
+    assert!(report.passed(), "{:?}", report.failure());
+    let restarts: Vec<_> = report.events.iter().filter(|e| e.name == "restart").collect();
+    assert_eq!(restarts.len(), 1);
+    let ids: Vec<EventId> = report.events.iter().filter_map(|e| EventId::parse(e.id.as_deref()?)).collect();
+    let (old, new) = (ids[0].boot, ids.last().unwrap().boot);
+    assert_ne!(old, new);
+    let want: Vec<EventId> =
+        (1..=83).map(|seq| EventId { boot: old, seq }).chain((0..=125).map(|seq| EventId { boot: new, seq })).collect();
+    assert_eq!(ids, want, "each boot's ids once, in order, the restart (seq 0) between");
+}
+
+/// A cam that reboots and says nothing: its ids move to a new boot without
+/// a `restart` event. The boot in the id still gives it away.
+#[tokio::test]
+async fn a_reboot_the_cam_does_not_announce_fails_the_scenario() {
+    let mut scenario = load("faults_reboot.toml");
+    for step in &mut scenario.steps {
+        step.timeout = step.timeout.min(std::time::Duration::from_secs(2));
+    }
+    let report = run_with(&scenario, vec![Fault::NoRestartEvent]).await;
+    let (step, message) = failure(&report);
+    assert!(step.contains("expect_restart"), "{step}");
+    assert!(message.starts_with("SSE rules broken: `motion` event id "), "{message}");
+    assert!(message.contains("and no `restart` event came between: a reboot the cam did not announce"), "{message}");
+}
+
+/// A scenario that does not expect a reboot fails at its next check when
+/// one happens.
+#[tokio::test]
+async fn an_unexpected_reboot_fails_the_next_check() {
+    let mut scenario = load("faults_reboot.toml");
+    scenario.steps.retain(|s| !matches!(s.action, cam_hil::scenario::Action::ExpectRestart { .. }));
+    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    assert!(step.contains("the new boot counts"), "{step}");
+    assert!(message.starts_with("the cam rebooted: `restart` event id "), "{message}");
+    assert!(message.contains("add an `expect_restart` step"), "{message}");
+}
+
+/// `expect_restart` on a cam that did not reboot.
+#[tokio::test]
+async fn expecting_a_restart_that_does_not_come_fails() {
+    let mut scenario = load("faults_reboot.toml");
+    scenario.needs.fault_plan = Some(FaultPlan::default());
+    for step in &mut scenario.steps {
+        step.timeout = step.timeout.min(std::time::Duration::from_millis(500));
+    }
+    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    assert!(step.contains("expect_restart"), "{step}");
+    assert_eq!(message, "no `restart` event within 500 ms: the stream shows no reboot");
+}
+
+/// Events made while the stream was away and gone in the reboot are named,
+/// and pass only when the step allows that many.
+#[tokio::test]
+async fn events_lost_in_a_reboot_are_named_and_counted() {
+    let scenario = load_data("reboot_loses_events.toml");
+    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    assert!(step.contains("expect_restart"), "{step}");
+    let re = regex::Regex::new(
+        r"^3 acked motion event\(s\) never arrived: ids ([0-9a-f]{8})-2, ([0-9a-f]{8})-3, ([0-9a-f]{8})-4 in the reboot \(at most 0 may be\)$",
+    )
+    .unwrap();
+    assert!(re.is_match(&message), "{message}");
+    let mut allowing = scenario.clone();
+    let last = allowing.steps.last_mut().unwrap();
+    last.action = cam_hil::scenario::Action::ExpectRestart { max_lost: 3 };
+    let report = run_with(&allowing, vec![]).await;
+    assert!(report.passed(), "{:?}", report.failure());
+}
+
+/// Stalls inside a step's timeout only slow the run; the count and the
+/// rules above mean 0 lost, 0 duplicated.
+#[tokio::test]
+async fn stalls_lose_and_duplicate_nothing() {
+    let (report, cam) = run_on_sim(&load("faults_stall.toml"), vec![]).await;
+    assert!(report.passed(), "{:?}", report.failure());
+    let stalls = cam.shared().stalls_ended();
+    assert!(stalls >= 5, "the plan stalled the cam {stalls} times");
+}
+
+/// A stall longer than the step's timeout fails that step, naming the
+/// frame that got no answer.
+#[tokio::test]
+async fn a_stall_longer_than_the_step_fails_it_clearly() {
+    let (step, message) = failure(&run_with(&load_data("long_stall.toml"), vec![]).await);
+    assert!(step.starts_with("step 1 (replay"), "{step}");
+    assert_eq!(message, "frame 5 (frame_00005.jpg): POST /hil/frame: no answer before the step's timeout (1000 ms)");
 }

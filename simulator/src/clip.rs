@@ -159,9 +159,7 @@ impl Camera for ClipCamera {
 /// until the camera ends. Undecodable frames are logged and skipped.
 pub async fn capture_loop<C: Camera>(mut camera: C, shared: Arc<Shared>) -> Result<(), C::Error> {
     while let Some(frame) = camera.capture().await? {
-        let shared = shared.clone();
-        let result = tokio::task::spawn_blocking(move || shared.process_frame(frame.jpeg, frame.ts_ms)).await;
-        match result {
+        match shared.ingest(frame.jpeg, frame.ts_ms).await {
             Ok(Ok(o)) if o.event.is_some() => {
                 tracing::debug!(frame = o.frame, change = o.change, "motion")
             }

@@ -94,6 +94,9 @@ pub enum Fault {
     UnguardedEvents,
     /// A close from the client is not answered (the connection just ends).
     AbruptClose,
+    /// A client resuming from before a reboot gets the new boot's events
+    /// without the `restart` event.
+    NoRestartEvent,
     /// The console prints a panic report after the 5th frame (the cam keeps
     /// serving, as if it had rebooted at once).
     ConsolePanic,
@@ -122,9 +125,20 @@ pub struct FaultPlan {
     /// frame: 400 `bad frame`, nothing changes) with this probability.
     pub frame_truncate_chance: f64,
     /// The cam reboots once, right after this many frames: its state and
-    /// event log are lost, ids begin again at 1, and every SSE connection
-    /// drops (clients resuming get a `restart` event first).
+    /// event log are lost, its ids begin again at 1 under a new boot
+    /// number, SSE connections end after the events already published,
+    /// WebSocket connections drop without a close frame. Clients resuming
+    /// get a `restart` event first (`docs/protocol.md`, "Reboots").
     pub reboot_after_frames: Option<u64>,
+    /// How long each stall lasts, in ms (0: no stalls). During a stall the
+    /// cam answers nothing: HTTP requests (frames, pages, upgrades) wait,
+    /// SSE streams send nothing (not even keep-alives), WebSocket acks wait,
+    /// as when a board's single-threaded loop is blocked.
+    pub stall_ms: u64,
+    /// One stall begins right after this many frames.
+    pub stall_after_frames: Option<u64>,
+    /// After each frame, a stall begins with this probability.
+    pub stall_chance: f64,
 }
 
 impl std::str::FromStr for FaultPlan {
@@ -148,6 +162,9 @@ impl std::str::FromStr for FaultPlan {
                 "ack_drop_chance" => plan.ack_drop_chance = chance(value)?,
                 "frame_truncate_chance" => plan.frame_truncate_chance = chance(value)?,
                 "reboot_after_frames" => plan.reboot_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
+                "stall_ms" => plan.stall_ms = value.parse().map_err(|e| bad(&e))?,
+                "stall_after_frames" => plan.stall_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
+                "stall_chance" => plan.stall_chance = chance(value)?,
                 other => return Err(format!("unknown fault plan key {other:?}")),
             }
         }

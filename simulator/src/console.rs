@@ -68,13 +68,15 @@ impl Console {
 }
 
 /// The boot log the firmware prints up to its `listening on` line, with the
-/// ESP32-C3 ROM bootloader's banner first. `url` is `http://IP:PORT`.
-pub fn boot_log(url: &str, platform: &str) -> Vec<String> {
+/// ESP32-C3 ROM bootloader's banner first. `url` is `http://IP:PORT`,
+/// `boot` the boot number of the SSE ids.
+pub fn boot_log(url: &str, platform: &str, boot: u32) -> Vec<String> {
     vec![
         "ESP-ROM:esp32c3-api1-20210207".into(),
         "Build:Feb  7 2021".into(),
         "rst:0x1 (POWERON),boot:0xc (SPI_FAST_FLASH_BOOT)".into(),
         format!("cam-fw: camhil {} on {platform}", env!("CARGO_PKG_VERSION")),
+        format!("cam-fw: boot {boot:08x}"),
         "cam-fw: wifi: connected".into(),
         format!("cam-fw: listening on {url}"),
     ]

@@ -98,7 +98,7 @@ impl Simulator {
         let app = routes::router(shared.clone(), hil);
         let server = tokio::spawn(accept_loop(listener, app, acceptor));
         let sim = Self { addr, tls, console_path, shared, server };
-        for line in crate::console::boot_log(&sim.url(), "cam-sim") {
+        for line in crate::console::boot_log(&sim.url(), "cam-sim", sim.shared.boot()) {
             sim.shared.console.line(line);
         }
         Ok(sim)

@@ -1,15 +1,16 @@
-//! The simulator's shared state: one [`Cam`] from the core, and the
-//! broadcast channel that carries its motion events to SSE clients.
+//! The simulator's shared state: one [`Cam`] from the core, the broadcast
+//! channel that carries its motion events to SSE clients, and the fault
+//! plan's reboots and stalls.
 //!
 //! Every frame, from `POST /hil/frame` or the fixture capture loop, goes
-//! through [`Shared::process_frame`]: detector, event log and publish happen
-//! under one lock, so the order of ids in the log and on every stream is
-//! the same.
+//! through [`Shared::ingest`]: detector, event log and publish happen under
+//! one lock, so the order of ids in the log and on every stream is the
+//! same.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cam_core::event_log::Resume;
+use cam_core::event_log::{LastEventId, Resume};
 use cam_core::{Ack, Cam, Command, FrameError, FrameOutcome, MotionEvent};
 use tokio::sync::broadcast;
 
@@ -21,7 +22,8 @@ use crate::storage::DirStorage;
 #[derive(Debug)]
 pub struct Shared {
     cam: Mutex<Cam>,
-    events: broadcast::Sender<MotionEvent>,
+    /// Replaced at a reboot: the old boot's streams drain it, then end.
+    events: Mutex<broadcast::Sender<MotionEvent>>,
     storage: DirStorage,
     /// The serial console.
     pub console: Console,
@@ -31,8 +33,15 @@ pub struct Shared {
     plan_rng: Mutex<rand::rngs::StdRng>,
     /// Frames processed since start (for `reboot_after_frames`).
     frames_total: std::sync::atomic::AtomicU64,
-    /// Boot number: SSE connections end when it changes (a reboot).
-    boot: tokio::sync::watch::Sender<u64>,
+    /// Reboots so far: WebSocket connections end when it changes.
+    reboots: tokio::sync::watch::Sender<u64>,
+    /// Held for writing while the fault plan stalls the cam: requests, SSE
+    /// blocks and WebSocket acks wait for a read turn ([`Shared::unstalled`]).
+    stall: Arc<tokio::sync::RwLock<()>>,
+    /// A stall the last frame asked for, taken by [`Shared::ingest`].
+    stall_due: std::sync::atomic::AtomicBool,
+    /// Stalls over so far.
+    stalls_ended: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -45,13 +54,16 @@ impl Shared {
     pub fn with_console(config: SimConfig, console: Console) -> Arc<Self> {
         let (events, _) = broadcast::channel(config.client_queue.max(1));
         Arc::new(Self {
-            cam: Mutex::new(Cam::new(config.detector, config.event_buffer)),
-            events,
+            cam: Mutex::new(Cam::new(config.detector, config.event_buffer, rand::random())),
+            events: Mutex::new(events),
             storage: DirStorage::new(&config.snapshot_dir),
             console,
             plan_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.fault_plan.seed)),
             frames_total: std::sync::atomic::AtomicU64::new(0),
-            boot: tokio::sync::watch::Sender::new(0),
+            reboots: tokio::sync::watch::Sender::new(0),
+            stall: Arc::new(tokio::sync::RwLock::new(())),
+            stall_due: std::sync::atomic::AtomicBool::new(false),
+            stalls_ended: std::sync::atomic::AtomicU64::new(0),
             config,
         })
     }
@@ -70,7 +82,54 @@ impl Shared {
     }
 
     /// Runs one frame (JPEG bytes, capture time in ms since the Unix epoch)
-    /// through the cam and publishes its motion event, if any.
+    /// through the cam on the blocking pool (decoding a VGA frame takes
+    /// about a millisecond) and publishes its motion event, if any. A stall
+    /// of the fault plan due after this frame has begun when this returns.
+    ///
+    /// # Errors
+    /// `Ok(Err(FrameError))` for an undecodable frame (nothing changes);
+    /// `Err` if the blocking task failed.
+    pub async fn ingest(
+        self: &Arc<Self>,
+        jpeg: Vec<u8>,
+        ts_ms: u64,
+    ) -> Result<Result<FrameOutcome, FrameError>, tokio::task::JoinError> {
+        let shared = self.clone();
+        let outcome = tokio::task::spawn_blocking(move || shared.process_frame(jpeg, ts_ms)).await;
+        if self.stall_due.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            let ms = self.config.fault_plan.stall_ms;
+            // Taken before the reply goes out, so the client's next request
+            // finds the cam stalled.
+            let guard = self.stall.clone().write_owned().await;
+            self.console.line(format!("cam-fw: fault plan: stall {ms} ms"));
+            let shared = self.clone();
+            tokio::spawn(async move {
+                // The injected fault itself (a cam busy for `stall_ms`), not
+                // a synchronisation.
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                shared.stalls_ended.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                drop(guard);
+            });
+        }
+        outcome
+    }
+
+    /// Waits while the fault plan stalls the cam (at once otherwise).
+    pub async fn unstalled(&self) {
+        drop(self.stall.read().await);
+    }
+
+    /// Stalls of the fault plan that are over.
+    pub fn stalls_ended(&self) -> u64 {
+        self.stalls_ended.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// This boot's number, the first half of every SSE id.
+    pub fn boot(&self) -> u32 {
+        self.cam().log().boot()
+    }
+
+    /// [`Shared::ingest`] without the blocking pool and the stall.
     ///
     /// # Errors
     /// [`FrameError`] for an undecodable frame; nothing changes then.
@@ -97,36 +156,48 @@ impl Shared {
         }
         if let Some(event) = outcome.event.as_ref().filter(|_| !self.config.faults.has(Fault::DropEvents)) {
             // No receivers is fine: the event stays in the log for resume.
-            let _ = self.events.send(event.clone());
+            let _ = self.events.lock().unwrap_or_else(|p| p.into_inner()).send(event.clone());
         }
         let total = self.frames_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if self.config.fault_plan.reboot_after_frames == Some(total) {
-            // Fault plan: a reboot. Everything the cam knew is gone.
-            *cam = Cam::new(self.config.detector, self.config.event_buffer);
-            self.boot.send_modify(|b| *b += 1);
-            self.console.line("cam-fw: fault plan: reboot");
-            tracing::debug!(after_frames = total, "fault plan: reboot");
+        let plan = &self.config.fault_plan;
+        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.plan_roll(plan.stall_chance)) {
+            self.stall_due.store(true, std::sync::atomic::Ordering::Release);
+        }
+        if plan.reboot_after_frames == Some(total) {
+            self.reboot(&mut cam);
         }
         Ok(outcome)
     }
 
-    /// Changes at every reboot (fault plan): an SSE connection ends then.
-    pub fn boots(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.boot.subscribe()
+    /// Fault plan: a reboot. Everything the cam knew is gone, its ids start
+    /// again under a new boot number, and every connection drops: SSE
+    /// streams once they have sent the old boot's events already published
+    /// (as a board's TCP stack sends what it had accepted), WebSocket
+    /// connections at once and without a close frame.
+    fn reboot(&self, cam: &mut Cam) {
+        let old = cam.log().boot();
+        let boot = std::iter::repeat_with(rand::random::<u32>).find(|b| *b != old).unwrap_or(old.wrapping_add(1));
+        *cam = Cam::new(self.config.detector, self.config.event_buffer, boot);
+        // Dropping the old sender ends every old stream after its backlog.
+        *self.events.lock().unwrap_or_else(|p| p.into_inner()) = broadcast::channel(self.config.client_queue.max(1)).0;
+        self.reboots.send_modify(|n| *n += 1);
+        self.console.line(format!("cam-fw: fault plan: reboot (boot {old:08x} -> {boot:08x})"));
+        tracing::debug!(old = format!("{old:08x}"), boot = format!("{boot:08x}"), "fault plan: reboot");
     }
 
-    /// A receiver of live events plus what a client resuming after
-    /// `last_id` must be sent first (nothing when `last_id` is `None`).
-    /// Taken under the cam lock, so no event is missed or sent twice
-    /// between the two.
-    pub fn subscribe(&self, last_id: Option<u64>) -> (broadcast::Receiver<MotionEvent>, Resume) {
+    /// Changes at every reboot (fault plan): a WebSocket connection ends then.
+    pub fn reboots(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reboots.subscribe()
+    }
+
+    /// A receiver of live events plus what a client that sent `last`
+    /// (`Last-Event-ID`) must be sent first (nothing for `None`). Taken
+    /// under the cam lock, so no event is missed or sent twice between the
+    /// two.
+    pub fn subscribe(&self, last: Option<LastEventId>) -> (broadcast::Receiver<MotionEvent>, Resume) {
         let cam = self.cam();
-        let rx = self.events.subscribe();
-        let resume = match last_id {
-            Some(id) => cam.log().since(id),
-            None => Resume { events: Vec::new(), gap: None, restarted: false },
-        };
-        (rx, resume)
+        let rx = self.events.lock().unwrap_or_else(|p| p.into_inner()).subscribe();
+        (rx, cam.log().since(last))
     }
 
     /// Applies one WebSocket text frame; the ack to send back.

@@ -39,7 +39,9 @@ async fn fixture_replay_reaches_an_sse_client() {
     while !text.contains("\n\n") {
         text.push_str(std::str::from_utf8(&stream.next().await.unwrap().unwrap()).unwrap());
     }
-    assert!(text.starts_with("event: motion\nid: 1\nretry: 3000\n"), "{text}");
+    let id = text.lines().nth(1).and_then(|l| l.strip_prefix("id: ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(text.starts_with("event: motion\n") && id.ends_with("-1"), "{text}");
+    assert!(text.contains("\nretry: 3000\n"), "{text}");
     let status: serde_json::Value = client.get(format!("{url}/status")).send().await.unwrap().json().await.unwrap();
     assert!(status["frames"].as_u64().unwrap() >= 11, "{status}");
 }
@@ -65,9 +67,11 @@ fn console_pty_prints_the_firmware_boot_log() {
         serialport::new(path, 115_200).exclusive(false).timeout(std::time::Duration::from_secs(5)).open().unwrap();
     assert_eq!(port.name().as_deref(), Some(path));
     let mut lines = BufReader::new(port).lines();
-    let boot: Vec<String> = (0..6).map(|_| lines.next().unwrap().unwrap().trim_end().to_string()).collect();
+    let boot: Vec<String> = (0..7).map(|_| lines.next().unwrap().unwrap().trim_end().to_string()).collect();
     assert_eq!(boot[0], "ESP-ROM:esp32c3-api1-20210207");
-    assert_eq!(boot[5], format!("cam-fw: listening on {url}"));
+    let number = boot[4].strip_prefix("cam-fw: boot ").unwrap_or_else(|| panic!("{boot:?}"));
+    assert!(number.len() == 8 && number.bytes().all(|b| b.is_ascii_hexdigit()), "{boot:?}");
+    assert_eq!(boot[6], format!("cam-fw: listening on {url}"));
 }
 
 #[tokio::test]

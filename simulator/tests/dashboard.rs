@@ -146,6 +146,35 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
     client.close().await.unwrap();
 }
 
+/// The cam reboots while the page is open: the page's `EventSource`
+/// resumes with an id of the old boot, gets the `restart` event and says
+/// so; its WebSocket reconnects.
+#[tokio::test]
+async fn dashboard_tells_the_owner_when_the_cam_restarted() {
+    let Some(Browser { client, _driver, _profile }) = browser().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let plan = cam_sim::FaultPlan { reboot_after_frames: Some(100), ..Default::default() };
+    let config = SimConfig { snapshot_dir: dir.path().into(), retry_ms: 100, fault_plan: plan, ..SimConfig::default() };
+    let sim = Simulator::start(config).await.unwrap();
+    client.goto(&sim.url()).await.unwrap();
+    wait_for(&client, "//span[@id='sse-state' and text()='connected']").await;
+    wait_for(&client, "//span[@id='ws-state' and text()='connected']").await;
+    // Frames only once the page listens, so it holds an id of the old boot.
+    let (old, mut reboots) = (sim.shared().boot(), sim.shared().reboots());
+    replay(&sim, "cdnet_highway", 5.0);
+    reboots.changed().await.unwrap();
+    let new = sim.shared().boot();
+    assert_ne!(new, old);
+    // A marker in the event list, above the new boot's events.
+    let marker = format!("//ul[@id='events']/li[@class='restart' and text()='cam restarted (boot {new:08x})']");
+    wait_for(&client, &marker).await;
+    wait_for(&client, &format!("{marker}/preceding-sibling::li")).await;
+    wait_for(&client, "//span[@id='ws-state' and text()='connected']").await;
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_restart.png"), png).unwrap();
+    client.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn over_https_with_a_token_the_page_uses_wss_and_its_token() {
     let Some(Browser { client, _driver, _profile }) = browser().await else { return };

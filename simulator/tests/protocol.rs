@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use cam_core::event_log::EventId;
 use cam_core::protocol::{CLOSE_TOO_BIG, MAX_WS_MESSAGE};
 use cam_sim::{SimConfig, Simulator};
 use futures_util::{SinkExt, StreamExt};
@@ -34,6 +35,11 @@ async fn make_events(sim: &Simulator, n: usize) {
     }
 }
 
+/// The SSE id `<boot>-<seq>` of the simulator's current boot.
+fn id(sim: &Simulator, seq: u64) -> String {
+    EventId { boot: sim.shared().boot(), seq }.to_string()
+}
+
 /// `GET /events` with `Last-Event-ID: last_id`.
 async fn events_after(sim: &Simulator, last_id: &str) -> reqwest::Response {
     let url = format!("{}/events", sim.url());
@@ -61,8 +67,9 @@ async fn events_stream_headers_retry_and_ids() {
     make_events(&sim, 2).await;
     let text = read_blocks(resp, 2).await;
     let blocks: Vec<&str> = text.split("\n\n").collect();
-    assert!(blocks[0].starts_with("event: motion\nid: 1\nretry: 3000\ndata: {\"ts\":"), "{text}");
-    assert!(blocks[1].starts_with("event: motion\nid: 2\ndata: "), "retry only once: {text}");
+    let (id1, id2) = (id(&sim, 1), id(&sim, 2));
+    assert!(blocks[0].starts_with(&format!("event: motion\nid: {id1}\nretry: 3000\ndata: {{\"ts\":")), "{text}");
+    assert!(blocks[1].starts_with(&format!("event: motion\nid: {id2}\ndata: ")), "retry only once: {text}");
     assert!(blocks[1].contains(r#""count":2,"change":"#) && blocks[1].ends_with(r#""frame":3}"#), "{text}");
 }
 
@@ -70,27 +77,32 @@ async fn events_stream_headers_retry_and_ids() {
 async fn last_event_id_resumes_after_that_id() {
     let (sim, _d) = sim(SimConfig::default()).await;
     make_events(&sim, 4).await;
-    let resp = events_after(&sim, "2").await;
+    let resp = events_after(&sim, &id(&sim, 2)).await;
     let text = read_blocks(resp, 2).await;
-    assert!(text.starts_with("event: motion\nid: 3\nretry: 3000\n"), "{text}");
-    assert!(text.contains("\n\nevent: motion\nid: 4\n"), "{text}");
+    assert!(text.starts_with(&format!("event: motion\nid: {}\nretry: 3000\n", id(&sim, 3))), "{text}");
+    assert!(text.contains(&format!("\n\nevent: motion\nid: {}\n", id(&sim, 4))), "{text}");
+    // A bare number (a cam with numeric ids, or typed by hand) resumes by seq.
+    let text = read_blocks(events_after(&sim, "3").await, 1).await;
+    assert!(text.starts_with(&format!("event: motion\nid: {}\n", id(&sim, 4))), "{text}");
 }
 
 #[tokio::test]
 async fn a_resume_id_that_left_the_buffer_gets_a_gap_event() {
     let (sim, _d) = sim(SimConfig { event_buffer: 2, ..SimConfig::default() }).await;
     make_events(&sim, 5).await;
-    let resp = events_after(&sim, "1").await;
+    let resp = events_after(&sim, &id(&sim, 1)).await;
     let text = read_blocks(resp, 3).await;
-    assert!(text.starts_with("event: gap\nid: 3\nretry: 3000\ndata: {\"missed_from\":2,\"first\":4}\n\n"), "{text}");
-    assert!(text.contains("id: 4\n") && text.contains("id: 5\n"), "{text}");
+    let gap = format!("event: gap\nid: {}\nretry: 3000\ndata: {{\"missed_from\":2,\"first\":4}}\n\n", id(&sim, 3));
+    assert!(text.starts_with(&gap), "{text}");
+    assert_eq!(seqs(&text), [3, 4, 5], "{text}");
 }
 
 #[tokio::test]
 async fn a_bad_last_event_id_is_refused() {
     let (sim, _d) = sim(SimConfig::default()).await;
-    let resp = events_after(&sim, "abc").await;
-    assert_eq!(resp.status(), 400);
+    for bad in ["abc", "12-x", "-1", "123456789-1"] {
+        assert_eq!(events_after(&sim, bad).await.status(), 400, "{bad:?}");
+    }
 }
 
 #[tokio::test]
@@ -193,10 +205,11 @@ async fn hil_reset_keeps_event_ids_increasing() {
     make_events(&sim, 2).await;
     let r = http().post(format!("{}/hil/reset", sim.url())).send().await.unwrap();
     assert_eq!(r.text().await.unwrap(), r#"{"ok":true}"#);
-    let resp = events_after(&sim, "2").await;
+    let resp = events_after(&sim, &id(&sim, 2)).await;
     make_events(&sim, 1).await;
     let text = read_blocks(resp, 1).await;
-    assert!(text.contains("id: 3\n") && text.contains(r#""count":1"#) && text.contains(r#""frame":2}"#), "{text}");
+    let id3 = format!("id: {}\n", id(&sim, 3));
+    assert!(text.contains(&id3) && text.contains(r#""count":1"#) && text.contains(r#""frame":2}"#), "{text}");
 }
 
 #[tokio::test]
@@ -229,11 +242,15 @@ async fn read_until_body_ends(sock: &mut tokio::net::TcpStream) -> Vec<u64> {
         assert!(n > 0, "connection closed before the body ended");
         raw.extend_from_slice(&buf[..n]);
     }
-    ids(&String::from_utf8_lossy(&raw))
+    seqs(&String::from_utf8_lossy(&raw))
 }
 
-fn ids(text: &str) -> Vec<u64> {
-    text.lines().filter_map(|l| l.strip_prefix("id: ")).map(|id| id.parse().unwrap()).collect()
+/// The `seq` of every `id:` line, all of one boot.
+fn seqs(text: &str) -> Vec<u64> {
+    let ids: Vec<EventId> =
+        text.lines().filter_map(|l| l.strip_prefix("id: ")).map(|id| EventId::parse(id).expect(id)).collect();
+    assert!(ids.windows(2).all(|w| w[0].boot == w[1].boot), "one boot: {text}");
+    ids.iter().map(|id| id.seq).collect()
 }
 
 #[tokio::test]
@@ -264,7 +281,7 @@ async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
     ws.send(Message::text(r#"{"cmd":"status"}"#)).await.unwrap();
     let Some(Ok(Message::Text(ack))) = ws.next().await else { panic!("no ack") };
     assert!(ack.contains(&format!(r#""trigger_count":{EVENTS}"#)), "{ack}");
-    let all = ids(&reader.await.unwrap());
+    let all = seqs(&reader.await.unwrap());
     assert_eq!(all, (1..=EVENTS as u64).collect::<Vec<_>>(), "the healthy client got every event in order");
 
     // The stalled client was cut off: its body ended early...
@@ -272,8 +289,8 @@ async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
     assert!(!got.is_empty() && got.len() < EVENTS, "stalled client got {} events", got.len());
     assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>());
     // ...and resuming from its last id gives it the rest: nothing lost.
-    let resumed = read_blocks(events_after(&sim, &got.len().to_string()).await, EVENTS - got.len()).await;
-    assert_eq!(ids(&resumed), (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>());
+    let resumed = read_blocks(events_after(&sim, &id(&sim, got.len() as u64)).await, EVENTS - got.len()).await;
+    assert_eq!(seqs(&resumed), (got.len() as u64 + 1..=EVENTS as u64).collect::<Vec<_>>());
 }
 
 /// Fault plan: `sse_cut_after = 3` ends each SSE response right after its
@@ -283,10 +300,10 @@ async fn a_fault_plan_cuts_streams_after_n_events() {
     let plan = cam_sim::FaultPlan { sse_cut_after: Some(3), ..Default::default() };
     let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
     make_events(&sim, 5).await;
-    let body = events_after(&sim, "0").await.text().await.unwrap();
-    assert_eq!(ids(&body), [1, 2, 3], "the response ends after three events");
-    let body = read_blocks(events_after(&sim, "3").await, 2).await;
-    assert_eq!(ids(&body), [4, 5], "then resumes from there");
+    let body = events_after(&sim, &id(&sim, 0)).await.text().await.unwrap();
+    assert_eq!(seqs(&body), [1, 2, 3], "the response ends after three events");
+    let body = read_blocks(events_after(&sim, &id(&sim, 3)).await, 2).await;
+    assert_eq!(seqs(&body), [4, 5], "then resumes from there");
 }
 
 /// Fault plan: every ack dropped, every frame truncated.
@@ -307,4 +324,75 @@ async fn a_fault_plan_drops_acks_and_truncates_frames() {
         Message::Pong(p) => assert_eq!(&p[..], b"still there"),
         other => panic!("expected the pong, the ack was dropped: {other:?}"),
     }
+}
+
+/// Reads an SSE response until its body ends; returns the text.
+async fn read_to_end(resp: reqwest::Response) -> String {
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    text
+}
+
+/// Fault plan: a reboot after 3 frames. Open streams end after the old
+/// boot's events, the WebSocket drops without a close frame, and the ids
+/// start again under a new boot number.
+#[tokio::test]
+async fn a_reboot_ends_connections_after_the_events_already_published() {
+    let plan = cam_sim::FaultPlan { reboot_after_frames: Some(3), ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    let old = sim.shared().boot();
+    let stream = http().get(format!("{}/events", sim.url())).send().await.unwrap();
+    let mut ws = control(&sim).await;
+    make_events(&sim, 2).await; // frames 1..=3: events 1 and 2, then the reboot
+    let text = read_to_end(stream).await;
+    assert_eq!(seqs(&text), [1, 2], "both events of the old boot, then the end: {text}");
+    assert!(text.contains(&format!("id: {old:08x}-2\n")), "{text}");
+    match ws.next().await {
+        Some(Ok(Message::Close(frame))) => panic!("a reboot sends no close frame: {frame:?}"),
+        other => assert!(matches!(other, None | Some(Err(_))), "the connection is gone: {other:?}"),
+    }
+    let new = sim.shared().boot();
+    assert_ne!(new, old);
+    let status: serde_json::Value =
+        http().get(format!("{}/status", sim.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!((status["frames"].as_u64(), status["trigger_count"].as_u64()), (Some(0), Some(0)), "state lost");
+}
+
+/// The case bare numeric ids cannot tell: the client comes back only after
+/// the new boot has issued more events than its old id. The boot in the id
+/// still says "reboot": a `restart` event, then every event of the new boot.
+#[tokio::test]
+async fn a_client_from_before_a_reboot_gets_a_restart_event_however_late_it_comes_back() {
+    let plan = cam_sim::FaultPlan { reboot_after_frames: Some(3), ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    let old = id(&sim, 2);
+    make_events(&sim, 2).await; // old boot: events 1, 2; reboot
+    make_events(&sim, 5).await; // new boot: events 1..=5
+    let text = read_blocks(events_after(&sim, &old).await, 6).await;
+    let new = sim.shared().boot();
+    let restart = format!(
+        "event: restart\nid: {new:08x}-0\nretry: 3000\ndata: {{\"last_id\":\"{old}\",\"boot\":\"{new:08x}\"}}\n\n"
+    );
+    assert!(text.starts_with(&restart), "{text}");
+    assert_eq!(seqs(&text), [0, 1, 2, 3, 4, 5], "{text}");
+    // The same id on the same boot is an ordinary resume.
+    let text = read_blocks(events_after(&sim, &id(&sim, 2)).await, 3).await;
+    assert_eq!(seqs(&text), [3, 4, 5], "{text}");
+}
+
+/// Fault plan: a stall after the first frame. A request sent during it is
+/// answered only once the stall is over.
+#[tokio::test]
+async fn a_stall_holds_requests_until_it_ends() {
+    let plan = cam_sim::FaultPlan { stall_ms: 300, stall_after_frames: Some(1), ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    let r = http().post(format!("{}/hil/frame", sim.url())).body(STILL).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the frame that starts the stall is answered");
+    // The stall has begun before that reply went out; this request waits.
+    let status = http().get(format!("{}/status", sim.url())).send().await.unwrap();
+    assert_eq!(status.status(), 200);
+    assert_eq!(sim.shared().stalls_ended(), 1, "answered only after the stall ended");
 }

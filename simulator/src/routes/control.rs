@@ -47,7 +47,16 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
 /// Answers messages until the connection ends; returns the socket when the
 /// close handshake completed.
 async fn serve_commands(mut socket: WebSocket, shared: &Arc<Shared>, faults: &Faults) -> Option<WebSocket> {
-    while let Some(msg) = socket.recv().await {
+    let mut reboots = shared.reboots();
+    loop {
+        let msg = tokio::select! {
+            msg = socket.recv() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+            // A reboot (fault plan) drops the connection, no close frame.
+            _ = reboots.changed() => return None,
+        };
         let next = match msg {
             Ok(Message::Text(t)) if t.len() > MAX_WS_MESSAGE => Next::Close(CLOSE_TOO_BIG, "message too big"),
             Ok(Message::Binary(b)) if b.len() > MAX_WS_MESSAGE => Next::Close(CLOSE_TOO_BIG, "message too big"),
@@ -89,6 +98,7 @@ async fn serve_commands(mut socket: WebSocket, shared: &Arc<Shared>, faults: &Fa
                     // The injected fault itself: a slow cam, not a synchronisation.
                     tokio::time::sleep(std::time::Duration::from_millis(plan.ack_delay_ms)).await;
                 }
+                shared.unstalled().await;
                 if socket.send(Message::Text(ack.to_json().into())).await.is_err() {
                     return None;
                 }

@@ -33,12 +33,13 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let last_id = last_id.filter(|_| !faults.has(Fault::IgnoreLastEventId));
     let (rx, resume) = shared.subscribe(last_id);
     let retry = Some(shared.config.retry_ms).filter(|_| !faults.has(Fault::NoRetry));
+    let mut resume = resume;
+    resume.restarted &= !faults.has(Fault::NoRestartEvent);
     let (stream, first) = EventStream::open(last_id, resume, retry);
     let period = shared.config.keepalive;
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let boots = shared.boots();
-    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults, shared, sent: 0, cut: false, boots };
+    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults, shared, sent: 0, cut: false };
     let body = Body::from_stream(futures_util::stream::unfold(conn, |mut c| async move {
         let bytes = c.next_block().await?;
         Some((Ok::<_, Infallible>(bytes), c))
@@ -57,13 +58,18 @@ struct Connection {
     sent: u32,
     /// The fault plan cuts the connection before the next block.
     cut: bool,
-    /// Reboots (fault plan): the connection ends at the next one.
-    boots: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Connection {
-    /// The next bytes to write, or `None` to end the response.
+    /// The next bytes to write, or `None` to end the response. Waits while
+    /// the fault plan stalls the cam.
     async fn next_block(&mut self) -> Option<String> {
+        let block = self.produce().await;
+        self.shared.unstalled().await;
+        block
+    }
+
+    async fn produce(&mut self) -> Option<String> {
         if self.cut {
             tracing::debug!(sent = self.sent, "fault plan: SSE connection cut");
             return None;
@@ -73,6 +79,7 @@ impl Connection {
         }
         loop {
             tokio::select! {
+                // A reboot closes the channel once its events are out.
                 received = self.rx.recv() => match received {
                     Ok(event) => match self.stream.live(&event) {
                         Some(block) => return Some(self.with_faults(block)),
@@ -84,7 +91,6 @@ impl Connection {
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.boots.changed() => return None,
                 _ = self.keepalive.tick() => {
                     if !self.faults.has(Fault::NoKeepalive) {
                         return Some(EventStream::keepalive());

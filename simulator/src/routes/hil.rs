@@ -22,17 +22,14 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             None => return json_error(StatusCode::BAD_REQUEST, "bad X-Frame-Ts"),
         },
     };
-    // Decoding a QVGA frame takes about a millisecond; keep it off the
-    // async workers anyway so a large frame cannot stall other clients.
     let faults = shared.config.faults.clone();
     let mut jpeg = body.to_vec();
     if shared.plan_roll(shared.config.fault_plan.frame_truncate_chance) {
         tracing::debug!(len = jpeg.len(), "fault plan: frame truncated to half");
         jpeg.truncate(jpeg.len() / 2);
     }
-    let outcome = tokio::task::spawn_blocking(move || shared.process_frame(jpeg, ts_ms)).await;
-    match outcome {
-        Ok(Ok(o)) => Json(FrameReply { frame: o.frame, change: o.change, motion: o.event.is_some() }).into_response(),
+    match shared.ingest(jpeg, ts_ms).await {
+        Ok(Ok(o)) => Json(FrameReply::from(&o)).into_response(),
         Ok(Err(e)) => {
             tracing::info!(error = %e, "refused a frame");
             let status = if faults.has(Fault::BadFrameOk) { StatusCode::OK } else { StatusCode::BAD_REQUEST };
