@@ -86,6 +86,13 @@ fn fault_plans_parse_from_the_command_line() {
     let plan: FaultPlan = "seed=7, sse_cut_chance=0.1,ack_delay_ms=500".parse().unwrap();
     assert_eq!((plan.seed, plan.sse_cut_chance, plan.ack_delay_ms), (7, 0.1, 500));
     assert_eq!("seed=3".parse::<FaultPlan>().unwrap(), FaultPlan { seed: 3, ..FaultPlan::default() });
+    let plan: FaultPlan =
+        "stall_ms=100,stall_after_frames=3,stall_chance=0.5,frame_corrupt_chance=0.25".parse().unwrap();
+    assert_eq!(
+        (plan.stall_ms, plan.stall_after_frames, plan.stall_chance, plan.frame_corrupt_chance),
+        (100, Some(3), 0.5, 0.25)
+    );
+    assert!("stall_chance=-0.1".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
     assert!("sse_cut_chance=2".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
     assert!("bogus=1".parse::<FaultPlan>().unwrap_err().contains("unknown fault plan key"));
     assert!("seed".parse::<FaultPlan>().unwrap_err().contains("expected key=value"));

@@ -124,6 +124,11 @@ pub struct FaultPlan {
     /// Each `POST /hil/frame` body is cut to half its length (a truncated
     /// frame: 400 `bad frame`, nothing changes) with this probability.
     pub frame_truncate_chance: f64,
+    /// Each `POST /hil/frame` body has 8 bytes of its second half replaced
+    /// by random ones (bit errors on the camera bus) with this probability.
+    /// The frame is refused (400) if it no longer decodes, else processed
+    /// as the garbled picture it now is.
+    pub frame_corrupt_chance: f64,
     /// The cam reboots once, right after this many frames: its state and
     /// event log are lost, its ids begin again at 1 under a new boot
     /// number, SSE connections end after the events already published,
@@ -161,6 +166,7 @@ impl std::str::FromStr for FaultPlan {
                 "ack_delay_ms" => plan.ack_delay_ms = value.parse().map_err(|e| bad(&e))?,
                 "ack_drop_chance" => plan.ack_drop_chance = chance(value)?,
                 "frame_truncate_chance" => plan.frame_truncate_chance = chance(value)?,
+                "frame_corrupt_chance" => plan.frame_corrupt_chance = chance(value)?,
                 "reboot_after_frames" => plan.reboot_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
                 "stall_ms" => plan.stall_ms = value.parse().map_err(|e| bad(&e))?,
                 "stall_after_frames" => plan.stall_after_frames = Some(value.parse().map_err(|e| bad(&e))?),

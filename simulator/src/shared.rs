@@ -75,6 +75,20 @@ impl Shared {
         chance > 0.0 && self.plan_rng.lock().unwrap_or_else(|p| p.into_inner()).random_bool(chance.min(1.0))
     }
 
+    /// Fault plan: replaces 8 bytes of the second half of `bytes` with
+    /// random ones, drawn from the plan's generator.
+    pub fn plan_corrupt(&self, bytes: &mut [u8]) {
+        use rand::RngExt;
+        let mut rng = self.plan_rng.lock().unwrap_or_else(|p| p.into_inner());
+        let half = bytes.len() / 2;
+        for _ in 0..8 {
+            if bytes.len() > half {
+                let at = rng.random_range(half..bytes.len());
+                bytes[at] = rng.random();
+            }
+        }
+    }
+
     fn cam(&self) -> MutexGuard<'_, Cam> {
         // A panic while holding the lock cannot leave the cam half-updated
         // in a way later frames care about; keep serving.

@@ -396,3 +396,47 @@ async fn a_stall_holds_requests_until_it_ends() {
     assert_eq!(status.status(), 200);
     assert_eq!(sim.shared().stalls_ended(), 1, "answered only after the stall ended");
 }
+
+/// Oversized (413), empty and truncated frames are refused with a clear
+/// error, and none of them changes the cam.
+#[tokio::test]
+async fn oversized_empty_and_truncated_frames_are_refused_and_change_nothing() {
+    let (sim, _dir) = sim(SimConfig::default()).await;
+    let post = |body: Vec<u8>| http().post(format!("{}/hil/frame", sim.url())).body(body).send();
+    assert_eq!(post(STILL.to_vec()).await.unwrap().status(), 200);
+    let oversized = vec![0u8; cam_sim::routes::MAX_FRAME_BYTES + 1];
+    assert_eq!(post(oversized).await.unwrap().status(), 413);
+    for (what, body) in [("empty", Vec::new()), ("truncated", SQUARE[..SQUARE.len() / 2].to_vec())] {
+        let r = post(body).await.unwrap();
+        assert_eq!(r.status(), 400, "{what}");
+        assert_eq!(r.text().await.unwrap(), r#"{"error":"bad frame"}"#, "{what}");
+    }
+    let status: serde_json::Value =
+        http().get(format!("{}/status", sim.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!((status["frames"].as_u64(), status["trigger_count"].as_u64()), (Some(1), Some(0)));
+    // The reference is still the still frame: the square is motion.
+    let r: serde_json::Value = post(SQUARE.to_vec()).await.unwrap().json().await.unwrap();
+    assert_eq!((r["frame"].as_u64(), r["motion"].as_bool()), (Some(2), Some(true)), "{r}");
+}
+
+/// Fault plan: every frame corrupted. Each is refused or processed, never
+/// an error of the cam's own, and what was refused changed nothing.
+#[tokio::test]
+async fn a_fault_plan_corrupts_frames_and_the_cam_copes() {
+    let plan = cam_sim::FaultPlan { seed: 3, frame_corrupt_chance: 1.0, ..Default::default() };
+    let (sim, _dir) = sim(SimConfig { fault_plan: plan, ..SimConfig::default() }).await;
+    let (mut accepted, mut refused) = (0, 0);
+    for i in 0..40 {
+        let body = if i % 2 == 0 { STILL } else { SQUARE };
+        let r = http().post(format!("{}/hil/frame", sim.url())).body(body).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => accepted += 1,
+            400 => refused += 1,
+            other => panic!("frame {i}: status {other}: {}", r.text().await.unwrap()),
+        }
+    }
+    let status: serde_json::Value =
+        http().get(format!("{}/status", sim.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["frames"].as_u64(), Some(accepted), "only accepted frames count ({refused} refused)");
+    assert!(refused > 0, "some corruption must break the decode");
+}

@@ -28,6 +28,10 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
         tracing::debug!(len = jpeg.len(), "fault plan: frame truncated to half");
         jpeg.truncate(jpeg.len() / 2);
     }
+    if shared.plan_roll(shared.config.fault_plan.frame_corrupt_chance) {
+        tracing::debug!(len = jpeg.len(), "fault plan: frame corrupted");
+        shared.plan_corrupt(&mut jpeg);
+    }
     match shared.ingest(jpeg, ts_ms).await {
         Ok(Ok(o)) => Json(FrameReply::from(&o)).into_response(),
         Ok(Err(e)) => {
