@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cam_core::event_log::EventId;
 use cam_sim::{SimConfig, Simulator};
 use tokio::sync::Barrier;
 
@@ -51,7 +52,7 @@ async fn main() {
                     if block.starts_with("event: motion")
                         && let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: "))
                     {
-                        got.push((id.parse::<u64>().unwrap(), at));
+                        got.push((EventId::parse(id).expect("a <boot>-<seq> id").seq, at));
                     }
                 }
             }
