@@ -414,7 +414,13 @@ impl Run<'_> {
                         }
                     }
                     (ScenarioReply::Ack(_), other) => {
-                        Err(format!("sent {sent}: expected an ack, got {}", show(&other)))
+                        let hint = match (&other, self.ledger.restarts().is_empty()) {
+                            (Reply::Closed(None, _), false) => {
+                                " (the cam rebooted, which dropped the WebSocket: add `ws_connect = {}` first)"
+                            }
+                            _ => "",
+                        };
+                        Err(format!("sent {sent}: expected an ack, got {}{hint}", show(&other)))
                     }
                     (ScenarioReply::Close(code), Reply::Closed(Some(c), _)) if c == *code => Ok(()),
                     (ScenarioReply::Close(code), other) => {

@@ -236,3 +236,21 @@ async fn a_stall_longer_than_the_step_fails_it_clearly() {
     assert!(step.starts_with("step 1 (replay"), "{step}");
     assert_eq!(message, "frame 5 (frame_00005.jpg): POST /hil/frame: no answer before the step's timeout (1000 ms)");
 }
+
+/// A reboot drops the control WebSocket; a command sent on it says so.
+#[tokio::test]
+async fn a_command_on_the_websocket_a_reboot_dropped_says_why_it_failed() {
+    let mut scenario = load("faults_reboot.toml");
+    scenario.steps.retain(|s| !matches!(s.action, cam_hil::scenario::Action::WsConnect { .. }));
+    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    assert!(step.contains("the new boot's state"), "{step}");
+    assert!(
+        message
+            .starts_with(r#"sent {"cmd":"status"}: expected an ack, got the connection ended without a close frame"#),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("(the cam rebooted, which dropped the WebSocket: add `ws_connect = {}` first)"),
+        "{message}"
+    );
+}
