@@ -1,6 +1,7 @@
 //! The `change` plot of one scenario (plotters, SVG): the detector's
 //! `change` per injected frame, the threshold in force as a step line,
-//! motion events as markers, and ground-truth motion spans shaded.
+//! motion events as markers, ground-truth motion spans shaded, and a line
+//! where the cam's frame numbers start again (a reboot, or a reset).
 
 use plotters::prelude::*;
 
@@ -11,6 +12,14 @@ const CHANGE: RGBColor = RGBColor(47, 111, 222);
 const THRESHOLD: RGBColor = RGBColor(214, 120, 20);
 const EVENT: RGBColor = RGBColor(200, 40, 40);
 const LABEL: RGBColor = RGBColor(60, 170, 90);
+const RESTART: RGBColor = RGBColor(120, 60, 160);
+
+/// Indices of the injected frames whose sequence number is not above the
+/// previous frame's: the cam started counting again (a reboot, or a
+/// `POST /hil/reset` sent by a step).
+pub fn numbering_restarts(r: &ScenarioReport) -> Vec<usize> {
+    r.frames.windows(2).enumerate().filter(|(_, w)| w[1].reply.frame <= w[0].reply.frame).map(|(k, _)| k + 1).collect()
+}
 
 /// An SVG document, or `None` when the scenario injected no frame.
 pub fn change_svg(r: &ScenarioReport) -> Option<String> {
@@ -76,6 +85,17 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
         )?
         .label("motion event")
         .legend(|(x, y)| Circle::new((x + 8, y), 3, EVENT.filled()));
+    let restarts = numbering_restarts(r);
+    if !restarts.is_empty() {
+        chart
+            .draw_series(
+                restarts
+                    .into_iter()
+                    .map(|k| PathElement::new([(k as f64, 0.0), (k as f64, y_max)], RESTART.stroke_width(2))),
+            )?
+            .label("frame numbers start again (reboot or reset)")
+            .legend(|(x, y)| PathElement::new([(x + 8, y - 6), (x + 8, y + 6)], RESTART.stroke_width(2)));
+    }
     if r.frames.iter().any(|f| f.label.is_some()) {
         chart
             .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
@@ -91,4 +111,39 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::FrameRecord;
+    use cam_core::protocol::FrameReply;
+
+    fn frames(seqs: &[u64]) -> Vec<FrameRecord> {
+        seqs.iter()
+            .enumerate()
+            .map(|(index, &frame)| FrameRecord {
+                clip: "clip".into(),
+                index,
+                label: None,
+                sent_ms: index as f64,
+                ts_ms: 0,
+                reply: FrameReply { frame, change: 0.1, motion: false, id: None },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reboot_is_marked_where_frame_numbers_start_again() {
+        let src = "name = \"plot\"\n[[step]]\nsse_disconnect = {}\n";
+        let scenario = crate::scenario::parse(std::path::Path::new("plot.toml"), src).unwrap();
+        let mut r = ScenarioReport::not_started(&scenario, "sim", String::new());
+        r.frames = frames(&[1, 2, 3, 1, 2]);
+        assert_eq!(numbering_restarts(&r), [3]);
+        let svg = change_svg(&r).unwrap();
+        assert!(svg.contains("frame numbers start again"), "legend present");
+        r.frames = frames(&[1, 2, 3, 4]);
+        assert!(numbering_restarts(&r).is_empty());
+        assert!(!change_svg(&r).unwrap().contains("start again"));
+    }
 }
