@@ -204,10 +204,8 @@ impl EventLog {
 
     fn since_restart(&self) -> Resume {
         let events: Vec<_> = self.ring.iter().cloned().collect();
-        let gap = match self.ring.front() {
-            Some(oldest) => Some(oldest.id.seq).filter(|&first| first > 1),
-            None => Some(self.next_seq).filter(|&next| next > 1),
-        };
+        // The ring is empty only before the first event: nothing was missed.
+        let gap = self.ring.front().map(|oldest| oldest.id.seq).filter(|&first| first > 1);
         Resume { boot: self.boot, events, gap, restarted: true }
     }
 }

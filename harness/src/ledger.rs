@@ -35,12 +35,15 @@ pub struct Restart {
 /// What the harness knows of one scenario's SSE stream and acks.
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {
-    /// Acked `motion` events with an id, in ack order.
-    acked: Vec<EventId>,
+    /// Acked `motion` events with an id.
+    acked: usize,
+    /// Acked events with an id that have not arrived, in ack order (short:
+    /// events usually arrive right after their ack).
+    outstanding: Vec<EventId>,
+    /// Events that arrived before their ack.
+    early: HashSet<EventId>,
     /// Acked `motion` events without an id (cams that predate it).
     acked_unnamed: usize,
-    /// Ids of the `motion` events received.
-    received: HashSet<EventId>,
     /// `motion` events received, with or without a usable id.
     motion_received: usize,
     /// `motion` events received without a `<boot>-<seq>` id (a broken or
@@ -94,7 +97,10 @@ impl Ledger {
                 if !self.ack_boots.contains(&id.boot) {
                     self.ack_boots.push(id.boot);
                 }
-                self.acked.push(id);
+                self.acked += 1;
+                if !self.early.remove(&id) {
+                    self.outstanding.push(id);
+                }
             }
             None => self.acked_unnamed += 1,
         }
@@ -155,7 +161,14 @@ impl Ledger {
                 _ => {}
             }
             if name == "motion" {
-                self.received.insert(id);
+                match self.outstanding.iter().position(|x| *x == id) {
+                    Some(i) => {
+                        self.outstanding.remove(i);
+                    }
+                    None => {
+                        self.early.insert(id);
+                    }
+                }
             }
         }
         self.stream_boot = Some(id.boot);
@@ -169,19 +182,19 @@ impl Ledger {
 
     /// Whether some acked event can still arrive and has not.
     pub fn awaiting(&self) -> bool {
-        self.awaited().len() > self.motion_unnamed
-            || (self.acked_unnamed > 0 && self.motion_received < self.acked_unnamed + self.acked.len())
+        self.outstanding.iter().filter(|id| !self.is_past(id.boot)).count() > self.motion_unnamed
+            || (self.acked_unnamed > 0 && self.motion_received < self.acked_unnamed + self.acked)
     }
 
     /// Acked events, with an id, that have not arrived and can still.
     pub fn awaited(&self) -> Vec<EventId> {
-        self.acked.iter().copied().filter(|id| !self.received.contains(id) && !self.is_past(id.boot)).collect()
+        self.outstanding.iter().copied().filter(|id| !self.is_past(id.boot)).collect()
     }
 
     /// Acked events that will never arrive: the stream moved on to a later
     /// boot without them.
     pub fn lost(&self) -> Vec<EventId> {
-        self.acked.iter().copied().filter(|id| !self.received.contains(id) && self.is_past(id.boot)).collect()
+        self.outstanding.iter().copied().filter(|id| self.is_past(id.boot)).collect()
     }
 
     /// Whether the stream is in a boot later than `boot`.
@@ -195,7 +208,7 @@ impl Ledger {
 
     /// `motion` events acked so far, and received so far.
     pub fn counts(&self) -> (usize, usize) {
-        (self.acked.len() + self.acked_unnamed, self.motion_received)
+        (self.acked + self.acked_unnamed, self.motion_received)
     }
 
     /// Restarts received so far.

@@ -485,17 +485,12 @@ impl Run<'_> {
                     if self.comments[seen..].iter().any(|c| c == text) {
                         return Ok(());
                     }
-                    let sse = self.sse.as_mut().ok_or("the SSE stream is disconnected")?;
-                    match timeout_at(inner, sse.rx.recv()).await {
-                        Ok(Some(item)) => self.record(item),
-                        Ok(None) => return Err("SSE client ended".into()),
-                        Err(_) => {
-                            return Err(format!(
-                                "no `: {text}` comment within {} ms (comments seen meanwhile: {:?})",
-                                step.timeout.as_millis(),
-                                &self.comments[seen..]
-                            ));
-                        }
+                    if !self.record_next(inner).await? {
+                        return Err(format!(
+                            "no `: {text}` comment within {} ms (comments seen meanwhile: {:?})",
+                            step.timeout.as_millis(),
+                            &self.comments[seen..]
+                        ));
                     }
                 }
             }
@@ -607,16 +602,11 @@ impl Run<'_> {
                     }
                     // Ids of a new boot without a restart break the rules.
                     self.ledger.check()?;
-                    let sse = self.sse.as_mut().ok_or("the SSE stream is disconnected")?;
-                    match timeout_at(inner, sse.rx.recv()).await {
-                        Ok(Some(item)) => self.record(item),
-                        Ok(None) => return Err("SSE client ended".into()),
-                        Err(_) => {
-                            return Err(format!(
-                                "no `restart` event within {} ms: the stream shows no reboot",
-                                step.timeout.as_millis()
-                            ));
-                        }
+                    if !self.record_next(inner).await? {
+                        return Err(format!(
+                            "no `restart` event within {} ms: the stream shows no reboot",
+                            step.timeout.as_millis()
+                        ));
                     }
                 }
                 self.catch_up(inner).await?;
@@ -853,33 +843,46 @@ impl Run<'_> {
     async fn catch_up(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
         self.drain();
         while self.ledger.awaiting() {
-            let sse = self
-                .sse
-                .as_mut()
-                .ok_or("the SSE stream is disconnected (add an `sse_connect` step before expecting events)")?;
-            match timeout_at(deadline, sse.rx.recv()).await {
-                Ok(Some(item)) => self.record(item),
-                Ok(None) => return Err("SSE client ended".into()),
-                Err(_) => {
-                    // A broken rule explains a missing event best.
-                    self.ledger.check()?;
-                    let acked: Vec<String> =
-                        self.frames.iter().filter(|f| f.reply.motion).map(|f| f.reply.frame.to_string()).collect();
-                    let (n_acked, n_received) = self.ledger.counts();
-                    let awaited: Vec<String> = self.ledger.awaited().iter().take(8).map(|id| id.to_string()).collect();
-                    let awaited = if awaited.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; still awaited: ids {}", awaited.join(", "))
-                    };
-                    return Err(format!(
-                        "the target acked {n_acked} frame(s) as motion (frames {}) but the SSE stream delivered only {n_received} `motion` event(s) before the timeout{awaited}",
-                        acked.join(", "),
-                    ));
-                }
+            if !self.record_next(deadline).await? {
+                // A broken rule explains a missing event best.
+                self.ledger.check()?;
+                let acked: Vec<String> =
+                    self.frames.iter().filter(|f| f.reply.motion).map(|f| f.reply.frame.to_string()).collect();
+                let (n_acked, n_received) = self.ledger.counts();
+                let awaited: Vec<String> = self.ledger.awaited().iter().take(8).map(|id| id.to_string()).collect();
+                let awaited = if awaited.is_empty() {
+                    String::new()
+                } else {
+                    format!("; still awaited: ids {}", awaited.join(", "))
+                };
+                return Err(format!(
+                    "the target acked {n_acked} frame(s) as motion (frames {}) but the SSE stream delivered only {n_received} `motion` event(s) before the timeout{awaited}",
+                    acked.join(", "),
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Receives and records the next item of the SSE stream: `Ok(true)` when
+    /// one came before `deadline`, `Ok(false)` at the deadline.
+    ///
+    /// # Errors
+    /// The stream is disconnected (an `sse_disconnect` step) or its client
+    /// ended.
+    async fn record_next(&mut self, deadline: tokio::time::Instant) -> Result<bool, String> {
+        let sse = self
+            .sse
+            .as_mut()
+            .ok_or("the SSE stream is disconnected (add an `sse_connect` step before expecting events)")?;
+        match timeout_at(deadline, sse.rx.recv()).await {
+            Ok(Some(item)) => {
+                self.record(item);
+                Ok(true)
+            }
+            Ok(None) => Err("SSE client ended".into()),
+            Err(_) => Ok(false),
+        }
     }
 
     fn drain(&mut self) {

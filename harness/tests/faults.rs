@@ -24,6 +24,14 @@ fn load(file: &str) -> Scenario {
     suite::load_all(&[path], &Selection::default()).unwrap().remove(0)
 }
 
+/// Caps every step's timeout at `limit` (where a failure is the point,
+/// waiting the file's full timeout only slows the test).
+fn cap_timeouts(scenario: &mut Scenario, limit: std::time::Duration) {
+    for step in &mut scenario.steps {
+        step.timeout = step.timeout.min(limit);
+    }
+}
+
 fn cuts(report: &ScenarioReport) -> usize {
     report.timeline.entries.iter().filter(|e| e.channel == Channel::Sse && e.text.starts_with("error")).count()
 }
@@ -48,9 +56,7 @@ async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
     let plan = scenario.needs.fault_plan.take().expect("the scenario has a plan");
     // Loopback delivers a resumed stream in well under a second: the lost
     // events are not coming, so wait 2 s instead of the file's 20.
-    for step in &mut scenario.steps {
-        step.timeout = step.timeout.min(std::time::Duration::from_secs(2));
-    }
+    cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
     let dir = tempfile::tempdir().unwrap();
     for (faults, should_pass) in [(vec![], true), (vec![Fault::IgnoreLastEventId], false)] {
         let config = SimConfig {
@@ -164,9 +170,7 @@ async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
 #[tokio::test]
 async fn a_reboot_the_cam_does_not_announce_fails_the_scenario() {
     let mut scenario = load("faults_reboot.toml");
-    for step in &mut scenario.steps {
-        step.timeout = step.timeout.min(std::time::Duration::from_secs(2));
-    }
+    cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
     let report = run_with(&scenario, vec![Fault::NoRestartEvent]).await;
     let (step, message) = failure(&report);
     assert!(step.contains("expect_restart"), "{step}");
@@ -191,9 +195,7 @@ async fn an_unexpected_reboot_fails_the_next_check() {
 async fn expecting_a_restart_that_does_not_come_fails() {
     let mut scenario = load("faults_reboot.toml");
     scenario.needs.fault_plan = Some(FaultPlan::default());
-    for step in &mut scenario.steps {
-        step.timeout = step.timeout.min(std::time::Duration::from_millis(500));
-    }
+    cap_timeouts(&mut scenario, std::time::Duration::from_millis(500));
     let (step, message) = failure(&run_with(&scenario, vec![]).await);
     assert!(step.contains("expect_restart"), "{step}");
     assert_eq!(message, "no `restart` event within 500 ms: the stream shows no reboot");

@@ -190,7 +190,12 @@ impl Shared {
     /// connections at once and without a close frame.
     fn reboot(&self, cam: &mut Cam) {
         let old = cam.log().boot();
-        let boot = std::iter::repeat_with(rand::random::<u32>).find(|b| *b != old).unwrap_or(old.wrapping_add(1));
+        let boot = loop {
+            let drawn: u32 = rand::random();
+            if drawn != old {
+                break drawn;
+            }
+        };
         *cam = Cam::new(self.config.detector, self.config.event_buffer, boot);
         // Dropping the old sender ends every old stream after its backlog.
         *self.events.lock().unwrap_or_else(|p| p.into_inner()) = broadcast::channel(self.config.client_queue.max(1)).0;
