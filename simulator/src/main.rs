@@ -58,7 +58,9 @@ struct Args {
     no_hil: bool,
     /// Network and board faults, seeded: `seed=N,sse_cut_after=N,
     /// sse_cut_chance=P,ack_delay_ms=MS,ack_drop_chance=P,
-    /// frame_truncate_chance=P` (docs/protocol.md, "Fault plans").
+    /// frame_truncate_chance=P,frame_corrupt_chance=P,stall_ms=MS,
+    /// stall_after_frames=N,stall_chance=P,reboot_after_frames=N`
+    /// (docs/protocol.md, "Fault plans").
     #[arg(long, default_value = "")]
     fault_plan: cam_sim::FaultPlan,
     /// Break one protocol behaviour on purpose (repeatable), to check that
