@@ -6,10 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add riscv32imc-unknown-none-elf >/dev/null
-elf=firmware/target/riscv32imc-unknown-none-elf/release/cam-fw
-hil_elf=firmware/target/hil/riscv32imc-unknown-none-elf/release/cam-fw
-(cd firmware && cargo fmt --check && cargo build --locked --release && cargo build --locked --release --features hil --target-dir target/hil)
+# One target directory for both builds, so the host-side build scripts and
+# proc macros are built once (CI's disk is small): the production ELF is
+# copied aside before the HIL build writes over its path.
+built=firmware/target/riscv32imc-unknown-none-elf/release/cam-fw
+elf=target/firmware/cam-fw.elf
+hil_elf=target/firmware/cam-fw-hil.elf
 mkdir -p target/firmware
+(cd firmware && cargo fmt --check && cargo build --locked --release)
+cp "$built" "$elf"
+(cd firmware && cargo build --locked --release --features hil)
+cp "$built" "$hil_elf"
 cargo run --locked -q -p cam-hil -- image "$elf" --out target/firmware/cam-fw.bin --budget-percent 50
 cargo run --locked -q -p cam-hil -- image "$hil_elf" --out target/firmware/cam-fw-hil.bin --budget-percent 50
 if grep -aq "/hil/frame" "$elf"; then

@@ -34,11 +34,11 @@ else
   fi
   [ ${#ports[@]} -gt 0 ] || { echo "no board attached" >&2; exit 2; }
   rustup target add riscv32imc-unknown-none-elf >/dev/null
-  (cd firmware && cargo build --locked --release --features hil --target-dir target/hil)
+  (cd firmware && cargo build --locked --release --features hil)
   cargo build --locked --release -q -p cam-hil
   targets=()
   for p in "${ports[@]}"; do targets+=(--target "board:$p"); done
-  flash=(--flash firmware/target/hil/riscv32imc-unknown-none-elf/release/cam-fw)
+  flash=(--flash firmware/target/riscv32imc-unknown-none-elf/release/cam-fw)
 fi
 
 hil=./target/debug/cam-hil
