@@ -166,10 +166,7 @@ impl Cam {
                 let Some(latest) = &self.latest else {
                     return Ack::refused("no frame yet");
                 };
-                match save_snapshot(storage, now_unix_s, &latest.jpeg) {
-                    Ok(path) => Ack::Saved { ok: true, saved: path },
-                    Err(e) => Ack::refused(format!("storage: {e}")),
-                }
+                snapshot(storage, now_unix_s, &latest.jpeg)
             }
             Command::Reset => {
                 self.trigger_count = 0;
@@ -260,6 +257,18 @@ impl Cam {
 
 /// Snapshot paths tried before giving up within one second.
 const MAX_SAME_SECOND: u32 = 1000;
+
+/// `snapshot_now`'s write and its ack: `jpeg` (the latest frame, copied
+/// out of the cam by a caller that must not hold the cam while a slow card
+/// writes) to `/sdcard/snaps/manual-<now_unix_s>.jpg`, or `-2`, `-3`, … when
+/// that name is taken. The ack is `{"ok":true,"saved":PATH}`, or
+/// `{"ok":false,"reason":"storage: …"}` when the store refuses.
+pub fn snapshot<S: Storage>(storage: &mut S, now_unix_s: u64, jpeg: &[u8]) -> Ack {
+    match save_snapshot(storage, now_unix_s, jpeg) {
+        Ok(path) => Ack::Saved { ok: true, saved: path },
+        Err(e) => Ack::refused(format!("storage: {e}")),
+    }
+}
 
 fn save_snapshot<S: Storage>(storage: &mut S, now_s: u64, jpeg: &[u8]) -> Result<String, String> {
     for n in 1..=MAX_SAME_SECOND {

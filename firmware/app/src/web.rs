@@ -1,0 +1,114 @@
+//! The cam protocol (`docs/protocol.md`) as a picoserve router: the same
+//! routes as the simulator, built from the same core (commands, SSE stream,
+//! request parsing). `GET /events` is in [`crate::events`], `GET /control`
+//! in [`crate::control`], the HIL routes in `crate::hil`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use cam_core::protocol::{bearer_token, query_token, token_matches};
+use cam_core::web;
+use embassy_net::Stack;
+use picoserve::Router;
+use picoserve::extract::FromRequestParts;
+use picoserve::request::RequestParts;
+use picoserve::response::StatusCode;
+use picoserve::response::fs::File;
+use picoserve::routing::{PathRouter, get, get_service};
+
+use crate::limits::{HTTP_BUFFER, PORT, TCP_BUFFER, WEB_TASKS};
+use crate::state;
+
+/// The token every route but `/` and `/app.js` needs, set at build time
+/// (`CAM_TOKEN=…`); none when unset.
+const TOKEN: Option<&str> = option_env!("CAM_TOKEN");
+
+pub(crate) type JsonReply = (StatusCode, [(&'static str, &'static str); 1], String);
+
+pub(crate) fn json(status: StatusCode, body: impl Into<String>) -> JsonReply {
+    (status, [("Content-Type", "application/json")], body.into())
+}
+
+pub(crate) fn error(status: StatusCode, message: &str) -> JsonReply {
+    json(status, alloc::format!(r#"{{"error":"{message}"}}"#))
+}
+
+/// The whole protocol as a picoserve router.
+pub fn router() -> Router<impl PathRouter> {
+    let router = Router::new()
+        .route("/", get_service(File::html(web::INDEX_HTML)))
+        .route("/app.js", get_service(File::javascript(web::APP_JS)))
+        .route("/status", get(status))
+        .route("/snapshot.jpg", get(snapshot))
+        .route("/events", get(crate::events::events))
+        .route("/control", get(crate::control::control));
+    with_hil(router)
+}
+
+#[cfg(feature = "hil")]
+fn with_hil<P: PathRouter>(router: Router<P>) -> Router<impl PathRouter> {
+    crate::hil::routes(router)
+}
+
+/// A production build has no HIL routes.
+#[cfg(not(feature = "hil"))]
+fn with_hil<P: PathRouter>(router: Router<P>) -> Router<impl PathRouter> {
+    router
+}
+
+/// One of the [`WEB_TASKS`] HTTP servers: one connection at a time, with
+/// [`TCP_BUFFER`]-byte TCP buffers and an [`HTTP_BUFFER`]-byte request
+/// buffer, all on this task's stack frame (static, in the task pool).
+#[embassy_executor::task(pool_size = WEB_TASKS)]
+pub(crate) async fn web_task(id: usize, stack: Stack<'static>) -> ! {
+    static CONFIG: picoserve::Config = picoserve::Config::const_default().keep_connection_alive();
+    let app = router();
+    let (mut rx, mut tx, mut http) = ([0u8; TCP_BUFFER], [0u8; TCP_BUFFER], [0u8; HTTP_BUFFER]);
+    picoserve::Server::new(&app, &CONFIG, &mut http)
+        .listen_and_serve(id, stack, PORT, &mut rx, &mut tx)
+        .await
+        .into_never()
+}
+
+/// Passes when the build has no token, or the request carries it as
+/// `Authorization: Bearer` or `?token=`.
+pub(crate) struct Authorized;
+
+impl<'r, S> FromRequestParts<'r, S> for Authorized {
+    type Rejection = JsonReply;
+
+    async fn from_request_parts(_state: &'r S, parts: &RequestParts<'r>) -> Result<Self, Self::Rejection> {
+        let Some(expected) = TOKEN else { return Ok(Authorized) };
+        let headers = parts.headers();
+        let bearer = headers.get("Authorization").and_then(|v| v.as_str().ok()).and_then(bearer_token);
+        let query = parts.query().and_then(|q| query_token(q.0));
+        match bearer.or(query.as_deref()) {
+            Some(given) if token_matches(expected, given) => Ok(Authorized),
+            _ => Err(error(StatusCode::UNAUTHORIZED, "unauthorized")),
+        }
+    }
+}
+
+async fn status(_auth: Authorized) -> JsonReply {
+    let s = state::with_cam(|cam| cam.status()).await;
+    json(StatusCode::OK, serde_json::to_string(&s).unwrap_or_default())
+}
+
+/// The latest frame, copied out of the cam with a fallible allocation: a
+/// heap too full for the copy answers 503 `out of memory`, never a panic.
+async fn snapshot(_auth: Authorized) -> Result<(StatusCode, [(&'static str, &'static str); 2], Vec<u8>), JsonReply> {
+    let copy = state::with_cam(|cam| cam.latest().map(|f| try_copy(&f.jpeg))).await;
+    match copy {
+        Some(Some(jpeg)) => Ok((StatusCode::OK, [("Content-Type", "image/jpeg"), ("Cache-Control", "no-cache")], jpeg)),
+        Some(None) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "out of memory")),
+        None => Err(error(StatusCode::SERVICE_UNAVAILABLE, "no frame yet")),
+    }
+}
+
+/// `bytes` copied into a new vector, or `None` when the heap cannot hold it.
+pub(crate) fn try_copy(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(bytes.len()).ok()?;
+    v.extend_from_slice(bytes);
+    Some(v)
+}
