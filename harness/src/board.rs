@@ -2,8 +2,9 @@
 //! the cam's address taken from its `cam-fw: listening on URL` line, and
 //! the whole log kept for the report.
 //!
-//! The same code reads a real ESP32 over USB and the virtual board of
-//! `cam-sim --console-pty`.
+//! The same code ([`Console`]) reads a real ESP32 over USB, the virtual
+//! board of `cam-sim --console-pty`, and the emulated board's UART
+//! (`crate::qemu`).
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,8 @@ pub fn crash(line: &str) -> Option<&'static str> {
         Some("a panic")
     } else if line.contains("Guru Meditation") || line.contains("abort() was called") {
         Some("a crash")
+    } else if line.starts_with("cam-fw: trap:") {
+        Some("a trap")
     } else if line.contains("WDT") || line.to_lowercase().contains("watchdog") {
         Some("a watchdog reset")
     } else if line.starts_with("rst:0x") || line.starts_with("ESP-ROM:") {
@@ -53,16 +56,115 @@ pub struct Board {
     pub baud: u32,
     /// Firmware to flash before the console is first read.
     pub flash: Option<std::path::PathBuf>,
-    state: tokio::sync::Mutex<Option<Reader>>,
+    state: tokio::sync::Mutex<Option<Console>>,
 }
 
+/// A console read line by line in a thread of its own: a board's serial
+/// port, or the emulated board's UART (QEMU's standard output).
 #[derive(Debug, Clone)]
-struct Reader {
+pub struct Console {
+    /// What it reads, for messages (`/dev/ttyUSB0`, `qemu …/cam-fw-qemu.elf`).
+    name: String,
     lines: broadcast::Sender<ConsoleLine>,
     /// The latest `listening on` URL and the number of its line.
     address: watch::Receiver<Option<(String, u64)>>,
     log: Arc<Mutex<Vec<String>>>,
     gone: Arc<Mutex<Option<String>>>,
+}
+
+/// What the end of a console's input means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtEnd {
+    /// Nothing: a serial port read that timed out with no byte; keep reading.
+    KeepReading,
+    /// The source is gone (QEMU exited and closed its standard output).
+    Gone,
+}
+
+impl Console {
+    /// Reads `source` in a new thread, line by line (`\n`-terminated; a
+    /// `\r` before it is dropped; bytes that are not UTF-8 are shown as
+    /// U+FFFD). Every line is kept for the report and broadcast to
+    /// sessions; a `cam-fw: listening on URL` line sets the cam's address.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn spawn(
+        name: impl Into<String>,
+        mut source: impl Read + Send + 'static,
+        at_end: AtEnd,
+    ) -> Result<Self, String> {
+        let name = name.into();
+        let (lines, _) = broadcast::channel(CONSOLE_QUEUE);
+        let (address_tx, address) = watch::channel(None);
+        let (log, gone) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(None)));
+        let console =
+            Console { name: name.clone(), lines: lines.clone(), address, log: log.clone(), gone: gone.clone() };
+        let end = move |why: String| {
+            *gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+            let _ = lines.send(ConsoleLine::Gone(why));
+        };
+        let lines = console.lines.clone();
+        std::thread::Builder::new()
+            .name(format!("console {name}"))
+            .spawn(move || {
+                let mut pending = Vec::new();
+                let mut seq = 0u64;
+                let mut buf = [0u8; 1024];
+                loop {
+                    match source.read(&mut buf) {
+                        Ok(0) if at_end == AtEnd::KeepReading => continue,
+                        Ok(0) => return end("its console closed".into()),
+                        Ok(n) => {
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(at) = pending.iter().position(|b| *b == b'\n') {
+                                let raw: Vec<u8> = pending.drain(..=at).collect();
+                                let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+                                seq += 1;
+                                if let Some(url) = line.split(LISTENING).nth(1) {
+                                    let _ = address_tx.send(Some((url.trim().to_string(), seq)));
+                                }
+                                log.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                                let _ = lines.send(ConsoleLine::Line(Instant::now(), seq, line));
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return end(e.to_string()),
+                    }
+                }
+            })
+            .map_err(|e| format!("console thread: {e}"))?;
+        Ok(console)
+    }
+
+    /// Waits up to `wait` for the cam's address; the returned session sees
+    /// console lines from now on.
+    ///
+    /// # Errors
+    /// The console has gone, or printed no `listening on` line in time.
+    pub async fn session(&self, wait: Duration) -> Result<Session, String> {
+        let lines = self.lines.subscribe();
+        if let Some(why) = self.gone.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(format!("board on {} vanished: {why}", self.name));
+        }
+        let mut address = self.address.clone();
+        let (url, boot_end) = tokio::time::timeout(wait, address.wait_for(Option::is_some))
+            .await
+            .map_err(|_| format!("board on {} printed no `{LISTENING}…` line within {} s", self.name, wait.as_secs()))?
+            .map_err(|_| {
+                let why = self.gone.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+                format!("board on {} vanished before it listened: {why}", self.name)
+            })?
+            .clone()
+            .expect("waited for Some");
+        Ok(Session { lines, url, boot_end })
+    }
+
+    /// The whole console log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl PartialEq for Board {
@@ -102,7 +204,7 @@ impl Board {
     /// The port cannot be opened, has vanished, or printed no `listening
     /// on` line in time.
     pub async fn session(&self, wait: Duration) -> Result<Session, String> {
-        let reader = {
+        let console = {
             let mut state = self.state.lock().await;
             if state.is_none() {
                 if let Some(elf) = &self.flash {
@@ -116,74 +218,25 @@ impl Board {
             }
             state.clone().expect("just set")
         };
-        let lines = reader.lines.subscribe();
-        if let Some(why) = reader.gone.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(format!("board on {} vanished: {why}", self.port));
-        }
-        let mut address = reader.address.clone();
-        let (url, boot_end) = tokio::time::timeout(wait, address.wait_for(Option::is_some))
-            .await
-            .map_err(|_| format!("board on {} printed no `{LISTENING}…` line within {} s", self.port, wait.as_secs()))?
-            .map_err(|_| format!("board on {} vanished before it listened", self.port))?
-            .clone()
-            .expect("waited for Some");
-        Ok(Session { lines, url, boot_end })
+        console.session(wait).await
     }
 
     /// The whole console log so far.
     pub fn log(&self) -> Vec<String> {
         match self.state.try_lock() {
-            Ok(s) => s.as_ref().map(|r| r.log.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default(),
+            Ok(s) => s.as_ref().map(Console::log).unwrap_or_default(),
             Err(_) => Vec::new(),
         }
     }
 
-    fn start(&self) -> Result<Reader, String> {
+    fn start(&self) -> Result<Console, String> {
         // Shared access: the virtual board keeps its own end of the pty open.
-        let mut port = serialport::new(&self.port, self.baud)
+        let port = serialport::new(&self.port, self.baud)
             .timeout(Duration::from_millis(100))
             .exclusive(false)
             .open()
             .map_err(|e| format!("cannot open board port {}: {e}", self.port))?;
-        let (lines, _) = broadcast::channel(CONSOLE_QUEUE);
-        let (address_tx, address) = watch::channel(None);
-        let (log, gone) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(None)));
-        let reader = Reader { lines: lines.clone(), address, log: log.clone(), gone: gone.clone() };
-        let name = self.port.clone();
-        std::thread::Builder::new()
-            .name(format!("console {name}"))
-            .spawn(move || {
-                let mut pending = Vec::new();
-                let mut seq = 0u64;
-                let mut buf = [0u8; 1024];
-                loop {
-                    match port.read(&mut buf) {
-                        Ok(0) => continue,
-                        Ok(n) => {
-                            pending.extend_from_slice(&buf[..n]);
-                            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                                let raw: Vec<u8> = pending.drain(..=end).collect();
-                                let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
-                                seq += 1;
-                                if let Some(url) = line.split(LISTENING).nth(1) {
-                                    let _ = address_tx.send(Some((url.trim().to_string(), seq)));
-                                }
-                                log.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
-                                let _ = lines.send(ConsoleLine::Line(Instant::now(), seq, line));
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                        Err(e) => {
-                            let why = e.to_string();
-                            *gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
-                            let _ = lines.send(ConsoleLine::Gone(why));
-                            return;
-                        }
-                    }
-                }
-            })
-            .map_err(|e| format!("console thread: {e}"))?;
-        Ok(reader)
+        Console::spawn(self.port.clone(), port, AtEnd::KeepReading)
     }
 }
 
@@ -239,6 +292,7 @@ mod tests {
         assert_eq!(crash("panicked at src/main.rs:1:1:"), Some("a panic"));
         assert_eq!(crash("rst:0x8 (TG1WDT_SYS_RST),boot:0xc (SPI_FAST_FLASH_BOOT)"), Some("a watchdog reset"));
         assert_eq!(crash("rst:0x3 (RTC_SW_SYS_RST),boot:0xc"), Some("a reset"));
+        assert_eq!(crash("cam-fw: trap: mcause=2 mepc=0x80001234 mtval=0x00000000 ra=0x80001000"), Some("a trap"));
         assert_eq!(crash("cam-fw: motion id=1 frame=11 change=0.2667 count=1"), None);
     }
 }

@@ -142,6 +142,7 @@ fn describe_sse_error(e: &es::Error) -> String {
 /// An open `GET /control` WebSocket.
 pub struct Control {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    resets: usize,
 }
 
 impl std::fmt::Debug for Control {
@@ -160,6 +161,17 @@ pub enum Reply {
     /// The cam closed the connection: close code (`None`: no close frame)
     /// and reason.
     Closed(Option<u16>, String),
+}
+
+/// Pauses before each new try of a WebSocket upgrade the cam reset before
+/// answering.
+pub const CONNECT_RETRIES: [std::time::Duration; 3] =
+    [std::time::Duration::from_millis(10), std::time::Duration::from_millis(50), std::time::Duration::from_millis(250)];
+
+/// A connection the peer reset or refused, or closed before any byte.
+fn is_reset(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionRefused, ConnectionReset, UnexpectedEof};
+    matches!(e.kind(), ConnectionReset | ConnectionRefused | UnexpectedEof)
 }
 
 /// A WebSocket upgrade that did not succeed.
@@ -185,15 +197,39 @@ impl Control {
             request.headers_mut().insert("authorization", value);
         }
         let tls = tls::client_config(endpoint.ca_file.as_deref()).map_err(fail)?;
-        let connector = tokio_tungstenite::Connector::Rustls(tls);
-        match tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector)).await {
-            Ok((ws, _)) => Ok(Self { ws }),
-            Err(tungstenite::Error::Http(resp)) => Err(ConnectError {
-                status: Some(resp.status().as_u16()),
-                message: format!("upgrade refused with HTTP {}", resp.status()),
-            }),
-            Err(e) => Err(fail(format!("WebSocket connect to /control: {e}"))),
+        let mut resets = 0;
+        loop {
+            let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
+            match tokio_tungstenite::connect_async_tls_with_config(request.clone(), None, false, Some(connector)).await
+            {
+                Ok((ws, _)) => return Ok(Self { ws, resets }),
+                Err(tungstenite::Error::Http(resp)) => {
+                    return Err(ConnectError {
+                        status: Some(resp.status().as_u16()),
+                        message: format!("upgrade refused with HTTP {}", resp.status()),
+                    });
+                }
+                // The cam reset the connection before it answered: all its
+                // connection slots were taken (a small cam has no listen
+                // backlog). The upgrade is a GET that had no effect: try
+                // again after a pause, as a browser's reconnect would.
+                Err(tungstenite::Error::Io(e)) if is_reset(&e) && resets < CONNECT_RETRIES.len() => {
+                    tokio::time::sleep(CONNECT_RETRIES[resets]).await;
+                    resets += 1;
+                }
+                Err(e) => {
+                    let tries =
+                        if resets > 0 { format!(" (after {resets} reset(s) by the cam)") } else { String::new() };
+                    return Err(fail(format!("WebSocket connect to /control: {e}{tries}")));
+                }
+            }
         }
+    }
+
+    /// How many times the cam reset this connection before it answered the
+    /// upgrade (each retried after a pause).
+    pub fn resets(&self) -> usize {
+        self.resets
     }
 
     /// Sends one text frame.

@@ -7,6 +7,7 @@
 //! - [`scenario`]: the scenario language, loaded and checked before running;
 //! - [`matcher`]: JSON matchers for acks, bodies and event data;
 //! - [`target`]: the cams a scenario runs against, behind one trait;
+//!   [`board`] reads a board's console, [`qemu`] boots the emulated board;
 //! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
 //! - [`runner`]: runs one scenario on one target;
 //! - [`ledger`]: acked against received events, SSE ids and reboots;
@@ -33,6 +34,7 @@ pub mod eval;
 pub mod image;
 pub mod ledger;
 pub mod matcher;
+pub mod qemu;
 pub mod record;
 pub mod report;
 pub mod runner;

@@ -85,6 +85,23 @@ enum Command {
         #[arg(long)]
         tolerate_shake: bool,
     },
+    /// Boot the firmware's qemu-virt build on the emulated board for a person:
+    /// prints its console, then `cam-hil: firmware at http://ADDR` once it
+    /// serves; runs until Ctrl-C (or until the firmware stops QEMU).
+    Qemu {
+        /// The firmware ELF (`target/firmware/cam-fw-qemu.elf`).
+        elf: PathBuf,
+        /// Loopback address forwarded to the firmware's port 80; port 0
+        /// picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// `qemu-system-riscv32` (default: found on PATH).
+        #[arg(long)]
+        qemu: Option<PathBuf>,
+        /// Count instructions exactly (`-icount shift=0`).
+        #[arg(long)]
+        icount: bool,
+    },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
         /// `bright-square` (the protocol scenarios' clip), `lighting` (lights
@@ -127,8 +144,9 @@ struct RunArgs {
     #[arg(long)]
     fail_fast: bool,
     /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
-    /// or `board:SERIAL_PORT` (a board whose console prints its address).
-    /// Repeatable: scenarios are spread over the targets.
+    /// `board:SERIAL_PORT` (a board whose console prints its address), or
+    /// `qemu:ELF` (the firmware's qemu-virt build on a fresh emulated board
+    /// per scenario). Repeatable: scenarios are spread over the targets.
     #[arg(long = "target", default_value = "sim")]
     targets: Vec<TargetSpec>,
     /// Token for a `url:` target.
@@ -137,6 +155,13 @@ struct RunArgs {
     /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// `qemu-system-riscv32` for `qemu:` targets (default: found on PATH).
+    #[arg(long)]
+    qemu: Option<PathBuf>,
+    /// Run `qemu:` targets with `-icount shift=0`, so the firmware's
+    /// `cam-fw: cost` console lines count exact instructions.
+    #[arg(long)]
+    icount: bool,
     /// Baud rate of a board's console.
     #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
     baud: u32,
@@ -174,6 +199,9 @@ async fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Run(args) => run(*args).await,
+        Command::Qemu { elf, listen, qemu, icount } => {
+            boot_qemu(&cam_hil::qemu::QemuSpec { elf, binary: qemu, icount }, listen).await
+        }
         Command::Record { from, duration, fps, token, ca, dir } => {
             let endpoint = Endpoint { ca_file: ca, ..Endpoint::new(from.trim_end_matches('/'), token) };
             let rec = Recording {
@@ -286,7 +314,11 @@ async fn run(args: RunArgs) -> ExitCode {
     let targets: Vec<TargetSpec> = args
         .targets
         .into_iter()
-        .map(|t| t.with_credentials(args.token.clone(), args.ca.clone()).with_board(args.baud, args.flash.clone()))
+        .map(|t| {
+            t.with_credentials(args.token.clone(), args.ca.clone())
+                .with_board(args.baud, args.flash.clone())
+                .with_qemu(args.qemu.clone(), args.icount)
+        })
         .collect();
     for target in &targets {
         if let Err(e) = target.probe().await {
@@ -294,8 +326,8 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if args.jobs > 1 && targets.iter().any(|t| !matches!(t, TargetSpec::Sim)) {
-        eprintln!("cam-hil: a cam runs scenarios one at a time (--jobs applies to the simulator only)");
+    if args.jobs > 1 && targets.iter().any(|t| !t.fresh_per_scenario()) {
+        eprintln!("cam-hil: a cam runs scenarios one at a time (--jobs applies to the simulator and qemu targets)");
     }
     // Progress bars for long replays on an interactive terminal only.
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(indicatif::MultiProgress::new);
@@ -323,6 +355,47 @@ async fn run(args: RunArgs) -> ExitCode {
         (0, true) => ExitCode::SUCCESS,
         (0, false) => ExitCode::from(2),
         _ => ExitCode::from(1),
+    }
+}
+
+/// `cam-hil qemu`: the firmware on the emulated board until Ctrl-C.
+async fn boot_qemu(spec: &cam_hil::qemu::QemuSpec, listen: std::net::SocketAddr) -> ExitCode {
+    use cam_hil::board::ConsoleLine;
+    let (mut machine, mut session) = match cam_hil::qemu::Machine::boot(spec, listen).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The boot log so far, then the address, then the console as it comes.
+    for line in machine.log() {
+        println!("{line}");
+    }
+    println!("cam-hil: firmware at {}", machine.url());
+    let mut printed = machine.log().len() as u64;
+    let status = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break None,
+            line = session.lines.recv() => match line {
+                Ok(ConsoleLine::Line(_, seq, text)) if seq > printed => {
+                    printed = seq;
+                    println!("{text}");
+                }
+                Ok(ConsoleLine::Line(..)) => {}
+                Ok(ConsoleLine::Gone(_)) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    break tokio::task::block_in_place(|| machine.wait()).ok();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("cam-hil: ({n} console lines lost)"),
+            },
+        }
+    };
+    match status {
+        None => ExitCode::SUCCESS,
+        Some(s) => {
+            eprintln!("cam-hil: QEMU ended ({s})");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -432,8 +432,8 @@ impl Run<'_> {
                 self.control = None;
                 let result = Control::connect(self.target.endpoint(), credentials).await;
                 match (&result, status) {
-                    (Ok(_), None) => {
-                        self.timeline.push(Channel::Ws, "connected /control");
+                    (Ok(c), None) => {
+                        self.timeline.push(Channel::Ws, connected_text(c.resets()));
                         self.control = result.ok();
                         Ok(())
                     }
@@ -799,7 +799,7 @@ impl Run<'_> {
                 .await
                 .map_err(|_| "WebSocket connect timed out".to_string())?
                 .map_err(|e| e.message)?;
-            self.timeline.push(Channel::Ws, "connected /control");
+            self.timeline.push(Channel::Ws, connected_text(c.resets()));
             self.control = Some(c);
         }
         Ok(self.control.as_mut().expect("connected above"))
@@ -1077,5 +1077,14 @@ impl ScenarioReport {
             timeline: Timeline::new(),
             duration_ms: 0.0,
         }
+    }
+}
+
+/// The timeline's line for a WebSocket connection, naming the resets the
+/// cam gave before it answered (its connection slots were all taken).
+fn connected_text(resets: usize) -> String {
+    match resets {
+        0 => "connected /control".to_string(),
+        n => format!("connected /control (after {n} reset(s) by the cam: no free connection slot)"),
     }
 }

@@ -155,7 +155,8 @@ pub async fn run_with(
 }
 
 /// Runs `scenarios` spread over `targets`: each scenario run takes a free
-/// target slot (the simulator has `jobs` slots, any other target one) and
+/// target slot (the simulator and the emulated board have `jobs` slots, any
+/// other target one) and
 /// gives it back when done. A board that vanishes is retired from the pool,
 /// so the other targets carry on; when none is left, what has not started is
 /// skipped.
@@ -170,9 +171,7 @@ pub async fn run_on(
 
     let env = RunEnv { clips: ClipCache::default(), progress: options.progress.clone() };
     let slots: Vec<usize> = (0..targets.len())
-        .flat_map(|i| {
-            std::iter::repeat_n(i, if matches!(targets[i], TargetSpec::Sim) { options.jobs.max(1) } else { 1 })
-        })
+        .flat_map(|i| std::iter::repeat_n(i, if targets[i].fresh_per_scenario() { options.jobs.max(1) } else { 1 }))
         .collect();
     let jobs = slots.len();
     let (slot_tx, slot_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -201,7 +200,10 @@ pub async fn run_on(
                     Ok(t) => runner::run(s, t.as_ref(), env).await,
                     Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
                 };
-                let vanished = report.failure().is_some_and(|(_, m)| m.contains("vanished"));
+                // Only a board is retired: a fresh-per-scenario target
+                // (the emulated board) boots anew for the next scenario.
+                let vanished = matches!(target, TargetSpec::Board(..))
+                    && report.failure().is_some_and(|(_, m)| m.contains("vanished"));
                 if vanished {
                     if alive.fetch_sub(1, Ordering::SeqCst) == 1 {
                         slot_tx.lock().unwrap_or_else(|p| p.into_inner()).take();

@@ -4,9 +4,12 @@
 //!   scenario on an ephemeral loopback port, with its own snapshot folder;
 //! - `url:http://HOST:PORT`: any cam speaking `docs/protocol.md` (with
 //!   `--token` if it wants one). Scenarios run one at a time against it and
-//!   start with `POST /hil/reset`.
-//!
-//! A board over USB will be one more [`TargetSpec`] (it adds a console).
+//!   start with `POST /hil/reset`;
+//! - `board:SERIAL_PORT`: a board over USB, its address and health from its
+//!   console ([`crate::board`]);
+//! - `qemu:ELF`: the firmware's `qemu-virt` build on a fresh emulated board
+//!   per scenario ([`crate::qemu`]), like the simulator: fresh state each
+//!   time, and `--jobs N` boots N at once.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +17,7 @@ use std::str::FromStr;
 use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 use crate::board::{Board, ConsoleLine};
+use crate::qemu::{Machine, QemuSpec};
 use crate::scenario::Needs;
 use std::sync::Arc;
 
@@ -103,11 +107,15 @@ pub enum TargetSpec {
     /// A board on a serial port: its address from its console, which is
     /// watched for panics and resets (`board:/dev/ttyUSB0`).
     Board(Arc<Board>, Endpoint),
+    /// The firmware on a fresh emulated board per scenario
+    /// (`qemu:target/firmware/cam-fw-qemu.elf`); the endpoint holds the
+    /// token the firmware was built with, if any.
+    Qemu(QemuSpec, Endpoint),
 }
 
 /// `--target` text that is not a target.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("bad target {0:?}: expected `sim`, `url:http://HOST:PORT` or `board:SERIAL_PORT`")]
+#[error("bad target {0:?}: expected `sim`, `url:http://HOST:PORT`, `board:SERIAL_PORT` or `qemu:ELF`")]
 pub struct BadTarget(String);
 
 impl FromStr for TargetSpec {
@@ -116,6 +124,9 @@ impl FromStr for TargetSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "sim" => Ok(TargetSpec::Sim),
+            _ if s.starts_with("qemu:") && s.len() > "qemu:".len() => {
+                Ok(TargetSpec::Qemu(QemuSpec::new(&s["qemu:".len()..]), Endpoint::new("", None)))
+            }
             _ if s.starts_with("board:") && s.len() > "board:".len() => {
                 Ok(TargetSpec::Board(Arc::new(Board::new(&s["board:".len()..], DEFAULT_BAUD)), Endpoint::new("", None)))
             }
@@ -135,6 +146,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Sim => write!(f, "sim"),
             TargetSpec::Url(e) => write!(f, "url:{}", e.base),
             TargetSpec::Board(b, _) => write!(f, "board:{}", b.port),
+            TargetSpec::Qemu(q, _) => write!(f, "qemu:{}", q.elf.display()),
         }
     }
 }
@@ -155,8 +167,24 @@ impl TargetSpec {
         match self {
             TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ca_file, ..e }),
             TargetSpec::Board(b, e) => TargetSpec::Board(b, Endpoint { token, ca_file, ..e }),
+            TargetSpec::Qemu(q, e) => TargetSpec::Qemu(q, Endpoint { token, ca_file, ..e }),
             other => other,
         }
+    }
+
+    /// Sets a `qemu:` target's QEMU binary (`--qemu`; `None`: from `PATH`)
+    /// and whether it counts instructions exactly (`--icount`).
+    pub fn with_qemu(self, binary: Option<std::path::PathBuf>, icount: bool) -> Self {
+        match self {
+            TargetSpec::Qemu(q, e) => TargetSpec::Qemu(QemuSpec { binary, icount, ..q }, e),
+            other => other,
+        }
+    }
+
+    /// Whether each scenario gets a fresh cam of its own (the simulator,
+    /// the emulated board), so that `--jobs N` runs N at once.
+    pub fn fresh_per_scenario(&self) -> bool {
+        matches!(self, TargetSpec::Sim | TargetSpec::Qemu(..))
     }
 
     /// Sets a board target's baud rate (`--baud`) and the firmware to flash
@@ -214,7 +242,7 @@ impl TargetSpec {
                 };
                 Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
             }
-            TargetSpec::Url(_) | TargetSpec::Board(..) if needs.fault_plan.is_some() => {
+            TargetSpec::Url(_) | TargetSpec::Board(..) | TargetSpec::Qemu(..) if needs.fault_plan.is_some() => {
                 Err(fail("the scenario injects faults ([config] fault_plan): it runs on the simulator only".into()))
             }
             TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
@@ -224,6 +252,27 @@ impl TargetSpec {
                 Err(fail("the scenario needs a cam serving https://".into()))
             }
             TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget { endpoint: endpoint.clone() })),
+            TargetSpec::Qemu(spec, creds) => {
+                if needs.token && creds.token.is_none() {
+                    return Err(fail("the scenario needs a cam that requires a token: build the firmware with CAM_TOKEN and pass --token".into()));
+                }
+                if needs.tls {
+                    return Err(fail(
+                        "the scenario needs a cam serving https://; the firmware serves http:// only".into(),
+                    ));
+                }
+                let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                let (machine, session) = Machine::boot(spec, listen).await.map_err(fail)?;
+                let endpoint = Endpoint { base: machine.url(), ..creds.clone() };
+                Ok(Box::new(QemuTarget {
+                    machine,
+                    endpoint,
+                    console: std::sync::Mutex::new(Some(ConsoleTap {
+                        lines: session.lines,
+                        boot_end: session.boot_end,
+                    })),
+                }))
+            }
             TargetSpec::Board(board, creds) => {
                 let session = board.session(BOARD_BOOT_WAIT).await.map_err(fail)?;
                 let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
@@ -257,6 +306,9 @@ impl TargetSpec {
     pub async fn probe(&self) -> Result<(), String> {
         if let TargetSpec::Board(board, _) = self {
             return board.session(BOARD_BOOT_WAIT).await.map(|_| ());
+        }
+        if let TargetSpec::Qemu(spec, _) = self {
+            return spec.check();
         }
         let TargetSpec::Url(endpoint) = self else { return Ok(()) };
         let rest = endpoint.base.split_once("://").map_or(endpoint.base.as_str(), |(_, r)| r);
@@ -331,6 +383,32 @@ impl Target for BoardTarget {
     }
 }
 
+/// The emulated board: a QEMU of its own, stopped when the target is
+/// dropped.
+struct QemuTarget {
+    machine: Machine,
+    endpoint: Endpoint,
+    console: std::sync::Mutex<Option<ConsoleTap>>,
+}
+
+impl Target for QemuTarget {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn read_file(&self, _cam_path: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        format!("qemu {} at {}", self.machine.addr, self.endpoint.base)
+    }
+
+    fn take_console(&self) -> Option<ConsoleTap> {
+        self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// A cam at a URL: the harness only talks to it over the network.
 struct UrlTarget {
     endpoint: Endpoint,
@@ -361,6 +439,9 @@ mod tests {
         assert_eq!(e.url("/events"), "http://127.0.0.1:8080/events");
         assert_eq!(e.ws_url("/control"), "ws://127.0.0.1:8080/control");
         assert!("board".parse::<TargetSpec>().is_err());
+        let TargetSpec::Qemu(q, _) = "qemu:target/firmware/cam-fw-qemu.elf".parse().unwrap() else { panic!() };
+        assert_eq!(q.elf, std::path::Path::new("target/firmware/cam-fw-qemu.elf"));
+        assert!("qemu:".parse::<TargetSpec>().is_err());
         assert!("url:ftp://x".parse::<TargetSpec>().is_err());
     }
 }

@@ -78,11 +78,12 @@ pub fn cost(frame: u64, cycles: u64, instret: Option<u64>) {
     }
 }
 
-/// `cam-fw: hil reset (heap: <used> B used, <peak> B peak of <size> B)`.
+/// `cam-fw: hil reset`, then `cam-fw: heap: <used> B used, <peak> B peak
+/// of <size> B` (the peak since boot: after a suite, its high-water mark).
 pub fn hil_reset() {
-    match crate::board().map(|b| (b.heap)()) {
-        Some(h) => crate::println!("cam-fw: hil reset (heap: {} B used, {} B peak of {} B)", h.used, h.peak, h.size),
-        None => crate::println!("cam-fw: hil reset"),
+    crate::println!("cam-fw: hil reset");
+    if let Some(h) = crate::board().map(|b| (b.heap)()) {
+        crate::println!("cam-fw: heap: {} B used, {} B peak of {} B", h.used, h.peak, h.size);
     }
 }
 

@@ -11,9 +11,10 @@ use cam_core::web;
 use embassy_net::Stack;
 use picoserve::Router;
 use picoserve::extract::FromRequestParts;
+use picoserve::io::Write;
 use picoserve::request::RequestParts;
-use picoserve::response::StatusCode;
 use picoserve::response::fs::File;
+use picoserve::response::{Content, StatusCode};
 use picoserve::routing::{PathRouter, get, get_service};
 
 use crate::limits::{HTTP_BUFFER, PORT, TCP_BUFFER, WEB_TASKS};
@@ -23,10 +24,33 @@ use crate::state;
 /// (`CAM_TOKEN=…`); none when unset.
 const TOKEN: Option<&str> = option_env!("CAM_TOKEN");
 
-pub(crate) type JsonReply = (StatusCode, [(&'static str, &'static str); 1], String);
+/// A response body with its own `Content-Type` (picoserve's `String` and
+/// `Vec<u8>` bodies bring `text/plain` and `application/octet-stream`, and
+/// a second `Content-Type` header would not replace theirs).
+pub(crate) struct Typed<B> {
+    content_type: &'static str,
+    body: B,
+}
+
+impl<B: AsRef<[u8]>> Content for Typed<B> {
+    fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    fn content_length(&self) -> usize {
+        self.body.as_ref().len()
+    }
+
+    async fn write_content<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
+        writer.write_all(self.body.as_ref()).await
+    }
+}
+
+/// A JSON reply: status and `application/json` body.
+pub(crate) type JsonReply = (StatusCode, Typed<String>);
 
 pub(crate) fn json(status: StatusCode, body: impl Into<String>) -> JsonReply {
-    (status, [("Content-Type", "application/json")], body.into())
+    (status, Typed { content_type: "application/json", body: body.into() })
 }
 
 pub(crate) fn error(status: StatusCode, message: &str) -> JsonReply {
@@ -59,6 +83,13 @@ fn with_hil<P: PathRouter>(router: Router<P>) -> Router<impl PathRouter> {
 /// One of the [`WEB_TASKS`] HTTP servers: one connection at a time, with
 /// [`TCP_BUFFER`]-byte TCP buffers and an [`HTTP_BUFFER`]-byte request
 /// buffer, all on this task's stack frame (static, in the task pool).
+///
+/// Connections are kept alive between requests, so a client posting frames
+/// one after another holds one task rather than opening (and making the
+/// cam close) a connection per frame; an idle kept-alive connection is
+/// closed after 1 s (picoserve's `persistent_start_read_request`), so it
+/// does not lock other clients out for long. smoltcp has no listen backlog:
+/// a connection that finds all four tasks busy is reset.
 #[embassy_executor::task(pool_size = WEB_TASKS)]
 pub(crate) async fn web_task(id: usize, stack: Stack<'static>) -> ! {
     static CONFIG: picoserve::Config = picoserve::Config::const_default().keep_connection_alive();
@@ -96,10 +127,14 @@ async fn status(_auth: Authorized) -> JsonReply {
 
 /// The latest frame, copied out of the cam with a fallible allocation: a
 /// heap too full for the copy answers 503 `out of memory`, never a panic.
-async fn snapshot(_auth: Authorized) -> Result<(StatusCode, [(&'static str, &'static str); 2], Vec<u8>), JsonReply> {
+async fn snapshot(
+    _auth: Authorized,
+) -> Result<(StatusCode, [(&'static str, &'static str); 1], Typed<Vec<u8>>), JsonReply> {
     let copy = state::with_cam(|cam| cam.latest().map(|f| try_copy(&f.jpeg))).await;
     match copy {
-        Some(Some(jpeg)) => Ok((StatusCode::OK, [("Content-Type", "image/jpeg"), ("Cache-Control", "no-cache")], jpeg)),
+        Some(Some(jpeg)) => {
+            Ok((StatusCode::OK, [("Cache-Control", "no-cache")], Typed { content_type: "image/jpeg", body: jpeg }))
+        }
         Some(None) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "out of memory")),
         None => Err(error(StatusCode::SERVICE_UNAVAILABLE, "no frame yet")),
     }

@@ -10,7 +10,8 @@
 //! | Wi-Fi (esp-radio), DHCP | virtio-net ([`net`]), DHCP from QEMU's user network |
 //! | hardware RNG | virtio-rng ([`virtio::entropy`]) |
 //! | 160 KiB heap (esp-alloc) | the same |
-//! | ArduCAM, SD card | none: frames only from `POST /hil/frame` |
+//! | ArduCAM | none: frames only from `POST /hil/frame` |
+//! | SD card | a RAM disk ([`ramdisk`]) |
 //!
 //! and hands them to the same app (`cam-fw-app`, `../app`). Run it with
 //! `cam-hil qemu ELF`; the harness's `qemu:ELF` target boots it per
@@ -25,6 +26,7 @@ mod console;
 mod halt;
 mod net;
 mod plic;
+mod ramdisk;
 mod time;
 mod uart;
 mod virtio;
@@ -67,6 +69,7 @@ async fn main(spawner: Spawner) {
     ]);
     cam_fw_app::console::boot(boot);
     cam_fw_app::state::init(boot).await;
+    cam_fw_app::storage::install(ramdisk::RamDisk::new()).await;
 
     let Some(found) = devices.net else {
         console::missing("net", &"no virtio-net device (-device virtio-net-device)");
