@@ -7,24 +7,24 @@
 #   CAM_SSID=… CAM_PASSWORD=… [CAM_TOKEN=…] bash ci/nightly.sh [PORT...]
 #
 # Without PORTs it takes every /dev/ttyACM* and /dev/ttyUSB*. With
-# `--virtual` it runs against the virtual board (`cam-sim --console-pty`)
-# instead, without flashing: CI uses that to prove this script.
+# `--virtual` it runs the firmware's qemu-virt build on the emulated board
+# instead (`--target qemu:…`, needs qemu-system-riscv32), without flashing:
+# CI uses that to prove this script and the firmware's boot log and console.
 # Results: target/nightly/<UTC time>/{junit.xml,report/index.html}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/nightly/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
-skip=(--skip-tag storage --skip-tag tls --skip-tag faults)   # storage checks files on the host, no TLS on the firmware, fault plans need the simulator
+skip=(--skip-tag storage --skip-tag tls --skip-tag faults)   # storage reads the card back on the host, no TLS on the firmware, fault plans need the simulator
 [ -n "${CAM_TOKEN:-}" ] || skip+=(--skip-tag auth)
 
 if [ "${1:-}" = "--virtual" ]; then
-  cargo build --locked -q -p cam-sim -p cam-hil
-  coproc SIM { exec ./target/debug/cam-sim --listen 127.0.0.1:0 --console-pty --keepalive 1 --snapshot-dir "$out/sdcard"; }
-  trap 'kill $SIM_PID 2>/dev/null || true' EXIT
-  # cam-sim's first line names its console; reading it waits until it is up.
-  read -r line <&"${SIM[0]}" || { echo "cam-sim exited" >&2; exit 2; }
-  port=${line#cam-sim: console on }
-  targets=(--target "board:$port")
+  # The firmware's own code on the emulated board (QEMU `virt`), one fresh
+  # board per scenario: its real boot log and console lines.
+  command -v qemu-system-riscv32 >/dev/null || { echo "qemu-system-riscv32 not found: apt-get install qemu-system-misc" >&2; exit 2; }
+  bash ci/firmware-qemu.sh
+  cargo build --locked -q -p cam-hil
+  targets=(--target "qemu:target/firmware/cam-fw-qemu.elf" --jobs 2)
   flash=()
 else
   ports=("$@")

@@ -294,7 +294,8 @@ async fn main() -> ExitCode {
 async fn run(args: RunArgs) -> ExitCode {
     let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths };
     let selection = Selection { tags: args.tags, skip_tags: args.skip_tags, name: args.name, shard: args.shard };
-    let scenarios = match suite::discover(&paths).and_then(|f| suite::load_all(&f, &selection)) {
+    let loaded = suite::discover(&paths).and_then(|f| Ok((suite::load_all(&f, &selection)?, f)));
+    let (scenarios, left_out) = match loaded.and_then(|(s, f)| Ok((s, suite::left_out_by_tag(&f, &selection)?))) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
@@ -306,6 +307,11 @@ async fn run(args: RunArgs) -> ExitCode {
             println!("{}  [{}]  {}", s.path.display(), s.tags.join(", "), s.name);
         }
         return ExitCode::SUCCESS;
+    }
+    if !args.list {
+        for (s, tag) in &left_out {
+            println!("SKIP {} ({}): tagged `{tag}`, left out by --skip-tag", s.name, s.path.display());
+        }
     }
     if scenarios.is_empty() {
         eprintln!("cam-hil: no scenario selected");
@@ -335,7 +341,13 @@ async fn run(args: RunArgs) -> ExitCode {
         Some(p) => TextReporter::with_progress(std::io::stdout(), p.clone()),
         None => TextReporter::new(std::io::stdout()),
     };
-    let options = RunOptions { jobs: args.jobs, repeat: args.repeat, fail_fast: args.fail_fast, progress };
+    let options = RunOptions {
+        jobs: args.jobs,
+        repeat: args.repeat,
+        fail_fast: args.fail_fast,
+        progress,
+        left_out: left_out.len(),
+    };
     let (summary, reports) = suite::run_on(&scenarios, &targets, &options, &mut reporter).await;
     let mut written = true;
     if let Some(Err(e)) = args.junit.as_ref().map(|path| report::junit::write(path, &reports)) {

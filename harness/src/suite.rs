@@ -45,11 +45,14 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Where progress bars for long replays go (none by default).
     pub progress: Option<indicatif::MultiProgress>,
+    /// Scenarios left out before the run (`--skip-tag`), counted as skipped
+    /// in the summary.
+    pub left_out: usize,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 1, repeat: 1, fail_fast: false, progress: None }
+        Self { jobs: 1, repeat: 1, fail_fast: false, progress: None, left_out: 0 }
     }
 }
 
@@ -121,6 +124,23 @@ pub fn load_all(files: &[PathBuf], selection: &Selection) -> Result<Vec<Scenario
     })
 }
 
+/// The scenarios of `files` that `selection` leaves out only for their tags
+/// (`--skip-tag`), each with the tag that left it out: what a run should
+/// name as skipped rather than pass over in silence.
+///
+/// # Errors
+/// [`SuiteError::Scenario`] with file, line and column.
+pub fn left_out_by_tag(files: &[PathBuf], selection: &Selection) -> Result<Vec<(Scenario, String)>, SuiteError> {
+    let without_skips = Selection { skip_tags: Vec::new(), ..selection.clone() };
+    Ok(load_all(files, &without_skips)?
+        .into_iter()
+        .filter_map(|s| {
+            let tag = s.tags.iter().find(|t| selection.skip_tags.contains(t)).cloned();
+            tag.map(|t| (s, t))
+        })
+        .collect())
+}
+
 /// Totals of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -128,7 +148,8 @@ pub struct Summary {
     pub passed: usize,
     /// Scenario runs that failed.
     pub failed: usize,
-    /// Scenario runs not started (after a failure with `fail_fast`).
+    /// Scenario runs not started (after a failure with `fail_fast`), and
+    /// scenarios left out by `--skip-tag`.
     pub skipped: usize,
 }
 
@@ -221,7 +242,7 @@ pub async fn run_on(
             }
         })
         .buffer_unordered(jobs);
-    let mut summary = Summary::default();
+    let mut summary = Summary { skipped: options.left_out, ..Summary::default() };
     let mut done = Vec::new();
     while let Some((i, k, report)) = stream.next().await {
         match report {

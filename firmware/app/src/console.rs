@@ -8,15 +8,18 @@ use core::fmt::{self, Write};
 use cam_core::{FrameError, MotionEvent};
 use critical_section::Mutex;
 
-static OUTPUT: Mutex<Cell<Option<fn(&[u8])>>> = Mutex::new(Cell::new(None));
+/// Where console bytes go.
+pub type Output = fn(&[u8]);
+
+static OUTPUT: Mutex<Cell<Option<Output>>> = Mutex::new(Cell::new(None));
 
 /// Sends console output to `write` (bytes as they are; lines end `\r\n`).
 /// Until it is called, console lines go nowhere.
-pub fn set_output(write: fn(&[u8])) {
+pub fn set_output(write: Output) {
     critical_section::with(|cs| OUTPUT.borrow(cs).set(Some(write)));
 }
 
-struct Out(fn(&[u8]));
+struct Out(Output);
 
 impl Write for Out {
     fn write_str(&mut self, s: &str) -> fmt::Result {

@@ -7,6 +7,7 @@ mod board;
 mod broken_cams;
 mod cli;
 mod detector;
+mod emulated;
 mod failures;
 mod faults;
 mod record;
