@@ -22,7 +22,8 @@ pub enum Command {
     SetThreshold(Option<f64>),
     /// `{"cmd":"status"}`.
     Status,
-    /// `{"cmd":"set_detector", …}` with any of `cell_px` (4–32),
+    /// `{"cmd":"set_detector", …}` with any of `cell_px` (4–32; 8 only in
+    /// a build without the `full-decode` feature, such as the firmware),
     /// `cell_delta` (0–255), `compensate_lighting` (bool), `lightswitch`
     /// (above 0); `None` when a given value is out of range or mistyped
     /// (answered with `bad detector setting`).
@@ -66,8 +67,13 @@ fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Optio
         }
     };
     let compensate_lighting = flag("compensate_lighting")?;
+    let cell_px = number("cell_px", 4.0, 32.0)?.map(|x| x as u16);
+    // Without the full decoder only the JPEG's own 8-pixel blocks are cells.
+    if !cfg!(feature = "full-decode") && cell_px.is_some_and(|c| c != 8) {
+        return None;
+    }
     Some(DetectorChange {
-        cell_px: number("cell_px", 4.0, 32.0)?.map(|x| x as u16),
+        cell_px,
         cell_delta: number("cell_delta", 0.0, 255.0)?.map(|x| x as u8),
         compensate_lighting,
         lightswitch: number("lightswitch", 0.000_001, f64::MAX)?,

@@ -17,7 +17,11 @@
 //! 8-pixel cells (the default) the cells are the JPEG's own 8 × 8 blocks,
 //! and their means are read off the DC coefficients ([`crate::jpeg_dc`]):
 //! no inverse DCT and no frame-sized buffer; other cell sizes, and JPEGs
-//! that path does not handle (progressive), are decoded in full (zune-jpeg).
+//! that path does not handle (progressive), are decoded in full (zune-jpeg),
+//! in builds with the `full-decode` feature (the default). The firmware
+//! builds without it: the full decoder is 72 KB of code and its QVGA luma
+//! plane 76.8 KB of a 160 KiB heap, so there `cell_px` is 8 and a JPEG the
+//! DC path cannot read is a [`FrameError`].
 //!
 //! Cells are also compared after removing the global brightness shift
 //! between the two frames (the difference of their median cell luma), and
@@ -35,9 +39,13 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+#[cfg(feature = "full-decode")]
 use zune_core::bytestream::ZCursor;
+#[cfg(feature = "full-decode")]
 use zune_core::colorspace::ColorSpace;
+#[cfg(feature = "full-decode")]
 use zune_core::options::DecoderOptions;
+#[cfg(feature = "full-decode")]
 use zune_jpeg::JpegDecoder;
 
 /// Tuning of the [`Detector`]. Defaults suit QVGA (320 × 240) frames.
@@ -152,6 +160,12 @@ impl LumaGrid {
         {
             return Ok(grid);
         }
+        Self::decoded(jpeg, cfg)
+    }
+
+    /// The full decode (zune-jpeg) to a luma plane, then cells.
+    #[cfg(feature = "full-decode")]
+    fn decoded(jpeg: &[u8], cfg: &DetectorConfig) -> Result<Self, FrameError> {
         let max = usize::from(cfg.max_dimension);
         let options =
             DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma).set_max_width(max).set_max_height(max);
@@ -162,6 +176,16 @@ impl LumaGrid {
             return Err(FrameError::Decode("short pixel buffer".into()));
         }
         Self::from_luma(&luma, width, height, cfg.cell_px)
+    }
+
+    /// Without the full decoder: what the DC path could not read is refused.
+    #[cfg(not(feature = "full-decode"))]
+    fn decoded(_jpeg: &[u8], cfg: &DetectorConfig) -> Result<Self, FrameError> {
+        Err(FrameError::Decode(if cfg.cell_px == 8 {
+            "not a baseline JPEG (this build reads baseline JPEGs only)".into()
+        } else {
+            alloc::format!("{}-pixel cells need the full decoder, not in this build", cfg.cell_px)
+        }))
     }
 
     /// Averages a `width × height` luma plane (row-major, one byte per pixel)

@@ -163,10 +163,20 @@ pub enum Reply {
     Closed(Option<u16>, String),
 }
 
+/// How long the harness keeps an idle HTTP connection to a cam: less than
+/// the firmware's own 1 s.
+pub const POOL_IDLE: Duration = Duration::from_millis(500);
+
 /// Pauses before each new try of a WebSocket upgrade the cam reset before
-/// answering.
-pub const CONNECT_RETRIES: [std::time::Duration; 3] =
-    [std::time::Duration::from_millis(10), std::time::Duration::from_millis(50), std::time::Duration::from_millis(250)];
+/// answering: 2.1 s in all, longer than a small cam keeps an idle
+/// kept-alive HTTP connection (the firmware: 1 s), so a slot that such a
+/// connection held is found.
+pub const CONNECT_RETRIES: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(10),
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_millis(1500),
+];
 
 /// A connection the peer reset or refused, or closed before any byte.
 fn is_reset(e: &std::io::Error) -> bool {
@@ -174,11 +184,24 @@ fn is_reset(e: &std::io::Error) -> bool {
     matches!(e.kind(), ConnectionReset | ConnectionRefused | UnexpectedEof)
 }
 
+/// The cam reset or closed the connection before answering the upgrade
+/// (behind QEMU's user-mode network a reset reaches the harness as a close).
+fn refused_before_answer(e: &tungstenite::Error) -> bool {
+    match e {
+        tungstenite::Error::Io(io) => is_reset(io),
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => true,
+        _ => false,
+    }
+}
+
 /// A WebSocket upgrade that did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectError {
     /// The HTTP status the cam refused the upgrade with, if it answered.
     pub status: Option<u16>,
+    /// The cam reset the connection before answering, every time it was
+    /// tried (no free connection slot).
+    pub reset: bool,
     /// What happened.
     pub message: String,
 }
@@ -189,7 +212,23 @@ impl Control {
     /// # Errors
     /// The connection or upgrade fails (e.g. 401, with its status).
     pub async fn connect(endpoint: &Endpoint, credentials: &Credentials) -> Result<Self, ConnectError> {
-        let fail = |message: String| ConnectError { status: None, message };
+        Self::connect_with(endpoint, credentials, CONNECT_RETRIES.len()).await
+    }
+
+    /// [`Self::connect`] without trying again after a reset: one attempt.
+    ///
+    /// # Errors
+    /// As [`Self::connect`]; `reset` when the cam reset this one attempt.
+    pub async fn connect_once(endpoint: &Endpoint, credentials: &Credentials) -> Result<Self, ConnectError> {
+        Self::connect_with(endpoint, credentials, 0).await
+    }
+
+    async fn connect_with(
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+        retries: usize,
+    ) -> Result<Self, ConnectError> {
+        let fail = |message: String| ConnectError { status: None, reset: false, message };
         let (url, bearer) = with_credentials(endpoint, &endpoint.ws_url("/control"), credentials);
         let mut request = url.into_client_request().map_err(|e| fail(format!("WebSocket URL: {e}")))?;
         if let Some(token) = bearer {
@@ -206,6 +245,7 @@ impl Control {
                 Err(tungstenite::Error::Http(resp)) => {
                     return Err(ConnectError {
                         status: Some(resp.status().as_u16()),
+                        reset: false,
                         message: format!("upgrade refused with HTTP {}", resp.status()),
                     });
                 }
@@ -213,14 +253,15 @@ impl Control {
                 // connection slots were taken (a small cam has no listen
                 // backlog). The upgrade is a GET that had no effect: try
                 // again after a pause, as a browser's reconnect would.
-                Err(tungstenite::Error::Io(e)) if is_reset(&e) && resets < CONNECT_RETRIES.len() => {
+                Err(e) if refused_before_answer(&e) && resets < retries => {
                     tokio::time::sleep(CONNECT_RETRIES[resets]).await;
                     resets += 1;
                 }
                 Err(e) => {
+                    let reset = refused_before_answer(&e);
                     let tries =
                         if resets > 0 { format!(" (after {resets} reset(s) by the cam)") } else { String::new() };
-                    return Err(fail(format!("WebSocket connect to /control: {e}{tries}")));
+                    return Err(ConnectError { reset, ..fail(format!("WebSocket connect to /control: {e}{tries}")) });
                 }
             }
         }
@@ -325,6 +366,10 @@ impl Http {
             .use_preconfigured_tls((*tls).clone())
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
+            // Let an idle connection go before the cam does (the firmware
+            // closes one after 1 s): a request sent as the cam closes the
+            // connection would be lost to the race.
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Self { client, endpoint: endpoint.clone() })

@@ -9,6 +9,7 @@
 //! - [`target`]: the cams a scenario runs against, behind one trait;
 //!   [`board`] reads a board's console, [`qemu`] boots the emulated board;
 //! - [`client`]: HTTP, SSE and WebSocket clients for the cam protocol;
+//!   [`hold`]: extra clients that fill a cam's connection slots;
 //! - [`runner`]: runs one scenario on one target;
 //! - [`ledger`]: acked against received events, SSE ids and reboots;
 //! - [`suite`]: finds, filters and runs many; [`report`] prints them;
@@ -31,6 +32,7 @@
 pub mod board;
 pub mod client;
 pub mod eval;
+pub mod hold;
 pub mod image;
 pub mod ledger;
 pub mod matcher;

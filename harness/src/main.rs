@@ -384,7 +384,11 @@ async fn boot_qemu(spec: &cam_hil::qemu::QemuSpec, listen: std::net::SocketAddr)
     for line in machine.log() {
         println!("{line}");
     }
-    println!("cam-hil: firmware at {}", machine.url());
+    println!(
+        "cam-hil: firmware at {} (listening {:.1} ms after QEMU started)",
+        machine.url(),
+        machine.boot_time.as_secs_f64() * 1e3
+    );
     let mut printed = machine.log().len() as u64;
     let status = loop {
         tokio::select! {

@@ -103,6 +103,9 @@ pub struct Machine {
     console: Console,
     /// The loopback address forwarded to the firmware's port 80.
     pub addr: SocketAddr,
+    /// From QEMU's start to the firmware's `listening on` line (an emulator
+    /// figure, not a device one).
+    pub boot_time: Duration,
     _dir: tempfile::TempDir,
 }
 
@@ -123,15 +126,17 @@ impl Machine {
         let mut command = Command::new(&qemu);
         command.args(args(spec, &qmp, listen)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         die_with_parent(&mut command);
+        let started = std::time::Instant::now();
         let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", qemu.display()))?;
         let stdout = child.stdout.take().expect("piped");
         let name = format!("qemu {}", spec.elf.display());
         let console = Console::spawn(name, stdout, AtEnd::Gone)?;
-        let mut machine = Machine { child, console, addr: listen, _dir: dir };
+        let mut machine = Machine { child, console, addr: listen, boot_time: Duration::ZERO, _dir: dir };
         let session = match machine.console.session(BOOT_WAIT).await {
             Ok(s) => s,
             Err(e) => return Err(machine.failed(e)),
         };
+        machine.boot_time = started.elapsed();
         let guest = session.url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse::<u16>().ok());
         if guest != Some(GUEST_PORT) {
             return Err(machine.failed(format!(

@@ -84,6 +84,9 @@ pub struct ScenarioReport {
     pub steps: Vec<StepResult>,
     /// Set when the scenario could not start (target unreachable, …).
     pub setup_failure: Option<String>,
+    /// Set when the target cannot give what the scenario needs (TLS, a
+    /// token, fault plans, connection limits): why it was skipped.
+    pub skipped: Option<String>,
     /// Every event received.
     pub events: Vec<ReceivedEvent>,
     /// Every frame injected.
@@ -102,10 +105,32 @@ pub struct ScenarioReport {
     pub duration_ms: f64,
 }
 
+/// How a scenario run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every step passed.
+    Passed,
+    /// A step failed, or the scenario could not start.
+    Failed,
+    /// The target cannot give what the scenario needs; nothing ran.
+    Skipped,
+}
+
 impl ScenarioReport {
-    /// Whether every step passed.
+    /// How the run ended.
+    pub fn outcome(&self) -> Outcome {
+        if self.skipped.is_some() {
+            Outcome::Skipped
+        } else if self.failure().is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Passed
+        }
+    }
+
+    /// Whether every step passed (a skipped scenario did not pass).
     pub fn passed(&self) -> bool {
-        self.setup_failure.is_none() && self.steps.iter().all(|s| s.failure.is_none())
+        self.outcome() == Outcome::Passed
     }
 
     /// Event latency figures (injection to arrival, ms): `(count, p50, p99,
@@ -213,6 +238,8 @@ struct Run<'a> {
     /// `None` between `sse_disconnect` and `sse_connect`.
     sse: Option<SseStream>,
     control: Option<Control>,
+    /// Clients opened by `hold` steps, closed when the scenario ends.
+    held: crate::hold::Held,
     timeline: Timeline,
     events: Vec<ReceivedEvent>,
     /// Events before this index were consumed by an earlier step.
@@ -262,6 +289,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
         http,
         sse: None,
         control: None,
+        held: crate::hold::Held::default(),
         timeline: Timeline::new(),
         events: Vec::new(),
         cursor: 0,
@@ -428,7 +456,43 @@ impl Run<'_> {
                     }
                 }
             }
-            Action::WsConnect { credentials, status } => {
+            Action::WsConnect { credentials, status, reset: true } => {
+                // A client more (the connection already open stays), tried
+                // once: a retry could find a slot an idle connection freed.
+                match Control::connect_once(self.target.endpoint(), credentials).await {
+                    Err(e) if e.reset => {
+                        self.timeline.push(Channel::Ws, format!("refused: {}", e.message));
+                        Ok(())
+                    }
+                    Err(e) => Err(format!("expected the cam to reset the connection, got: {}", e.message)),
+                    Ok(_) => Err(format!(
+                        "expected the cam to reset the connection (no free slot), it was accepted ({status:?})"
+                    )),
+                }
+            }
+            Action::Hold { sse, stalled_sse, ws, idle } => {
+                let endpoint = self.target.endpoint().clone();
+                for k in 0..*sse {
+                    self.held.sse(&endpoint, true).await.map_err(|e| format!("held SSE client {}: {e}", k + 1))?;
+                    self.timeline.push(Channel::Sse, format!("held client {} connected (reading)", self.held.len()));
+                }
+                for k in 0..*stalled_sse {
+                    self.held.sse(&endpoint, false).await.map_err(|e| format!("stalled SSE client {}: {e}", k + 1))?;
+                    self.timeline
+                        .push(Channel::Sse, format!("held client {} connected (never reads)", self.held.len()));
+                }
+                for k in 0..*ws {
+                    self.held.ws(&endpoint).await.map_err(|e| format!("held WebSocket {}: {e}", k + 1))?;
+                    self.timeline.push(Channel::Ws, format!("held client {} connected (silent)", self.held.len()));
+                }
+                for k in 0..*idle {
+                    self.held.idle(&endpoint).await.map_err(|e| format!("idle connection {}: {e}", k + 1))?;
+                    self.timeline
+                        .push(Channel::Http, format!("held client {} connected (never speaks)", self.held.len()));
+                }
+                Ok(())
+            }
+            Action::WsConnect { credentials, status, reset: false } => {
                 self.control = None;
                 let result = Control::connect(self.target.endpoint(), credentials).await;
                 match (&result, status) {
@@ -631,9 +695,12 @@ impl Run<'_> {
                     )),
                 }
             }
-            Action::Http { credentials, method, path, body, status, json, content_type } => {
+            Action::Http { credentials, method, path, body, status, json, content_type, close } => {
                 let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| format!("method {method}: {e}"))?;
                 let mut req = self.http.request_as(m, path, credentials);
+                if *close {
+                    req = req.header(reqwest::header::CONNECTION, "close");
+                }
                 if let Some(b) = body {
                     req = req.body(b.clone());
                 }
@@ -1069,6 +1136,7 @@ impl ScenarioReport {
             target: target.to_string(),
             steps: Vec::new(),
             setup_failure: Some(why),
+            skipped: None,
             events: Vec::new(),
             frames: Vec::new(),
             base_ts_ms: 0,
@@ -1077,6 +1145,13 @@ impl ScenarioReport {
             timeline: Timeline::new(),
             duration_ms: 0.0,
         }
+    }
+}
+
+impl ScenarioReport {
+    /// A scenario the target cannot run, and why (not a failure).
+    pub fn skipped(scenario: &Scenario, target: &str, why: String) -> Self {
+        Self { setup_failure: None, skipped: Some(why), ..Self::not_started(scenario, target, String::new()) }
     }
 }
 

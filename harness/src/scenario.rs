@@ -69,6 +69,10 @@ pub struct Needs {
     /// `[config] retry_ms`: a simulator target sends this SSE `retry` (ms);
     /// a cam at a URL keeps its own.
     pub retry_ms: Option<u64>,
+    /// `[config] connection_limits = true`: the scenario checks a cam's own
+    /// connection limits (the firmware's: 2 SSE clients, 4 connections);
+    /// the simulator has none, so it skips the scenario.
+    pub connection_limits: bool,
 }
 
 /// Which credentials a request carries.
@@ -194,6 +198,9 @@ pub enum Action {
         credentials: Credentials,
         /// Expected refusal status (`None`: the upgrade must succeed).
         status: Option<u16>,
+        /// `expect_reset = true`: the cam must reset the connection before
+        /// answering (no free connection slot); tried once.
+        reset: bool,
     },
     /// Send a WebSocket ping; the pong must carry the same payload.
     Ping {
@@ -202,6 +209,21 @@ pub enum Action {
     },
     /// Close the control WebSocket; the cam must answer the close.
     WsClose,
+    /// Open more clients of the cam and keep them until the scenario ends:
+    /// `sse` reading `GET /events` streams and `stalled_sse` ones that never
+    /// read past the headers (each must be answered 200), `ws` silent
+    /// WebSockets (each upgraded), and `idle` TCP connections that never send
+    /// a byte.
+    Hold {
+        /// Silent WebSocket clients.
+        ws: usize,
+        /// SSE clients that read everything.
+        sse: usize,
+        /// SSE clients that stop reading after the response headers.
+        stalled_sse: usize,
+        /// Connections that never speak.
+        idle: usize,
+    },
     /// Cut the SSE stream (the client goes away without a word).
     SseDisconnect,
     /// Open the SSE stream again.
@@ -292,6 +314,10 @@ pub enum Action {
         json: Option<Matcher>,
         /// Expected `Content-Type` prefix.
         content_type: Option<String>,
+        /// `close = true`: send `Connection: close`, so the cam closes this
+        /// connection after its reply rather than keep it for the next
+        /// request (a cam with few connection slots then has one free).
+        close: bool,
     },
 }
 
@@ -302,6 +328,7 @@ impl Action {
             Action::Replay { .. } => "replay",
             Action::Command { .. } => "send",
             Action::WsConnect { .. } => "ws_connect",
+            Action::Hold { .. } => "hold",
             Action::Ping { .. } => "ping",
             Action::WsClose => "ws_close",
             Action::SseDisconnect => "sse_disconnect",
@@ -383,11 +410,26 @@ struct RawConfig {
     detector: Option<Spanned<RawDetector>>,
     fault_plan: Option<cam_sim::FaultPlan>,
     retry_ms: Option<u64>,
+    #[serde(default)]
+    connection_limits: bool,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHold {
+    #[serde(default)]
+    sse: usize,
+    #[serde(default)]
+    stalled_sse: usize,
+    #[serde(default)]
+    ws: usize,
+    #[serde(default)]
+    idle: usize,
+}
 
 #[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -423,6 +465,8 @@ struct RawStep {
     expect_ack: Option<Spanned<toml::Value>>,
     expect_close: Option<u16>,
     ws_connect: Option<RawCredentials>,
+    expect_reset: Option<bool>,
+    hold: Option<RawHold>,
     ping: Option<String>,
     ws_close: Option<Empty>,
     sse_disconnect: Option<Empty>,
@@ -551,6 +595,8 @@ struct RawHttp {
     #[serde(default)]
     no_token: bool,
     token_in: Option<TokenIn>,
+    #[serde(default)]
+    close: bool,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -612,6 +658,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         console: false,
         fault_plan: raw.config.fault_plan.clone(),
         retry_ms: raw.config.retry_ms,
+        connection_limits: raw.config.connection_limits,
     };
     if raw.steps.is_empty() {
         return Err(err(None, "no [[step]] tables: a scenario needs at least one step".into()));
@@ -713,6 +760,8 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         expect_ack,
         expect_close,
         ws_connect,
+        expect_reset,
+        hold,
         ping,
         ws_close,
         sse_disconnect,
@@ -734,6 +783,7 @@ fn step_has_more_than_include(s: &RawStep) -> bool {
         .into_iter()
         .chain([send_binary.is_some(), send_raw_text.is_some(), expect_ack.is_some(), expect_close.is_some()])
         .chain([ws_connect.is_some(), ping.is_some(), ws_close.is_some(), sse_disconnect.is_some()])
+        .chain([expect_reset.is_some(), hold.is_some()])
         .chain([sse_connect.is_some(), expect_comment.is_some(), expect_events.is_some(), expect_no_event.is_some()])
         .chain([expect_restart.is_some(), expect_labels.is_some(), config.is_some(), expect_console.is_some()])
         .chain([expect_snapshot.is_some(), http.is_some()])
@@ -772,7 +822,7 @@ fn matcher(
 }
 
 /// The step keywords that are actions; a step has exactly one.
-const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, ping, ws_close, \
+const ACTIONS: &str = "replay, send, send_text, send_binary, send_raw_text, ws_connect, hold, ping, ws_close, \
                        sse_disconnect, sse_connect, expect_comment, expect_events, expect_no_event, \
                        expect_restart, expect_labels, config, expect_console, expect_snapshot, http";
 
@@ -791,6 +841,7 @@ fn step_action(
         ("send_binary", step.send_binary.is_some()),
         ("send_raw_text", step.send_raw_text.is_some()),
         ("ws_connect", step.ws_connect.is_some()),
+        ("hold", step.hold.is_some()),
         ("ping", step.ping.is_some()),
         ("ws_close", step.ws_close.is_some()),
         ("sse_disconnect", step.sse_disconnect.is_some()),
@@ -825,6 +876,9 @@ fn step_action(
     }
     if step.repeat.is_some() && kind != "send_text" {
         return Err(orphan("repeat", "send_text"));
+    }
+    if step.expect_reset.is_some() && kind != "ws_connect" {
+        return Err(orphan("expect_reset", "ws_connect"));
     }
     if step.expect_status.is_some() && !matches!(kind, "http" | "ws_connect") {
         return Err(orphan("expect_status", "http or ws_connect"));
@@ -898,10 +952,22 @@ fn step_action(
         }
         "ws_connect" => {
             let c = step.ws_connect.expect("chosen");
+            let reset = step.expect_reset.unwrap_or(false);
+            if reset && step.expect_status.is_some() {
+                return Err(at("`expect_reset` and `expect_status` exclude each other".into()));
+            }
             Action::WsConnect {
                 credentials: credentials(c.token, c.no_token, c.token_in).map_err(at)?,
                 status: step.expect_status,
+                reset,
             }
+        }
+        "hold" => {
+            let h = step.hold.expect("chosen");
+            if h.sse + h.stalled_sse + h.ws + h.idle == 0 {
+                return Err(at("`hold` opens nothing: give `sse`, `stalled_sse`, `ws` or `idle` above 0".into()));
+            }
+            Action::Hold { sse: h.sse, stalled_sse: h.stalled_sse, ws: h.ws, idle: h.idle }
         }
         "ping" => Action::Ping { payload: step.ping.expect("chosen") },
         "ws_close" => Action::WsClose,
@@ -988,6 +1054,7 @@ fn step_action(
                 status: step.expect_status,
                 json: step.expect_json.map(|m| matcher(m, err)).transpose()?,
                 content_type: step.expect_content_type,
+                close: http.close,
             }
         }
     })

@@ -148,8 +148,9 @@ pub struct Summary {
     pub passed: usize,
     /// Scenario runs that failed.
     pub failed: usize,
-    /// Scenario runs not started (after a failure with `fail_fast`), and
-    /// scenarios left out by `--skip-tag`.
+    /// Scenario runs not started (after a failure with `fail_fast`), runs
+    /// the target cannot give what they need, and scenarios left out by
+    /// `--skip-tag`.
     pub skipped: usize,
 }
 
@@ -219,6 +220,7 @@ pub async fn run_on(
                 let target = &targets[slot];
                 let mut report = match target.open(&s.needs).await {
                     Ok(t) => runner::run(s, t.as_ref(), env).await,
+                    Err(e) if e.unmet => ScenarioReport::skipped(s, &target.to_string(), e.message),
                     Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
                 };
                 // Only a board is retired: a fresh-per-scenario target
@@ -235,7 +237,7 @@ pub async fn run_on(
                 if repeat > 1 {
                     report.name = format!("{} #{k}", report.name);
                 }
-                if options.fail_fast && !report.passed() {
+                if options.fail_fast && report.outcome() == runner::Outcome::Failed {
                     stop.store(true, Ordering::Relaxed);
                 }
                 (i, k, Some(report))
@@ -247,10 +249,10 @@ pub async fn run_on(
     while let Some((i, k, report)) = stream.next().await {
         match report {
             Some(r) => {
-                if r.passed() {
-                    summary.passed += 1;
-                } else {
-                    summary.failed += 1;
+                match r.outcome() {
+                    runner::Outcome::Passed => summary.passed += 1,
+                    runner::Outcome::Failed => summary.failed += 1,
+                    runner::Outcome::Skipped => summary.skipped += 1,
                 }
                 reporter.scenario(&r);
                 done.push((i, k, r));

@@ -159,6 +159,9 @@ pub struct TargetError {
     pub target: String,
     /// Why.
     pub message: String,
+    /// The target cannot give what the scenario needs (TLS, a token, fault
+    /// plans, connection limits): the scenario is skipped, not failed.
+    pub unmet: bool,
 }
 
 impl TargetSpec {
@@ -207,8 +210,14 @@ impl TargetSpec {
     /// The simulator cannot start (no loopback port, no temp folder), or a
     /// cam at a URL has no token for a scenario that needs one.
     pub async fn open(&self, needs: &Needs) -> Result<Box<dyn Target>, TargetError> {
-        let fail = |message: String| TargetError { target: self.to_string(), message };
+        let fail = |message: String| TargetError { target: self.to_string(), message, unmet: false };
+        let unmet = |message: String| TargetError { target: self.to_string(), message, unmet: true };
         match self {
+            TargetSpec::Sim if needs.connection_limits => Err(unmet(
+                "the scenario checks a cam's own connection limits; the simulator has none (run it on the emulated \
+                 board, a board or a cam at a URL)"
+                    .into(),
+            )),
             TargetSpec::Sim => {
                 let dir = tempfile::tempdir().map_err(|e| fail(format!("temp folder: {e}")))?;
                 let token = needs.token.then(|| SIM_TOKEN.to_string());
@@ -243,21 +252,25 @@ impl TargetSpec {
                 Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
             }
             TargetSpec::Url(_) | TargetSpec::Board(..) | TargetSpec::Qemu(..) if needs.fault_plan.is_some() => {
-                Err(fail("the scenario injects faults ([config] fault_plan): it runs on the simulator only".into()))
+                Err(unmet("the scenario injects faults ([config] fault_plan): it runs on the simulator only".into()))
             }
             TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
-                Err(fail("the scenario needs a cam that requires a token: pass --token".into()))
+                Err(unmet("the scenario needs a cam that requires a token: pass --token".into()))
             }
             TargetSpec::Url(endpoint) if needs.tls && !endpoint.base.starts_with("https://") => {
-                Err(fail("the scenario needs a cam serving https://".into()))
+                Err(unmet("the scenario needs a cam serving https://".into()))
             }
             TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget { endpoint: endpoint.clone() })),
             TargetSpec::Qemu(spec, creds) => {
                 if needs.token && creds.token.is_none() {
-                    return Err(fail("the scenario needs a cam that requires a token: build the firmware with CAM_TOKEN and pass --token".into()));
+                    return Err(unmet(
+                        "the scenario needs a cam that requires a token: build the firmware with CAM_TOKEN and pass \
+                         --token"
+                            .into(),
+                    ));
                 }
                 if needs.tls {
-                    return Err(fail(
+                    return Err(unmet(
                         "the scenario needs a cam serving https://; the firmware serves http:// only".into(),
                     ));
                 }
@@ -277,10 +290,10 @@ impl TargetSpec {
                 let session = board.session(BOARD_BOOT_WAIT).await.map_err(fail)?;
                 let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
                 if needs.token && endpoint.token.is_none() {
-                    return Err(fail("the scenario needs a cam that requires a token: pass --token".into()));
+                    return Err(unmet("the scenario needs a cam that requires a token: pass --token".into()));
                 }
                 if needs.tls && !endpoint.base.starts_with("https://") {
-                    return Err(fail("the scenario needs a cam serving https://".into()));
+                    return Err(unmet("the scenario needs a cam serving https://".into()));
                 }
                 Ok(Box::new(BoardTarget {
                     board: board.clone(),

@@ -6,8 +6,11 @@
 pub const PORT: u16 = 80;
 /// HTTP connections served at once: one web task each, holding TCP buffers
 /// and, while it is a WebSocket, a [`cam_core::protocol::MAX_WS_MESSAGE`]
-/// message buffer on the heap.
-pub const WEB_TASKS: usize = 4;
+/// message buffer on the heap. Six, so that an open dashboard (its SSE
+/// stream, its WebSocket, a page or snapshot load) and a HIL run (its SSE
+/// stream, its WebSocket, its frames) fit at once: with four, the emulated
+/// board showed the harness's frames reset while a browser had the page open.
+pub const WEB_TASKS: usize = 6;
 /// TCP receive and send buffer of each connection, in bytes.
 pub const TCP_BUFFER: usize = 2048;
 /// picoserve's request buffer of each connection, in bytes.

@@ -90,9 +90,20 @@ fn with_hil<P: PathRouter>(router: Router<P>) -> Router<impl PathRouter> {
 /// closed after 1 s (picoserve's `persistent_start_read_request`), so it
 /// does not lock other clients out for long. smoltcp has no listen backlog:
 /// a connection that finds all four tasks busy is reset.
+///
+/// A connection that sends no request within 1 s is closed (picoserve's
+/// default is 5 s): browsers open connections speculatively, and each
+/// holds one of the six slots while it waits.
 #[embassy_executor::task(pool_size = WEB_TASKS)]
 pub(crate) async fn web_task(id: usize, stack: Stack<'static>) -> ! {
-    static CONFIG: picoserve::Config = picoserve::Config::const_default().keep_connection_alive();
+    static CONFIG: picoserve::Config = picoserve::Config {
+        timeouts: picoserve::Timeouts {
+            start_read_request: embassy_time::Duration::from_secs(1),
+            ..picoserve::Timeouts::const_default()
+        },
+        ..picoserve::Config::const_default()
+    }
+    .keep_connection_alive();
     let app = router();
     let (mut rx, mut tx, mut http) = ([0u8; TCP_BUFFER], [0u8; TCP_BUFFER], [0u8; HTTP_BUFFER]);
     picoserve::Server::new(&app, &CONFIG, &mut http)

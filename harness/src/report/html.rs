@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plot;
-use crate::runner::ScenarioReport;
+use crate::runner::{Outcome, ScenarioReport};
 use crate::suite::Summary;
 use crate::timeline::Channel;
 
@@ -36,6 +36,7 @@ h1 { font-size: 1.5rem; margin: 0 0 .2rem; } h2 { font-size: 1.15rem; margin: 0;
 .totals b { display: block; font-size: 1.6rem; }
 .badge { display: inline-block; padding: .05rem .55rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; }
 .pass { background: #c9f0d3; color: #195c2e; } .fail { background: #f6d2cf; color: #8a2219; }
+.skip { background: #e5e7eb; color: #374151; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eef; vertical-align: top; }
 th { color: #667; font-weight: 600; }
@@ -51,8 +52,12 @@ details { margin-top: .6rem; } summary { cursor: pointer; color: #2f6fde; }
 a { color: #2f6fde; text-decoration: none; }
 "#;
 
-fn badge(passed: bool) -> &'static str {
-    if passed { r#"<span class="badge pass">PASS</span>"# } else { r#"<span class="badge fail">FAIL</span>"# }
+fn badge(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => r#"<span class="badge pass">PASS</span>"#,
+        Outcome::Failed => r#"<span class="badge fail">FAIL</span>"#,
+        Outcome::Skipped => r#"<span class="badge skip">SKIP</span>"#,
+    }
 }
 
 fn channel(c: Channel) -> (&'static str, &'static str) {
@@ -83,15 +88,19 @@ pub fn page(reports: &[ScenarioReport], summary: &Summary) -> String {
         total_ms / 1000.0
     );
     h.push_str("<section><table><tr><th></th><th>scenario</th><th>tags</th><th class=\"num\">steps</th><th class=\"num\">events</th><th class=\"num\">ms</th></tr>");
-    // Failures first, then in scenario order.
+    // Failures first, then passes, then skips, each in scenario order.
     let mut order: Vec<usize> = (0..reports.len()).collect();
-    order.sort_by_key(|&i| reports[i].passed());
+    order.sort_by_key(|&i| match reports[i].outcome() {
+        Outcome::Failed => 0,
+        Outcome::Passed => 1,
+        Outcome::Skipped => 2,
+    });
     for &i in &order {
         let r = &reports[i];
         let _ = write!(
             h,
             "<tr><td>{}</td><td><a href=\"#s{i}\">{}</a><div class=\"meta\">{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}</td></tr>",
-            badge(r.passed()),
+            badge(r.outcome()),
             escape(&r.name),
             escape(&r.path.display().to_string()),
             escape(&r.tags.join(", ")),
@@ -109,12 +118,13 @@ pub fn page(reports: &[ScenarioReport], summary: &Summary) -> String {
 }
 
 fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
-    let passed = r.passed();
+    let outcome = r.outcome();
+    let passed = outcome != Outcome::Failed;
     let _ = write!(
         h,
         "<section id=\"s{i}\" class=\"{}\"><h2>{} {}</h2><div class=\"meta\">{} · {} · {:.0} ms</div>",
         if passed { "" } else { "failed" },
-        badge(passed),
+        badge(outcome),
         escape(&r.name),
         escape(&r.path.display().to_string()),
         escape(&r.target),
@@ -122,6 +132,9 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
     );
     if let Some((step, message)) = r.failure() {
         let _ = write!(h, "<div class=\"failure\"><b>{}</b><pre>{}</pre></div>", escape(&step), escape(&message));
+    }
+    if let Some(why) = &r.skipped {
+        let _ = write!(h, "<div class=\"meta\">skipped: {}</div>", escape(why));
     }
     if let Some((n, p50, p99, max)) = r.latency() {
         let _ = write!(
@@ -136,8 +149,8 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
         h.push_str("<table><tr><th>step</th><th></th><th class=\"num\">ms</th></tr>");
         for s in &r.steps {
             let verdict = match &s.failure {
-                None => badge(true).to_string(),
-                Some(f) => format!("{}<pre>{}</pre>", badge(false), escape(f)),
+                None => badge(Outcome::Passed).to_string(),
+                Some(f) => format!("{}<pre>{}</pre>", badge(Outcome::Failed), escape(f)),
             };
             let _ =
                 write!(h, "<tr><td>{}</td><td>{verdict}</td><td class=\"num\">{:.1}</td></tr>", escape(&s.label), s.ms);

@@ -18,6 +18,11 @@ pub fn to_xml(reports: &[ScenarioReport]) -> Result<String, String> {
     let mut suite = TestSuite::new("cam-hil");
     for r in reports {
         let status = match r.failure() {
+            None if r.skipped.is_some() => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(r.skipped.clone().unwrap_or_default());
+                status
+            }
             None => TestCaseStatus::success(),
             Some((step, message)) => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

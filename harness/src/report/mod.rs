@@ -60,6 +60,11 @@ impl<W: Write> Reporter for TextReporter<W> {
     fn scenario(&mut self, r: &ScenarioReport) {
         use std::fmt::Write as _;
         let mut text = String::new();
+        if let Some(why) = &r.skipped {
+            let _ = writeln!(text, "SKIP {} ({}): {why}", r.name, r.path.display());
+            self.write_block(&text);
+            return;
+        }
         let verdict = if r.passed() { "PASS" } else { "FAIL" };
         let latency = r.latency().map_or(String::new(), |(_, p50, p99, max)| {
             format!(", latency p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms")

@@ -7,7 +7,7 @@
 //!   times, and `change` at the printed precision): both run one core;
 //! - deliberately broken firmware builds fail the scenario of the row they
 //!   break;
-//! - QEMU ending mid-scenario is a vanished board.
+//! - the dashboard the firmware serves works in headless Chromium.
 //!
 //! They need `target/firmware/cam-fw-qemu.elf` (and, for the broken builds,
 //! `cam-fw-qemu-break-*.elf`): `bash ci/firmware-qemu.sh --broken`, and
@@ -15,8 +15,9 @@
 //! unless `CAMHIL_REQUIRE_QEMU` is set, as it is in CI.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use cam_hil::qemu::QemuSpec;
+use cam_hil::qemu::{Machine, QemuSpec};
 use cam_hil::runner::{self, RunEnv, ScenarioReport};
 use cam_hil::scenario;
 use cam_hil::target::{Endpoint, TargetSpec};
@@ -84,4 +85,56 @@ async fn a_broken_firmware_build_fails_its_scenario(#[values(0, 1)] case: usize)
     let report = run(name, &broken).await;
     let (step, message) = report.failure().unwrap_or_else(|| panic!("{name} must fail on {elf}"));
     assert!(message.contains(expected), "{name} on {elf} failed at {step} with:\n{message}");
+}
+
+#[path = "../../../simulator/tests/browser/mod.rs"]
+mod browser;
+
+/// The firmware's own dashboard in Chromium, on the emulated board: both
+/// connections come up, motion events from footage posted to the firmware
+/// appear, and the reset button's ack is shown. Leaves a screenshot at
+/// `target/tmp/dashboard_firmware.png` (the README's picture).
+#[tokio::test]
+async fn the_firmware_serves_a_working_dashboard() {
+    use browser::{Browser, browser, wait_for};
+    use fantoccini::Locator;
+    let Some(TargetSpec::Qemu(spec, _)) = emulated("cam-fw-qemu.elf") else { return };
+    let Some(Browser { client, _driver, _profile }) = browser().await else { return };
+    let (machine, _session) = Machine::boot(&spec, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    client.goto(&format!("{}/", machine.url())).await.unwrap();
+    wait_for(&client, "//span[@id='sse-state' and text()='connected']").await;
+    wait_for(&client, "//span[@id='ws-state' and text()='connected']").await;
+
+    // The highway from just before its traffic, posted as the harness does
+    // (its pool lets an idle connection go before the cam's 1 s does).
+    let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_millis(500)).build().unwrap();
+    let clip = root().join("fixtures/cdnet_highway");
+    let poster = tokio::spawn({
+        let url = format!("{}/hil/frame", machine.url());
+        async move {
+            for k in 45..120 {
+                let jpeg = std::fs::read(clip.join(format!("frame_{k:05}.jpg"))).unwrap();
+                // Capture times as a camera with a wall clock would give them.
+                let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+                let post = http.post(&url).header("X-Frame-Ts", ts.to_string()).body(jpeg);
+                let reply = post.send().await.unwrap_or_else(|e| panic!("frame {k}: {e:?}"));
+                assert!(reply.status().is_success(), "frame {k}: {}", reply.status());
+                // Read to its end, so the connection goes back to the pool
+                // (an unread reply closes it: a new connection per frame).
+                reply.bytes().await.unwrap();
+            }
+        }
+    });
+    if let Err(e) = poster.await {
+        panic!("{e}\nconsole:\n{}", machine.log().join("\n"));
+    }
+    wait_for(&client, "//ul[@id='events']/li[5]").await;
+    let first = client.find(Locator::Css("#events li")).await.unwrap().text().await.unwrap();
+    assert!(first.contains("change 0.") && first.contains('#'), "{first}");
+    wait_for(&client, "//img[@id='frame' and not(@hidden)]").await;
+    client.find(Locator::Id("reset-btn")).await.unwrap().click().await.unwrap();
+    wait_for(&client, "//div[@id='ack' and text()='Counter reset']").await;
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_firmware.png"), png).unwrap();
+    client.close().await.unwrap();
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Figures of the firmware on the emulated board (docs/benchmarks.md,
+"Firmware on the emulated board"). Emulator figures, not device figures:
+QEMU's time is the host's.
+
+  python3 ci/qemu_figures.py [--skip-suite]
+
+Needs target/debug/cam-hil and target/firmware/cam-fw-qemu.elf (bash
+ci/firmware-qemu.sh) and qemu-system-riscv32. Prints Markdown:
+
+- boot: from QEMU's start to the `listening on` line (median of 9 boots);
+- instructions per QVGA frame through Cam::process_frame, per fixture clip
+  (median, max), from the firmware's own `cam-fw: cost` lines (mcycle/minstret
+  read around the call) under `-icount shift=0`, where they are exact;
+- frame -> SSE latency: from sending POST /hil/frame to the `motion` event
+  arriving on GET /events, over the highway clip (no icount);
+- the heap's high-water mark after the whole suite run on one emulated board
+  (`--target url:`), read from the `cam-fw: heap:` line of a final reset.
+"""
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+HIL = os.path.join(ROOT, "target/debug/cam-hil")
+ELF = os.path.join(ROOT, "target/firmware/cam-fw-qemu.elf")
+
+
+class Board:
+    """`cam-hil qemu` on a free port; its console collected line by line."""
+
+    def __init__(self, icount=False):
+        args = [HIL, "qemu", ELF, "--listen", "127.0.0.1:0"] + (["--icount"] if icount else [])
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.url = None
+        self.boot_ms = None
+        for line in self.proc.stdout:
+            m = re.match(r"cam-hil: firmware at (\S+) \(listening ([\d.]+) ms", line)
+            if m:
+                self.url, self.boot_ms = m.group(1), float(m.group(2))
+                break
+        if not self.url:
+            sys.exit("cam-hil qemu did not start")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_line(self, pattern, after):
+        """The first console line matching `pattern` from index `after` on."""
+        with self.cond:
+            while True:
+                for i in range(after, len(self.lines)):
+                    if re.search(pattern, self.lines[i]):
+                        return i, self.lines[i]
+                if not self.cond.wait(timeout=30):
+                    sys.exit(f"no console line matching {pattern!r}")
+
+    def post(self, path, body=b"", headers=None):
+        req = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers or {})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def clip_frames(clip):
+    rows = open(os.path.join(ROOT, "fixtures", clip, "manifest.csv")).read().split("\n")[1:]
+    for row in filter(None, rows):
+        name, t_ms = row.split(",")[:2]
+        yield os.path.join(ROOT, "fixtures", clip, name), int(t_ms)
+
+
+def instructions():
+    board = Board(icount=True)
+    out = ["| clip | frames | median instructions | max instructions |", "|---|---|---|---|"]
+    for clip in sorted(os.listdir(os.path.join(ROOT, "fixtures"))):
+        if not os.path.isfile(os.path.join(ROOT, "fixtures", clip, "manifest.csv")):
+            continue
+        board.post("/hil/reset")
+        start = len(board.lines)
+        n = 0
+        for path, t_ms in clip_frames(clip):
+            board.post("/hil/frame", open(path, "rb").read(), {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)})
+            n += 1
+        board.wait_line(rf"cam-fw: cost frame={n} ", start)
+        counts = [int(m.group(1)) for l in board.lines[start:] if (m := re.search(r"cam-fw: cost frame=\d+ cycles=\d+ instret=(\d+)", l))]
+        out.append(f"| {clip} | {len(counts)} | {statistics.median(counts):,.0f} | {max(counts):,} |")
+    board.stop()
+    return out
+
+
+def latency():
+    board = Board()
+    board.post("/hil/reset")
+    host, port = board.url.removeprefix("http://").split(":")
+    sse = socket.create_connection((host, int(port)))
+    sse.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    arrived = {}
+
+    def read():
+        buf = b""
+        while True:
+            chunk = sse.recv(65536)
+            if not chunk:
+                return
+            now = time.perf_counter()
+            buf += chunk
+            for m in re.finditer(rb'data: (\{[^\n]*"frame":(\d+)[^\n]*\})', buf):
+                arrived.setdefault(int(m.group(2)), now)
+            buf = buf[-4096:]
+
+    threading.Thread(target=read, daemon=True).start()
+    sent = {}
+    for path, t_ms in clip_frames("cdnet_highway"):
+        body = open(path, "rb").read()
+        t0 = time.perf_counter()
+        reply = board.post("/hil/frame", body, {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)})
+        if reply.get("motion"):
+            sent[reply["frame"]] = t0
+    deadline = time.time() + 10
+    while len(arrived) < len(sent) and time.time() < deadline:
+        time.sleep(0.05)
+    ms = sorted((arrived[f] - t) * 1e3 for f, t in sent.items() if f in arrived)
+    board.stop()
+    boots = []
+    for _ in range(9):
+        b = Board()
+        boots.append(b.boot_ms)
+        b.stop()
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return [
+        f"- boot, QEMU start to `listening on`: median {statistics.median(boots):.1f} ms of 9 boots (min {min(boots):.1f}, max {max(boots):.1f})",
+        f"- frame -> SSE `motion` event, highway clip: {len(ms)} of {len(sent)} events, p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms",
+    ]
+
+
+def heap_after_suite():
+    board = Board()
+    skip = sum((["--skip-tag", t] for t in ["tls", "faults", "storage", "auth", "console"]), [])
+    run = subprocess.run([HIL, "run", "--target", "url:" + board.url] + skip, cwd=ROOT, capture_output=True, text=True)
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
+    start = len(board.lines)
+    board.post("/hil/reset")
+    _, line = board.wait_line(r"cam-fw: heap: ", start)
+    board.stop()
+    return [f"- the suite on one emulated board (`--target url:`): {summary}", f"- after it: `{line}`"]
+
+
+if __name__ == "__main__":
+    for line in instructions():
+        print(line)
+    print()
+    for line in latency():
+        print(line)
+    if "--skip-suite" not in sys.argv:
+        for line in heap_after_suite():
+            print(line)
