@@ -17,6 +17,7 @@ ci/firmware-qemu.sh) and qemu-system-riscv32. Prints Markdown:
 - the heap's high-water mark after the whole suite run on one emulated board
   (`--target url:`), read from the `cam-fw: heap:` line of a final reset.
 """
+import http.client
 import json
 import os
 import re
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 HIL = os.path.join(ROOT, "target/debug/cam-hil")
@@ -68,10 +68,36 @@ class Board:
                 if not self.cond.wait(timeout=30):
                     sys.exit(f"no console line matching {pattern!r}")
 
-    def post(self, path, body=b"", headers=None):
-        req = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers or {})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
+    def post(self, path, body=b"", headers=None, retry=False):
+        """`_post`; with `retry`, once more on a fresh connection when the
+        connection broke (under `-icount` the firmware's 1 s timeouts run
+        on virtual time and now and then close a connection early: harmless
+        for counting instructions, where each `cost` line is one frame)."""
+        try:
+            return self._post(path, body, headers)
+        except (http.client.HTTPException, ConnectionError) as e:
+            if not retry:
+                raise
+            print(f"note: {path}: {e!r}, tried again", file=sys.stderr)
+            self.conn = None
+            return self._post(path, body, headers)
+
+    def _post(self, path, body=b"", headers=None):
+        """One request on a kept-alive connection (a new connection per
+        frame would churn the firmware's six slots); a fresh connection when
+        the last was idle for more than half a second (the firmware closes
+        idle ones after 1 s)."""
+        now = time.monotonic()
+        if getattr(self, "conn", None) is None or now - self.last > 0.5:
+            host, port = self.url.removeprefix("http://").split(":")
+            self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.conn.request("POST", path, body, headers or {})
+        r = self.conn.getresponse()
+        data = r.read()
+        self.last = time.monotonic()
+        if r.status != 200:
+            sys.exit(f"POST {path}: {r.status} {data!r}")
+        return json.loads(data or b"null")
 
     def stop(self):
         self.proc.terminate()
@@ -91,11 +117,11 @@ def instructions():
     for clip in sorted(os.listdir(os.path.join(ROOT, "fixtures"))):
         if not os.path.isfile(os.path.join(ROOT, "fixtures", clip, "manifest.csv")):
             continue
-        board.post("/hil/reset")
+        board.post("/hil/reset", retry=True)
         start = len(board.lines)
         n = 0
         for path, t_ms in clip_frames(clip):
-            board.post("/hil/frame", open(path, "rb").read(), {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)})
+            board.post("/hil/frame", open(path, "rb").read(), {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)}, retry=True)
             n += 1
         board.wait_line(rf"cam-fw: cost frame={n} ", start)
         counts = [int(m.group(1)) for l in board.lines[start:] if (m := re.search(r"cam-fw: cost frame=\d+ cycles=\d+ instret=(\d+)", l))]

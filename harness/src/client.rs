@@ -178,6 +178,26 @@ pub const CONNECT_RETRIES: [std::time::Duration; 4] = [
     std::time::Duration::from_millis(1500),
 ];
 
+/// Whether an HTTP request failed because the cam reset, refused or closed
+/// the connection before its reply (anywhere in its chain of causes).
+pub fn is_connection_reset(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && is_reset(io)
+        {
+            return true;
+        }
+        // Behind QEMU's user-mode network a reset reaches the harness as a
+        // connection closed before the reply.
+        if err.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// A connection the peer reset or refused, or closed before any byte.
 fn is_reset(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionRefused, ConnectionReset, UnexpectedEof};
