@@ -39,7 +39,9 @@ pub fn crash(line: &str) -> Option<&'static str> {
         Some("a trap")
     } else if line.contains("WDT") || line.to_lowercase().contains("watchdog") {
         Some("a watchdog reset")
-    } else if line.starts_with("rst:0x") || line.starts_with("ESP-ROM:") {
+    } else if line.starts_with("rst:0x") || line.starts_with("ESP-ROM:") || line.starts_with("cam-fw: camhil ") {
+        // The ROM's banner (C3), or the firmware's own first line (any
+        // board, the emulated one has no ROM): it started again.
         Some("a reset")
     } else {
         None
@@ -293,6 +295,7 @@ mod tests {
         assert_eq!(crash("rst:0x8 (TG1WDT_SYS_RST),boot:0xc (SPI_FAST_FLASH_BOOT)"), Some("a watchdog reset"));
         assert_eq!(crash("rst:0x3 (RTC_SW_SYS_RST),boot:0xc"), Some("a reset"));
         assert_eq!(crash("cam-fw: trap: mcause=2 mepc=0x80001234 mtval=0x00000000 ra=0x80001000"), Some("a trap"));
+        assert_eq!(crash("cam-fw: camhil 0.1.0 on qemu-virt"), Some("a reset"));
         assert_eq!(crash("cam-fw: motion id=1 frame=11 change=0.2667 count=1"), None);
     }
 }

@@ -162,6 +162,11 @@ impl Machine {
         self.console.log()
     }
 
+    /// QEMU's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for QEMU to end (Ctrl-C, or the firmware ending it after a
     /// panic or trap); its exit status.
     ///

@@ -7,7 +7,9 @@
 //!   times, and `change` at the printed precision): both run one core;
 //! - deliberately broken firmware builds fail the scenario of the row they
 //!   break;
-//! - the dashboard the firmware serves works in headless Chromium.
+//! - the dashboard the firmware serves works in headless Chromium;
+//! - QEMU is gone when its machine is dropped, and QEMU ending is seen on
+//!   the console as a board that vanished.
 //!
 //! They need `target/firmware/cam-fw-qemu.elf` (and, for the broken builds,
 //! `cam-fw-qemu-break-*.elf`): `bash ci/firmware-qemu.sh --broken`, and
@@ -85,6 +87,34 @@ async fn a_broken_firmware_build_fails_its_scenario(#[values(0, 1)] case: usize)
     let report = run(name, &broken).await;
     let (step, message) = report.failure().unwrap_or_else(|| panic!("{name} must fail on {elf}"));
     assert!(message.contains(expected), "{name} on {elf} failed at {step} with:\n{message}");
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending).
+fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+#[tokio::test]
+async fn qemu_is_stopped_with_its_machine_and_its_end_is_a_vanished_board() {
+    use cam_hil::board::ConsoleLine;
+    let Some(TargetSpec::Qemu(spec, _)) = emulated("cam-fw-qemu.elf") else { return };
+    let (machine, _session) = Machine::boot(&spec, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let pid = machine.pid();
+    assert!(alive(pid));
+    drop(machine);
+    assert!(!alive(pid), "QEMU {pid} outlived its machine");
+
+    // QEMU ending under a session: the console says the board is gone.
+    let (machine, mut session) = Machine::boot(&spec, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // SAFETY: signalling the QEMU this test started.
+    assert_eq!(unsafe { libc::kill(machine.pid() as libc::pid_t, libc::SIGKILL) }, 0);
+    loop {
+        match session.lines.recv().await.expect("the console reports the end") {
+            ConsoleLine::Gone(why) => break assert!(why.contains("closed"), "{why}"),
+            ConsoleLine::Line(..) => continue,
+        }
+    }
 }
 
 #[path = "../../../simulator/tests/browser/mod.rs"]
