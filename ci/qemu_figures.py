@@ -137,6 +137,7 @@ def latency():
     sse = socket.create_connection((host, int(port)))
     sse.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
     arrived = {}
+    got = threading.Condition()
 
     def read():
         buf = b""
@@ -146,8 +147,10 @@ def latency():
                 return
             now = time.perf_counter()
             buf += chunk
-            for m in re.finditer(rb'data: (\{[^\n]*"frame":(\d+)[^\n]*\})', buf):
-                arrived.setdefault(int(m.group(2)), now)
+            with got:
+                for m in re.finditer(rb'data: (\{[^\n]*"frame":(\d+)[^\n]*\})', buf):
+                    arrived.setdefault(int(m.group(2)), now)
+                got.notify_all()
             buf = buf[-4096:]
 
     threading.Thread(target=read, daemon=True).start()
@@ -158,9 +161,8 @@ def latency():
         reply = board.post("/hil/frame", body, {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)})
         if reply.get("motion"):
             sent[reply["frame"]] = t0
-    deadline = time.time() + 10
-    while len(arrived) < len(sent) and time.time() < deadline:
-        time.sleep(0.05)
+    with got:
+        got.wait_for(lambda: all(f in arrived for f in sent), timeout=10)
     ms = sorted((arrived[f] - t) * 1e3 for f, t in sent.items() if f in arrived)
     board.stop()
     boots = []

@@ -178,6 +178,36 @@ pub const CONNECT_RETRIES: [std::time::Duration; 4] = [
     std::time::Duration::from_millis(1500),
 ];
 
+/// Runs `attempt` until it succeeds, fails otherwise than `refused` says,
+/// or `retries` tries more were refused; the last outcome and how many
+/// times the cam refused. Between tries it pauses [`CONNECT_RETRIES`]: a
+/// client's backoff against a cam whose connection slots are all taken (a
+/// small cam has no listen backlog, and nothing tells the client when a
+/// slot frees), as a browser's reconnect does. Only for requests that had
+/// no effect when refused: a WebSocket upgrade, the idempotent
+/// `POST /hil/reset`.
+pub async fn retry_refused<T, E, F, Fut>(retries: usize, refused: fn(&E) -> bool, attempt: F) -> (Result<T, E>, usize)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut resets = 0;
+    loop {
+        match attempt().await {
+            Err(e) if refused(&e) && resets < retries.min(CONNECT_RETRIES.len()) => {
+                tokio::time::sleep(CONNECT_RETRIES[resets]).await;
+                resets += 1;
+            }
+            outcome => return (outcome, resets),
+        }
+    }
+}
+
+/// ` (after N reset(s) by the cam)`, or nothing for none.
+pub fn after(resets: usize) -> String {
+    if resets > 0 { format!(" (after {resets} reset(s) by the cam)") } else { String::new() }
+}
+
 /// Whether an HTTP request failed because the cam reset, refused or closed
 /// the connection before its reply (anywhere in its chain of causes).
 pub fn is_connection_reset(e: &reqwest::Error) -> bool {
@@ -256,33 +286,21 @@ impl Control {
             request.headers_mut().insert("authorization", value);
         }
         let tls = tls::client_config(endpoint.ca_file.as_deref()).map_err(fail)?;
-        let mut resets = 0;
-        loop {
+        let attempt = || async {
             let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
-            match tokio_tungstenite::connect_async_tls_with_config(request.clone(), None, false, Some(connector)).await
-            {
-                Ok((ws, _)) => return Ok(Self { ws, resets }),
-                Err(tungstenite::Error::Http(resp)) => {
-                    return Err(ConnectError {
-                        status: Some(resp.status().as_u16()),
-                        reset: false,
-                        message: format!("upgrade refused with HTTP {}", resp.status()),
-                    });
-                }
-                // The cam reset the connection before it answered: all its
-                // connection slots were taken (a small cam has no listen
-                // backlog). The upgrade is a GET that had no effect: try
-                // again after a pause, as a browser's reconnect would.
-                Err(e) if refused_before_answer(&e) && resets < retries => {
-                    tokio::time::sleep(CONNECT_RETRIES[resets]).await;
-                    resets += 1;
-                }
-                Err(e) => {
-                    let reset = refused_before_answer(&e);
-                    let tries =
-                        if resets > 0 { format!(" (after {resets} reset(s) by the cam)") } else { String::new() };
-                    return Err(ConnectError { reset, ..fail(format!("WebSocket connect to /control: {e}{tries}")) });
-                }
+            tokio_tungstenite::connect_async_tls_with_config(request.clone(), None, false, Some(connector)).await
+        };
+        // The upgrade is a GET that had no effect when the cam reset it.
+        match retry_refused(retries, refused_before_answer, attempt).await {
+            (Ok((ws, _)), resets) => Ok(Self { ws, resets }),
+            (Err(tungstenite::Error::Http(resp)), _) => Err(ConnectError {
+                status: Some(resp.status().as_u16()),
+                reset: false,
+                message: format!("upgrade refused with HTTP {}", resp.status()),
+            }),
+            (Err(e), resets) => {
+                let reset = refused_before_answer(&e);
+                Err(ConnectError { reset, ..fail(format!("WebSocket connect to /control: {e}{}", after(resets))) })
             }
         }
     }

@@ -381,7 +381,8 @@ async fn boot_qemu(spec: &cam_hil::qemu::QemuSpec, listen: std::net::SocketAddr)
         }
     };
     // The boot log so far, then the address, then the console as it comes.
-    for line in machine.log() {
+    let boot_log = machine.log();
+    for line in &boot_log {
         println!("{line}");
     }
     println!(
@@ -389,7 +390,7 @@ async fn boot_qemu(spec: &cam_hil::qemu::QemuSpec, listen: std::net::SocketAddr)
         machine.url(),
         machine.boot_time.as_secs_f64() * 1e3
     );
-    let mut printed = machine.log().len() as u64;
+    let mut printed = boot_log.len() as u64;
     let status = loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break None,

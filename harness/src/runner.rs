@@ -21,7 +21,10 @@ use serde_json::Value;
 use tokio::time::timeout_at;
 
 use crate::board::{ConsoleLine, crash};
-use crate::client::{CONNECT_RETRIES, Control, Http, Reply, SseItem, SseKind, SseStream, open_sse};
+use crate::client::{
+    CONNECT_RETRIES, Control, Http, Reply, SseItem, SseKind, SseStream, after, is_connection_reset, open_sse,
+    retry_refused,
+};
 use crate::ledger::{Ledger, is_event_stream};
 use crate::scenario::{Action, Credentials, Outgoing, Pace, Reply as ScenarioReply, ResumeFrom, Scenario, Step};
 use crate::target::Target;
@@ -359,19 +362,14 @@ impl Run<'_> {
         // The reset is idempotent: a connection the cam reset before it
         // answered (all its slots still held by the last scenario's clients,
         // which it notices only when it writes to them) is tried again.
-        let mut resets = 0;
-        let resp = loop {
-            let reset = self.http.request(reqwest::Method::POST, "/hil/reset").send();
-            match timeout_at(deadline, reset).await.map_err(|_| "POST /hil/reset timed out".to_string())? {
-                Ok(resp) => break resp,
-                Err(e) if crate::client::is_connection_reset(&e) && resets < CONNECT_RETRIES.len() => {
-                    tokio::time::sleep(CONNECT_RETRIES[resets]).await;
-                    resets += 1;
-                }
-                Err(e) => return Err(format!("target unreachable: POST /hil/reset: {}", error_chain(&e))),
-            }
+        let attempt = || self.http.request(reqwest::Method::POST, "/hil/reset").send();
+        let retried = retry_refused(CONNECT_RETRIES.len(), is_connection_reset, attempt);
+        let (resp, resets) = match timeout_at(deadline, retried).await {
+            Err(_) => return Err("POST /hil/reset timed out".to_string()),
+            Ok((Ok(resp), resets)) => (resp, resets),
+            Ok((Err(e), _)) => return Err(format!("target unreachable: POST /hil/reset: {}", error_chain(&e))),
         };
-        let retried = if resets > 0 { format!(" (after {resets} reset(s) by the cam)") } else { String::new() };
+        let retried = after(resets);
         self.timeline.push(Channel::Http, format!("POST /hil/reset -> {}{retried}", resp.status()));
         if !resp.status().is_success() {
             return Err(format!("POST /hil/reset answered {}", resp.status()));

@@ -277,14 +277,8 @@ impl TargetSpec {
                 let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
                 let (machine, session) = Machine::boot(spec, listen).await.map_err(fail)?;
                 let endpoint = Endpoint { base: machine.url(), ..creds.clone() };
-                Ok(Box::new(QemuTarget {
-                    machine,
-                    endpoint,
-                    console: std::sync::Mutex::new(Some(ConsoleTap {
-                        lines: session.lines,
-                        boot_end: session.boot_end,
-                    })),
-                }))
+                let label = format!("qemu {} at {}", machine.addr, endpoint.base);
+                Ok(Box::new(ConsoleTarget::new(machine, label, endpoint, session)))
             }
             TargetSpec::Board(board, creds) => {
                 let session = board.session(BOARD_BOOT_WAIT).await.map_err(fail)?;
@@ -295,14 +289,8 @@ impl TargetSpec {
                 if needs.tls && !endpoint.base.starts_with("https://") {
                     return Err(unmet("the scenario needs a cam serving https://".into()));
                 }
-                Ok(Box::new(BoardTarget {
-                    board: board.clone(),
-                    endpoint,
-                    console: std::sync::Mutex::new(Some(ConsoleTap {
-                        lines: session.lines,
-                        boot_end: session.boot_end,
-                    })),
-                }))
+                let label = format!("board {} at {}", board.port, endpoint.base);
+                Ok(Box::new(ConsoleTarget::new(board.clone(), label, endpoint, session)))
             }
         }
     }
@@ -371,14 +359,24 @@ impl Target for SimTarget {
     }
 }
 
-/// A board: a cam at the URL its console printed, with that console.
-struct BoardTarget {
-    board: Arc<Board>,
+/// A cam with a serial console: a board (`held` is its [`Board`]) or the
+/// emulated board (`held` is its [`Machine`], whose QEMU stops when the
+/// target is dropped); a cam at the URL its console printed.
+struct ConsoleTarget<H> {
+    _held: H,
+    label: String,
     endpoint: Endpoint,
     console: std::sync::Mutex<Option<ConsoleTap>>,
 }
 
-impl Target for BoardTarget {
+impl<H> ConsoleTarget<H> {
+    fn new(held: H, label: String, endpoint: Endpoint, session: crate::board::Session) -> Self {
+        let tap = ConsoleTap { lines: session.lines, boot_end: session.boot_end };
+        Self { _held: held, label, endpoint, console: std::sync::Mutex::new(Some(tap)) }
+    }
+}
+
+impl<H: Send + Sync> Target for ConsoleTarget<H> {
     fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -388,33 +386,7 @@ impl Target for BoardTarget {
     }
 
     fn describe(&self) -> String {
-        format!("board {} at {}", self.board.port, self.endpoint.base)
-    }
-
-    fn take_console(&self) -> Option<ConsoleTap> {
-        self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-}
-
-/// The emulated board: a QEMU of its own, stopped when the target is
-/// dropped.
-struct QemuTarget {
-    machine: Machine,
-    endpoint: Endpoint,
-    console: std::sync::Mutex<Option<ConsoleTap>>,
-}
-
-impl Target for QemuTarget {
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    fn read_file(&self, _cam_path: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(None)
-    }
-
-    fn describe(&self) -> String {
-        format!("qemu {} at {}", self.machine.addr, self.endpoint.base)
+        self.label.clone()
     }
 
     fn take_console(&self) -> Option<ConsoleTap> {
