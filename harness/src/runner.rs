@@ -70,6 +70,8 @@ pub struct StepResult {
     pub failure: Option<String>,
     /// How long it took, in ms.
     pub ms: f64,
+    /// When it began, ms since the scenario started (the timeline's clock).
+    pub started_ms: f64,
 }
 
 /// Everything about one scenario run.
@@ -317,6 +319,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
         Ok(()) => {
             for step in &scenario.steps {
                 let t0 = Instant::now();
+                let started_ms = run.timeline.now_ms();
                 run.timeline.push(Channel::Step, format!("begin {}", step.label()));
                 let deadline = tokio::time::Instant::now() + step.timeout;
                 let failure = match timeout_at(deadline, run.step(step, deadline)).await {
@@ -334,7 +337,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
                 run.timeline.push(Channel::Step, format!("end {}: {verdict}", step.label()));
                 let failed = failure.is_some();
                 let ms = t0.elapsed().as_secs_f64() * 1000.0;
-                report.steps.push(StepResult { label: step.label(), failure, ms });
+                report.steps.push(StepResult { label: step.label(), failure, ms, started_ms });
                 if failed {
                     break;
                 }
