@@ -223,6 +223,14 @@ impl Board {
         console.session(wait).await
     }
 
+    /// Whether the board's console has gone (its port vanished).
+    pub fn vanished(&self) -> bool {
+        match self.state.try_lock() {
+            Ok(s) => s.as_ref().is_some_and(|c| c.gone.lock().unwrap_or_else(|p| p.into_inner()).is_some()),
+            Err(_) => false,
+        }
+    }
+
     /// The whole console log so far.
     pub fn log(&self) -> Vec<String> {
         match self.state.try_lock() {

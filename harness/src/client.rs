@@ -17,9 +17,29 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::scenario::{Auth, Credentials};
 use crate::target::Endpoint;
 use crate::tls;
+
+/// Which token a request carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// The target's token, if it has one (the default).
+    #[default]
+    Target,
+    /// No token at all.
+    None,
+    /// This token instead.
+    Token(String),
+}
+
+/// The credentials of one request or WebSocket upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    /// Which token.
+    pub auth: Auth,
+    /// Send it as `?token=` instead of `Authorization: Bearer`.
+    pub in_query: bool,
+}
 
 /// What the SSE stream delivered, stamped with when it arrived.
 #[derive(Debug, Clone)]
@@ -296,8 +316,15 @@ impl Control {
             (Err(tungstenite::Error::Http(resp)), _) => Err(ConnectError {
                 status: Some(resp.status().as_u16()),
                 reset: false,
-                message: format!("upgrade refused with HTTP {}", resp.status()),
+                message: format!("refused: {}", resp.status().as_u16()),
             }),
+            // tungstenite reads no further than an HTTP/1.0 status line, but
+            // cams on small frameworks (the seed chapters' microdot) answer
+            // a refused upgrade that way: ask again, as plain HTTP, for the
+            // status. A refused upgrade had no effect, so this is safe.
+            (Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::WrongHttpVersion)), _) => {
+                Err(refused_status(endpoint, credentials).await)
+            }
             (Err(e), resets) => {
                 let reset = refused_before_answer(&e);
                 Err(ConnectError { reset, ..fail(format!("WebSocket connect to /control: {e}{}", after(resets))) })
@@ -383,6 +410,40 @@ impl Control {
             }
         }
         if answered { Ok(()) } else { Err("the cam ended the connection without a close frame".into()) }
+    }
+}
+
+/// The status of a WebSocket upgrade that the cam answered with a status
+/// line tungstenite does not read (HTTP/1.0), asked again as plain HTTP.
+async fn refused_status(endpoint: &Endpoint, credentials: &Credentials) -> ConnectError {
+    let asked = async {
+        let http = Http::new(endpoint)?;
+        let resp = http
+            .request_as(reqwest::Method::GET, "/control", credentials)
+            .header(reqwest::header::CONNECTION, "Upgrade")
+            .header(reqwest::header::UPGRADE, "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
+            .send()
+            .await
+            .map_err(|e| format!("GET /control: {e}"))?;
+        let (status, version) = (resp.status().as_u16(), resp.version());
+        // Read the body so the connection is left cleanly.
+        let _ = resp.bytes().await;
+        Ok::<_, String>((status, version))
+    };
+    match asked.await {
+        Ok((101, version)) => ConnectError {
+            status: None,
+            reset: false,
+            message: format!("the cam accepted the upgrade with a {version:?} status line; WebSocket needs HTTP/1.1"),
+        },
+        Ok((status, version)) => ConnectError {
+            status: Some(status),
+            reset: false,
+            message: format!("refused: {status} (answered as {version:?})"),
+        },
+        Err(e) => ConnectError { status: None, reset: false, message: format!("WebSocket upgrade: {e}") },
     }
 }
 

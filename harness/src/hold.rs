@@ -69,7 +69,7 @@ impl Held {
     /// # Errors
     /// The upgrade fails.
     pub async fn ws(&mut self, endpoint: &Endpoint) -> Result<(), String> {
-        let control = crate::client::Control::connect(endpoint, &crate::scenario::Credentials::default())
+        let control = crate::client::Control::connect(endpoint, &crate::client::Credentials::default())
             .await
             .map_err(|e| e.message)?;
         self.controls.push(control);

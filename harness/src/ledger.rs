@@ -23,6 +23,8 @@ use std::collections::HashSet;
 use cam_core::event_log::{EventId, LastEventId};
 use cam_core::protocol::{FrameReply, parse_last_event_id};
 
+use crate::outcome::{Failure, FailureKind};
+
 /// A `restart` event as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restart {
@@ -220,20 +222,24 @@ impl Ledger {
     /// events lost in a reboot no step accepted.
     ///
     /// # Errors
-    /// The first of these, in words.
-    pub fn check(&self) -> Result<(), String> {
+    /// The first of these: [`FailureKind::SseRules`] for broken rules and
+    /// lost events, [`FailureKind::Rebooted`] for a reboot no step expected.
+    pub fn check(&self) -> Result<(), Failure> {
         if !self.violations.is_empty() {
-            return Err(format!("SSE rules broken: {}", self.violations.join("; ")));
+            return Err(Failure::sse_rules(format!("SSE rules broken: {}", self.violations.join("; "))));
         }
         if let Some(r) = self.restarts.get(self.restarts_expected) {
-            return Err(format!(
-                "the cam rebooted: `restart` event id {} {} (add an `expect_restart` step where the scenario expects a reboot)",
-                r.id, r.data
+            return Err(Failure::new(
+                FailureKind::Rebooted,
+                format!(
+                    "the cam rebooted: `restart` event id {} {} (add an `expect_restart` step where the scenario expects a reboot)",
+                    r.id, r.data
+                ),
             ));
         }
         let lost: Vec<EventId> = self.lost().into_iter().filter(|id| !self.lost_accepted.contains(id)).collect();
         if !lost.is_empty() {
-            return Err(format!("{}, lost in a reboot", list_ids(&lost)));
+            return Err(Failure::sse_rules(format!("{}, lost in a reboot", list_ids(&lost))));
         }
         Ok(())
     }
@@ -242,15 +248,16 @@ impl Ledger {
     /// accepts up to `max_lost` events lost in them.
     ///
     /// # Errors
-    /// No restart since the last such step, or more events lost.
-    pub fn expect_restart(&mut self, max_lost: usize) -> Result<(), String> {
+    /// No restart since the last such step (a mismatch), or more events
+    /// lost ([`FailureKind::SseRules`]).
+    pub fn expect_restart(&mut self, max_lost: usize) -> Result<(), Failure> {
         if self.restarts.len() == self.restarts_expected {
-            return Err("no `restart` event: the stream shows no reboot".into());
+            return Err(Failure::differs("the SSE stream", "restart events", "one", "none: the stream shows no reboot"));
         }
         self.restarts_expected = self.restarts.len();
         let lost: Vec<EventId> = self.lost().into_iter().filter(|id| !self.lost_accepted.contains(id)).collect();
         if lost.len() > max_lost {
-            return Err(format!("{} in the reboot (at most {max_lost} may be)", list_ids(&lost)));
+            return Err(Failure::sse_rules(format!("{} in the reboot (at most {max_lost} may be)", list_ids(&lost))));
         }
         self.lost_accepted.extend(lost);
         Ok(())
@@ -315,12 +322,14 @@ mod tests {
         assert!(!l.awaiting());
         assert_eq!(l.lost().len(), 2);
         let err = l.check().unwrap_err();
+        assert_eq!(err.kind, crate::outcome::FailureKind::Rebooted);
+        let err = err.message;
         assert!(err.contains("the cam rebooted: `restart` event id 0000000b-0"), "{err}");
         let mut accepting = l.clone();
         assert!(accepting.expect_restart(2).is_ok() && accepting.check().is_ok());
-        assert!(accepting.expect_restart(2).unwrap_err().contains("no `restart` event"), "each restart once");
-        assert!(l.expect_restart(1).unwrap_err().contains("2 acked motion event(s) never arrived"));
-        assert!(l.check().unwrap_err().contains("lost in a reboot"));
+        assert!(accepting.expect_restart(2).unwrap_err().message.contains("no reboot"), "each restart once");
+        assert!(l.expect_restart(1).unwrap_err().message.contains("2 acked motion event(s) never arrived"));
+        assert!(l.check().unwrap_err().message.contains("lost in a reboot"));
     }
 
     #[test]
@@ -329,7 +338,7 @@ mod tests {
         l.on_connect("text/event-stream");
         motion(&mut l, "a-5");
         motion(&mut l, "b-1");
-        assert!(l.check().unwrap_err().contains("a reboot the cam did not announce"));
+        assert!(l.check().unwrap_err().message.contains("a reboot the cam did not announce"));
     }
 
     #[test]
@@ -340,6 +349,8 @@ mod tests {
         motion(&mut l, "a-5");
         l.on_event("restart", Some("b-3"), None, "{}");
         let err = l.check().unwrap_err();
+        assert_eq!(err.kind, crate::outcome::FailureKind::SseRules);
+        let err = err.message;
         assert!(err.contains("a-5 does not increase") || err.contains("0000000a-5 does not increase"), "{err}");
         assert!(err.contains("does not end in -0"), "{err}");
     }

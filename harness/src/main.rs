@@ -169,12 +169,28 @@ struct RunArgs {
     /// (espflash; regions already holding the same bytes are skipped).
     #[arg(long)]
     flash: Option<PathBuf>,
-    /// Write JUnit XML (one test case per scenario run) to this file.
+    /// Write JUnit XML (one test case per scenario run) to this file;
+    /// rewritten after every scenario.
     #[arg(long)]
     junit: Option<PathBuf>,
-    /// Write the HTML report (steps, timelines, change plots) into this folder.
+    /// Write the HTML report (steps, timelines, change plots, filmstrips)
+    /// into this folder; rewritten after every scenario.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// `human` (lines, and a status line per running scenario on a
+    /// terminal) or `json` (one libtest-like JSON object per line for each
+    /// scenario and step event, on stdout).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+/// How `cam-hil run` writes its progress and results on stdout.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MessageFormat {
+    /// Lines for people.
+    Human,
+    /// JSON lines for tools.
+    Json,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -308,11 +324,6 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if !args.list {
-        for (s, tag) in &left_out {
-            println!("SKIP {} ({}): tagged `{tag}`, left out by --skip-tag", s.name, s.path.display());
-        }
-    }
     if scenarios.is_empty() {
         eprintln!("cam-hil: no scenario selected");
         return ExitCode::from(2);
@@ -335,38 +346,80 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.jobs > 1 && targets.iter().any(|t| !t.fresh_per_scenario()) {
         eprintln!("cam-hil: a cam runs scenarios one at a time (--jobs applies to the simulator and qemu targets)");
     }
-    // Progress bars for long replays on an interactive terminal only.
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(indicatif::MultiProgress::new);
-    let mut reporter = match &progress {
-        Some(p) => TextReporter::with_progress(std::io::stdout(), p.clone()),
-        None => TextReporter::new(std::io::stdout()),
-    };
+    // Ctrl-C or SIGTERM (a cancelled CI job) stops the run cleanly.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("cam-hil: stopping: the running scenarios end, their targets stop, the reports are written");
+        let _ = cancel_tx.send(true);
+    });
+    let files = std::sync::Arc::new(std::sync::Mutex::new(report::FileReporter::new(
+        args.junit.clone(),
+        args.report.clone(),
+    )));
+    let mut reporters: Vec<Box<dyn report::Reporter>> = vec![Box::new(Shared(files.clone()))];
+    reporters.push(match args.message_format {
+        MessageFormat::Json => Box::new(report::JsonReporter::new(std::io::stdout())),
+        // A status line per running scenario on an interactive terminal.
+        MessageFormat::Human if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+            Box::new(TextReporter::with_status(std::io::stdout(), indicatif::MultiProgress::new()))
+        }
+        MessageFormat::Human => Box::new(TextReporter::new(std::io::stdout())),
+    });
+    let mut reporter = report::Tee(reporters);
     let options = RunOptions {
         jobs: args.jobs,
         repeat: args.repeat,
         fail_fast: args.fail_fast,
-        progress,
-        left_out: left_out.len(),
+        left_out: left_out
+            .into_iter()
+            .map(|(s, tag)| (s.name, s.path, format!("tagged `{tag}`, left out by --skip-tag")))
+            .collect(),
+        cancel: Some(cancel_rx.clone()),
     };
-    let (summary, reports) = suite::run_on(&scenarios, &targets, &options, &mut reporter).await;
-    let mut written = true;
-    if let Some(Err(e)) = args.junit.as_ref().map(|path| report::junit::write(path, &reports)) {
-        eprintln!("cam-hil: JUnit report: {e}");
-        written = false;
+    let (summary, _) = suite::run_on(&scenarios, &targets, &options, &mut reporter).await;
+    let errors = files.lock().map(|f| f.errors.clone()).unwrap_or_default();
+    for e in &errors {
+        eprintln!("cam-hil: {e}");
     }
-    if let Some(dir) = &args.report {
-        match report::html::write(dir, &reports, &summary) {
-            Ok(()) => eprintln!("cam-hil: report in {}", dir.join("index.html").display()),
-            Err(e) => {
-                eprintln!("cam-hil: HTML report: {e}");
-                written = false;
-            }
-        }
+    if let Some(dir) = args.report.as_ref().filter(|_| errors.is_empty()) {
+        eprintln!("cam-hil: report in {}", dir.join("index.html").display());
     }
-    match (summary.failed, written) {
+    if *cancel_rx.borrow() {
+        return ExitCode::from(130);
+    }
+    match (summary.failed, errors.is_empty()) {
         (0, true) => ExitCode::SUCCESS,
         (0, false) => ExitCode::from(2),
         _ => ExitCode::from(1),
+    }
+}
+
+/// A reporter the caller keeps a handle on (to read its errors after).
+struct Shared<R>(std::sync::Arc<std::sync::Mutex<R>>);
+
+impl<R: report::Reporter> report::Reporter for Shared<R> {
+    fn event(&mut self, event: &cam_hil::run_event::RunEvent) {
+        if let Ok(mut r) = self.0.lock() {
+            r.event(event);
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what a CI system sends a job it cancels).
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
     }
 }
 

@@ -16,6 +16,8 @@
 use std::fmt;
 
 use regex::Regex;
+
+use crate::outcome::Mismatch;
 use serde_json::{Map, Value};
 
 /// A compiled expectation on a JSON value.
@@ -71,17 +73,19 @@ impl Matcher {
         })
     }
 
-    /// `Ok(())` when `actual` matches; otherwise where and why not
+    /// `Ok(())` when `actual` matches; otherwise where and why not: a
+    /// [`Mismatch`] with the JSON path, what was expected and what arrived
     /// (`$.saved: expected a string matching "…", got 3`).
     ///
     /// # Errors
     /// The first mismatch found, with its JSON path.
-    pub fn check(&self, actual: &Value) -> Result<(), String> {
+    pub fn check(&self, actual: &Value) -> Result<(), Mismatch> {
         self.check_at("$", actual)
     }
 
-    fn check_at(&self, path: &str, actual: &Value) -> Result<(), String> {
-        let fail = |what: String| Err(format!("{path}: expected {what}, got {actual}"));
+    fn check_at(&self, path: &str, actual: &Value) -> Result<(), Mismatch> {
+        let fail =
+            |what: String| Err(Mismatch { path: path.to_string(), expected: what, actual: actual.to_string() });
         match self {
             Matcher::Exact(v) => match (v.as_f64(), actual.as_f64()) {
                 (Some(a), Some(b)) if a == b => Ok(()),
@@ -117,7 +121,11 @@ impl Matcher {
                 };
                 fields.iter().try_for_each(|(k, m)| match obj.get(k) {
                     Some(v) => m.check_at(&format!("{path}.{k}"), v),
-                    None => Err(format!("{path}: missing key `{k}` in {actual}")),
+                    None => Err(Mismatch {
+                        path: format!("{path}.{k}"),
+                        expected: m.to_string(),
+                        actual: format!("no key `{k}` in {actual}"),
+                    }),
                 })
             }
         }
@@ -211,8 +219,10 @@ mod tests {
     fn subset_and_exact() {
         let ack = json!({"ok": true, "saved": "/sdcard/snaps/manual-1.jpg"});
         assert!(m(json!({"ok": true})).check(&ack).is_ok());
-        assert!(m(json!({"ok": false})).check(&ack).unwrap_err().contains("$.ok"));
-        assert!(m(json!({"reason": {"any": true}})).check(&ack).unwrap_err().contains("missing key"));
+        assert_eq!(m(json!({"ok": false})).check(&ack).unwrap_err().path, "$.ok");
+        let missing = m(json!({"reason": {"any": true}})).check(&ack).unwrap_err();
+        assert_eq!(missing.path, "$.reason");
+        assert!(missing.actual.contains("no key `reason`"), "{missing}");
         assert!(m(json!(1)).check(&json!(1.0)).is_ok());
     }
 

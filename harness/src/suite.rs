@@ -1,11 +1,22 @@
 //! Many scenarios: find the files, load them all (any error stops the run
 //! before anything runs), filter by tag, run each on a freshly opened
-//! target, and hand every report to a [`Reporter`].
+//! target, and tell a [`Reporter`] what happens as it happens
+//! ([`RunEvent`]): list → run → report, as cargo-nextest does.
+//!
+//! A panic while running a scenario fails that scenario with the panic's
+//! message and location, and the run goes on. A cancel (Ctrl-C, SIGTERM)
+//! stops the run: scenarios running are dropped with their targets
+//! (simulators and QEMU stopped, boards released), none starts, and the
+//! reporters get the end of the run.
 
 use std::path::{Path, PathBuf};
 
+use futures_util::FutureExt;
+
+use crate::outcome::{Failure, panic_failure};
 use crate::report::Reporter;
-use crate::runner::{self, ClipCache, RunEnv, ScenarioReport};
+use crate::run_event::RunEvent;
+use crate::runner::{self, ClipCache, Progress, RunEnv, ScenarioReport};
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::target::TargetSpec;
 
@@ -43,16 +54,16 @@ pub struct RunOptions {
     pub repeat: usize,
     /// Start no new scenario after the first failure.
     pub fail_fast: bool,
-    /// Where progress bars for long replays go (none by default).
-    pub progress: Option<indicatif::MultiProgress>,
-    /// Scenarios left out before the run (`--skip-tag`), counted as skipped
-    /// in the summary.
-    pub left_out: usize,
+    /// Scenarios left out before the run (`--skip-tag`): name, file and
+    /// why; reported as skipped and counted so in the summary.
+    pub left_out: Vec<(String, PathBuf, String)>,
+    /// When this turns `true` (Ctrl-C, SIGTERM), the run stops.
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { jobs: 1, repeat: 1, fail_fast: false, progress: None, left_out: 0 }
+        Self { jobs: 1, repeat: 1, fail_fast: false, left_out: Vec::new(), cancel: None }
     }
 }
 
@@ -152,6 +163,8 @@ pub struct Summary {
     /// the target cannot give what they need, and scenarios left out by
     /// `--skip-tag`.
     pub skipped: usize,
+    /// Scenario runs a cancel stopped or kept from starting.
+    pub cancelled: usize,
 }
 
 /// Runs `scenarios` one after another, each on a target opened for it.
@@ -178,10 +191,11 @@ pub async fn run_with(
 
 /// Runs `scenarios` spread over `targets`: each scenario run takes a free
 /// target slot (the simulator and the emulated board have `jobs` slots, any
-/// other target one) and
-/// gives it back when done. A board that vanishes is retired from the pool,
-/// so the other targets carry on; when none is left, what has not started is
-/// skipped.
+/// other target one) and gives it back when done. A board that vanishes
+/// (a [`FailureKind::TargetGone`](crate::outcome::FailureKind::TargetGone)
+/// failure) is retired from the pool, so the other targets carry on; when
+/// none is left, what has not started is skipped. Events reach `reporter`
+/// as they happen; the returned reports are in scenario order.
 pub async fn run_on(
     scenarios: &[Scenario],
     targets: &[TargetSpec],
@@ -189,9 +203,10 @@ pub async fn run_on(
     reporter: &mut dyn Reporter,
 ) -> (Summary, Vec<ScenarioReport>) {
     use futures_util::StreamExt;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    let env = RunEnv { clips: ClipCache::default(), progress: options.progress.clone() };
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let clips = ClipCache::default();
     let slots: Vec<usize> = (0..targets.len())
         .flat_map(|i| std::iter::repeat_n(i, if targets[i].fresh_per_scenario() { options.jobs.max(1) } else { 1 }))
         .collect();
@@ -201,15 +216,22 @@ pub async fn run_on(
         let _ = slot_tx.send(*s);
     }
     // The pool's own sender goes away when the last target slot is retired.
-    let alive = std::sync::atomic::AtomicUsize::new(jobs);
+    let alive = AtomicUsize::new(jobs);
     let slot_tx = std::sync::Mutex::new(Some(slot_tx));
     let slot_rx = tokio::sync::Mutex::new(slot_rx);
     let repeat = options.repeat.max(1);
     let stop = AtomicBool::new(false);
+    let started = AtomicUsize::new(0);
+    let mut summary = Summary { skipped: options.left_out.len(), ..Summary::default() };
+    reporter.event(&RunEvent::RunStarted { scenarios: scenarios.len() * repeat });
+    for (name, path, why) in &options.left_out {
+        reporter.event(&RunEvent::LeftOut { name: name.clone(), path: path.clone(), reason: why.clone() });
+    }
     let runs = scenarios.iter().enumerate().flat_map(|(i, s)| (1..=repeat).map(move |k| (i, k, s)));
     let mut stream = futures_util::stream::iter(runs)
         .map(|(i, k, s)| {
-            let (env, stop, slot_rx, slot_tx, alive) = (&env, &stop, &slot_rx, &slot_tx, &alive);
+            let (stop, slot_rx, slot_tx, alive) = (&stop, &slot_rx, &slot_tx, &alive);
+            let (clips, events_tx, started) = (&clips, &events_tx, &started);
             async move {
                 if stop.load(Ordering::Relaxed) {
                     return (i, k, None);
@@ -218,49 +240,111 @@ pub async fn run_on(
                     return (i, k, None); // no target left
                 };
                 let target = &targets[slot];
-                let mut report = match target.open(&s.needs).await {
-                    Ok(t) => runner::run(s, t.as_ref(), env).await,
-                    Err(e) if e.unmet => ScenarioReport::skipped(s, &target.to_string(), e.message),
-                    Err(e) => ScenarioReport::not_started(s, &target.to_string(), e.to_string()),
-                };
+                let run = started.fetch_add(1, Ordering::SeqCst);
+                let name = if repeat > 1 { format!("{} #{k}", s.name) } else { s.name.clone() };
+                let _ = events_tx.send(RunEvent::ScenarioStarted {
+                    run,
+                    name: name.clone(),
+                    path: s.path.clone(),
+                    target: target.to_string(),
+                });
+                let env = RunEnv { clips: clips.clone(), progress: Progress::new(events_tx.clone(), run, name.clone()) };
+                let mut report = run_one(s, target, &env).await;
+                report.name = name;
                 // Only a board is retired: a fresh-per-scenario target
                 // (the emulated board) boots anew for the next scenario.
-                let vanished = matches!(target, TargetSpec::Board(..))
-                    && report.failure().is_some_and(|(_, m)| m.contains("vanished"));
-                if vanished {
+                let gone = report.failed().is_some_and(|(_, f)| f.kind == crate::outcome::FailureKind::TargetGone);
+                if gone && matches!(target, TargetSpec::Board(..)) {
                     if alive.fetch_sub(1, Ordering::SeqCst) == 1 {
                         slot_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
                     }
                 } else if let Some(tx) = slot_tx.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                     let _ = tx.send(slot);
                 }
-                if repeat > 1 {
-                    report.name = format!("{} #{k}", report.name);
-                }
                 if options.fail_fast && report.outcome() == runner::Outcome::Failed {
                     stop.store(true, Ordering::Relaxed);
                 }
-                (i, k, Some(report))
+                (i, k, Some((run, report)))
             }
         })
         .buffer_unordered(jobs);
-    let mut summary = Summary { skipped: options.left_out, ..Summary::default() };
     let mut done = Vec::new();
-    while let Some((i, k, report)) = stream.next().await {
-        match report {
-            Some(r) => {
-                match r.outcome() {
-                    runner::Outcome::Passed => summary.passed += 1,
-                    runner::Outcome::Failed => summary.failed += 1,
-                    runner::Outcome::Skipped => summary.skipped += 1,
+    let mut cancel = options.cancel.clone();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut interrupted = false;
+    loop {
+        let cancelled = async {
+            match cancel.as_mut() {
+                Some(rx) => {
+                    let _ = rx.wait_for(|stop| *stop).await;
                 }
-                reporter.scenario(&r);
-                done.push((i, k, r));
+                None => std::future::pending().await,
             }
-            None => summary.skipped += 1,
+        };
+        tokio::select! {
+            next = stream.next() => {
+                let Some((i, k, finished)) = next else { break };
+                // Step events were sent before the scenario finished.
+                while let Ok(e) = events_rx.try_recv() {
+                    reporter.event(&e);
+                }
+                match finished {
+                    Some((run, r)) => {
+                        match r.outcome() {
+                            runner::Outcome::Passed => summary.passed += 1,
+                            runner::Outcome::Failed => summary.failed += 1,
+                            runner::Outcome::Skipped => summary.skipped += 1,
+                        }
+                        reporter.event(&RunEvent::ScenarioFinished { run, report: Box::new(r.clone()) });
+                        done.push((i, k, r));
+                    }
+                    None => summary.skipped += 1,
+                }
+            }
+            Some(e) = events_rx.recv() => reporter.event(&e),
+            _ = tick.tick() => reporter.tick(),
+            () = cancelled => {
+                interrupted = true;
+                break;
+            }
         }
     }
-    reporter.summary(&summary);
+    // Dropping the stream drops the scenarios still running, and with them
+    // their targets.
+    drop(stream);
+    while let Ok(e) = events_rx.try_recv() {
+        reporter.event(&e);
+    }
+    if interrupted {
+        summary.cancelled = scenarios.len() * repeat - done.len();
+    }
+    reporter.event(&RunEvent::RunFinished { summary, interrupted });
     done.sort_by_key(|(i, k, _)| (*i, *k));
     (summary, done.into_iter().map(|(_, _, r)| r).collect())
+}
+
+/// Opens `target` for `scenario` and runs it; a target that cannot give
+/// what the scenario needs skips it. A panic anywhere in this (opening the
+/// target, the runner's own code) fails the scenario with the panic's
+/// message and location.
+async fn run_one(scenario: &Scenario, target: &TargetSpec, env: &RunEnv) -> ScenarioReport {
+    crate::outcome::install_panic_hook();
+    let name = target.to_string();
+    let attempt = async {
+        match target.open(&scenario.needs).await {
+            Ok(t) => runner::run(scenario, t.as_ref(), env).await,
+            Err(e) if e.unmet => ScenarioReport::skipped(scenario, &name, e.message),
+            Err(e) if e.gone => ScenarioReport::not_started(
+                scenario,
+                &name,
+                Failure::new(crate::outcome::FailureKind::TargetGone, e.to_string()),
+            ),
+            Err(e) => ScenarioReport::not_started(scenario, &name, Failure::setup(e.to_string())),
+        }
+    };
+    match std::panic::AssertUnwindSafe(attempt).catch_unwind().await {
+        Ok(report) => report,
+        Err(panic) => ScenarioReport::not_started(scenario, &name, panic_failure(panic.as_ref())),
+    }
 }

@@ -150,7 +150,7 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
         for s in &r.steps {
             let verdict = match &s.failure {
                 None => badge(Outcome::Passed).to_string(),
-                Some(f) => format!("{}<pre>{}</pre>", badge(Outcome::Failed), escape(f)),
+                Some(f) => format!("{}<pre>{}</pre>", badge(Outcome::Failed), escape(&f.message)),
             };
             let _ =
                 write!(h, "<tr><td>{}</td><td>{verdict}</td><td class=\"num\">{:.1}</td></tr>", escape(&s.label), s.ms);

@@ -17,18 +17,26 @@ use crate::runner::ScenarioReport;
 pub fn to_xml(reports: &[ScenarioReport]) -> Result<String, String> {
     let mut suite = TestSuite::new("cam-hil");
     for r in reports {
-        let status = match r.failure() {
+        let status = match r.failed() {
             None if r.skipped.is_some() => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(r.skipped.clone().unwrap_or_default());
                 status
             }
             None => TestCaseStatus::success(),
-            Some((step, message)) => {
+            Some((step, failure)) => {
+                let message = &failure.message;
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_message(format!("{step}: {}", message.lines().next().unwrap_or("")));
+                status.set_type(failure.kind.name());
+                let side_by_side = failure.mismatch_values().map_or(String::new(), |m| {
+                    format!("\nat       {}\nexpected {}\nactual   {}\n", m.path, m.expected, m.actual)
+                });
                 let timeline: Vec<String> = r.timeline.tail(FAILURE_CONTEXT).iter().map(|e| e.to_string()).collect();
-                status.set_description(format!("{step}\n{message}\n\ntimeline:\n{}", timeline.join("\n")));
+                status.set_description(format!(
+                    "{step}\n{message}\n{side_by_side}\ntimeline:\n{}",
+                    timeline.join("\n")
+                ));
                 status
             }
         };

@@ -137,7 +137,7 @@ mod tests {
     fn a_reboot_is_marked_where_frame_numbers_start_again() {
         let src = "name = \"plot\"\n[[step]]\nsse_disconnect = {}\n";
         let scenario = crate::scenario::parse(std::path::Path::new("plot.toml"), src).unwrap();
-        let mut r = ScenarioReport::not_started(&scenario, "sim", String::new());
+        let mut r = ScenarioReport::not_started(&scenario, "sim", crate::outcome::Failure::setup(""));
         r.frames = frames(&[1, 2, 3, 1, 2]);
         assert_eq!(numbering_restarts(&r), [3]);
         let svg = change_svg(&r).unwrap();

@@ -11,17 +11,16 @@ use std::time::Duration;
 
 use cam_hil::board::{Board, ConsoleLine};
 use cam_hil::report::{Reporter, TextReporter};
-use cam_hil::runner::{self, RunEnv, ScenarioReport};
+use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario::{self, Scenario};
-use cam_hil::suite::{self, Selection, Summary};
+use cam_hil::suite::{self, Selection};
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_sim::{Fault, SimConfig, Simulator};
 use serialport::{SerialPort, TTYPort};
 
 struct Quiet;
 impl Reporter for Quiet {
-    fn scenario(&mut self, _: &ScenarioReport) {}
-    fn summary(&mut self, _: &Summary) {}
+    fn event(&mut self, _: &cam_hil::run_event::RunEvent) {}
 }
 
 async fn virtual_board(config: SimConfig) -> (Simulator, TargetSpec, tempfile::TempDir) {
@@ -58,7 +57,7 @@ async fn a_panic_on_the_console_fails_the_scenario_with_the_lines_around_it() {
     let s = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bright_square.toml")).unwrap();
     let t = target.open(&s.needs).await.unwrap();
     let report = runner::run(&s, t.as_ref(), &RunEnv::default()).await;
-    let (step, message) = report.failure().expect("a panic must fail the scenario");
+    let (step, message) = report.failure().unwrap_or_else(|| panic!("a panic must fail the scenario: {:#?}", report.timeline.entries));
     assert!(step.starts_with("step 1 (replay"), "{step}");
     assert!(message.starts_with("the board's console shows a panic:"), "{message}");
     assert!(message.contains("| ====================== PANIC ======================"), "{message}");
@@ -95,14 +94,14 @@ async fn a_board_that_never_listens_is_reported() {
 }
 
 #[tokio::test]
-async fn expect_console_needs_a_console() {
+async fn expect_console_skips_a_target_without_a_console() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Simulator::start(SimConfig { snapshot_dir: dir.path().into(), ..SimConfig::default() }).await.unwrap();
     let s = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/console.toml")).unwrap();
     let target = TargetSpec::Url(Endpoint::new(sim.url(), None));
     let (_, reports) = suite::run(std::slice::from_ref(&s), &target, &mut Quiet).await;
-    let (_, message) = reports[0].failure().unwrap();
-    assert!(message.contains("has no serial console"), "{message}");
+    let why = reports[0].skipped.as_deref().unwrap_or_else(|| panic!("skipped: {:?}", reports[0].failed()));
+    assert!(why.contains("reads the serial console; this target has none"), "{why}");
 }
 
 #[test]
@@ -116,7 +115,7 @@ fn the_cli_runs_on_a_board() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.ends_with("2 passed, 0 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("2 passed, 0 failed, 0 skipped\n"), "{stdout}");
 }
 
 #[tokio::test]

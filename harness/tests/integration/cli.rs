@@ -27,12 +27,12 @@ fn listed(args: &[&str]) -> BTreeSet<String> {
 fn exit_codes() {
     let (code, out, _) = cam_hil(&["run", "scenarios/still.toml"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+    assert!(out.ends_with("1 passed, 0 failed, 0 skipped\n"), "{out}");
 
     let (code, out, _) = cam_hil(&["run", "scenarios/reset.toml", "harness/tests/data/never.toml"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL expects an event that never comes"), "{out}");
-    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
+    assert!(out.ends_with("1 passed, 1 failed, 0 skipped\n"), "{out}");
 
     let (code, out, err) = cam_hil(&["run", "harness/tests/data/malformed.toml"]);
     assert_eq!(code, 2, "{out}");
@@ -81,7 +81,7 @@ fn shards_partition_the_suite() {
 fn repeat_and_jobs() {
     let (code, out, _) = cam_hil(&["run", "-k", "ws_", "--repeat", "3", "--jobs", "3"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("9 passed, 0 failed\n"), "{out}");
+    assert!(out.ends_with("9 passed, 0 failed, 0 skipped\n"), "{out}");
     for k in 1..=3 {
         assert_eq!(out.matches(&format!("#{k} (scenarios/")).count(), 3, "{out}");
     }
@@ -104,7 +104,7 @@ fn fail_fast_starts_nothing_after_a_failure() {
 fn tag_filter_runs_only_those() {
     let (code, out, _) = cam_hil(&["run", "--tag", "storage"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+    assert!(out.ends_with("1 passed, 0 failed, 0 skipped\n"), "{out}");
 }
 
 #[test]

@@ -8,15 +8,14 @@ use cam_core::event_log::EventId;
 use cam_hil::report::Reporter;
 use cam_hil::runner::ScenarioReport;
 use cam_hil::scenario::Scenario;
-use cam_hil::suite::{self, Selection, Summary};
+use cam_hil::suite::{self, Selection};
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_hil::timeline::Channel;
 use cam_sim::{Fault, FaultPlan, SimConfig, Simulator};
 
 struct Quiet;
 impl Reporter for Quiet {
-    fn scenario(&mut self, _: &ScenarioReport) {}
-    fn summary(&mut self, _: &Summary) {}
+    fn event(&mut self, _: &cam_hil::run_event::RunEvent) {}
 }
 
 fn load(file: &str) -> Scenario {
@@ -62,7 +61,7 @@ async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
         let config = SimConfig {
             snapshot_dir: dir.path().join("sd"),
             retry_ms: 20,
-            fault_plan: plan.clone(),
+            fault_plan: cam_hil::target::sim::sim_plan(&plan),
             faults: faults.into(),
             ..SimConfig::default()
         };
@@ -72,7 +71,7 @@ async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
         assert_eq!(summary.passed == 1, should_pass, "{:?}", reports[0].steps.last());
         if !should_pass {
             let failure = reports[0].steps.iter().find_map(|s| s.failure.clone()).unwrap();
-            assert!(failure.contains("the SSE stream delivered only"), "{failure}");
+            assert!(failure.message.contains("the SSE stream delivered only"), "{failure}");
         }
     }
 }
@@ -84,7 +83,7 @@ async fn a_fault_plan_needs_the_simulator() {
     let target = TargetSpec::Url(Endpoint::new(cam.url(), None));
     let (summary, reports) = suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await;
     assert_eq!((summary.failed, summary.skipped), (0, 1), "skipped, not failed");
-    assert!(reports[0].skipped.as_deref().unwrap_or("").contains("runs on the simulator only"), "{reports:?}");
+    assert!(reports[0].skipped.as_deref().unwrap_or("").contains("cannot inject them"), "{reports:?}");
 }
 
 #[test]
@@ -113,7 +112,7 @@ async fn a_delayed_ack_fails_only_the_step_that_waited() {
     let steps = &reports[0].steps;
     assert_eq!(steps.len(), 2, "{steps:?}");
     assert!(steps[0].failure.is_none(), "the replay passed: {:?}", steps[0]);
-    let failure = steps[1].failure.as_deref().unwrap();
+    let failure = steps[1].failure.as_ref().map(|f| f.message.as_str()).unwrap();
     assert!(steps[1].label.contains("a quick status"), "{}", steps[1].label);
     assert!(failure.contains(r#"sent {"cmd":"status"}: no reply before the step's timeout"#), "{failure}");
 }
@@ -124,20 +123,19 @@ fn load_data(file: &str) -> Scenario {
 }
 
 /// Runs `scenario` on a simulator with its fault plan and `faults`.
-async fn run_with(scenario: &Scenario, faults: Vec<Fault>) -> ScenarioReport {
+async fn run_with(scenario: Scenario, faults: Vec<Fault>) -> ScenarioReport {
     run_on_sim(scenario, faults).await.0
 }
 
 /// [`run_with`], also giving back the simulator.
-async fn run_on_sim(scenario: &Scenario, faults: Vec<Fault>) -> (ScenarioReport, Simulator) {
-    let mut scenario = scenario.clone();
+async fn run_on_sim(mut scenario: Scenario, faults: Vec<Fault>) -> (ScenarioReport, Simulator) {
     let plan = scenario.needs.fault_plan.take().expect("the scenario has a plan");
     let retry_ms = scenario.needs.retry_ms.take().unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let config = SimConfig {
         snapshot_dir: dir.path().join("sd"),
         retry_ms,
-        fault_plan: plan,
+        fault_plan: cam_hil::target::sim::sim_plan(&plan),
         faults: faults.into(),
         ..SimConfig::default()
     };
@@ -153,7 +151,7 @@ fn failure(report: &ScenarioReport) -> (String, String) {
 #[tokio::test]
 async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
     let scenario = load("faults_reboot.toml");
-    let report = run_with(&scenario, vec![]).await;
+    let report = run_with(scenario, vec![]).await;
     assert!(report.passed(), "{:?}", report.failure());
     let restarts: Vec<_> = report.events.iter().filter(|e| e.name == "restart").collect();
     assert_eq!(restarts.len(), 1);
@@ -171,7 +169,7 @@ async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
 async fn a_reboot_the_cam_does_not_announce_fails_the_scenario() {
     let mut scenario = load("faults_reboot.toml");
     cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
-    let report = run_with(&scenario, vec![Fault::NoRestartEvent]).await;
+    let report = run_with(scenario, vec![Fault::NoRestartEvent]).await;
     let (step, message) = failure(&report);
     assert!(step.contains("expect_restart"), "{step}");
     assert!(message.starts_with("SSE rules broken: `motion` event id "), "{message}");
@@ -183,8 +181,8 @@ async fn a_reboot_the_cam_does_not_announce_fails_the_scenario() {
 #[tokio::test]
 async fn an_unexpected_reboot_fails_the_next_check() {
     let mut scenario = load("faults_reboot.toml");
-    scenario.steps.retain(|s| !matches!(s.action, cam_hil::scenario::Action::ExpectRestart { .. }));
-    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    scenario.steps.retain(|s| s.action.kind() != "expect_restart");
+    let (step, message) = failure(&run_with(scenario, vec![]).await);
     assert!(step.contains("the new boot counts"), "{step}");
     assert!(message.starts_with("the cam rebooted: `restart` event id "), "{message}");
     assert!(message.contains("add an `expect_restart` step"), "{message}");
@@ -194,9 +192,9 @@ async fn an_unexpected_reboot_fails_the_next_check() {
 #[tokio::test]
 async fn expecting_a_restart_that_does_not_come_fails() {
     let mut scenario = load("faults_reboot.toml");
-    scenario.needs.fault_plan = Some(FaultPlan::default());
+    scenario.needs.fault_plan = Some(cam_hil::faults::FaultPlan::default());
     cap_timeouts(&mut scenario, std::time::Duration::from_millis(500));
-    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    let (step, message) = failure(&run_with(scenario, vec![]).await);
     assert!(step.contains("expect_restart"), "{step}");
     assert_eq!(message, "no `restart` event within 500 ms: the stream shows no reboot");
 }
@@ -206,17 +204,17 @@ async fn expecting_a_restart_that_does_not_come_fails() {
 #[tokio::test]
 async fn events_lost_in_a_reboot_are_named_and_counted() {
     let scenario = load_data("reboot_loses_events.toml");
-    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    let (step, message) = failure(&run_with(scenario, vec![]).await);
     assert!(step.contains("expect_restart"), "{step}");
     let re = regex::Regex::new(
         r"^3 acked motion event\(s\) never arrived: ids ([0-9a-f]{8})-2, ([0-9a-f]{8})-3, ([0-9a-f]{8})-4 in the reboot \(at most 0 may be\)$",
     )
     .unwrap();
     assert!(re.is_match(&message), "{message}");
-    let mut allowing = scenario.clone();
+    let mut allowing = load_data("reboot_loses_events.toml");
     let last = allowing.steps.last_mut().unwrap();
-    last.action = cam_hil::scenario::Action::ExpectRestart { max_lost: 3 };
-    let report = run_with(&allowing, vec![]).await;
+    last.action = Box::new(cam_hil::steps::expect_restart::ExpectRestart { max_lost: 3 });
+    let report = run_with(allowing, vec![]).await;
     assert!(report.passed(), "{:?}", report.failure());
 }
 
@@ -224,7 +222,7 @@ async fn events_lost_in_a_reboot_are_named_and_counted() {
 /// rules above mean 0 lost, 0 duplicated.
 #[tokio::test]
 async fn stalls_lose_and_duplicate_nothing() {
-    let (report, cam) = run_on_sim(&load("faults_stall.toml"), vec![]).await;
+    let (report, cam) = run_on_sim(load("faults_stall.toml"), vec![]).await;
     assert!(report.passed(), "{:?}", report.failure());
     let stalls = cam.shared().stalls_ended();
     assert!(stalls >= 5, "the plan stalled the cam {stalls} times");
@@ -234,7 +232,7 @@ async fn stalls_lose_and_duplicate_nothing() {
 /// frame that got no answer.
 #[tokio::test]
 async fn a_stall_longer_than_the_step_fails_it_clearly() {
-    let (step, message) = failure(&run_with(&load_data("long_stall.toml"), vec![]).await);
+    let (step, message) = failure(&run_with(load_data("long_stall.toml"), vec![]).await);
     assert!(step.starts_with("step 1 (replay"), "{step}");
     assert_eq!(message, "frame 5 (frame_00005.jpg): POST /hil/frame: no answer before the step's timeout (1000 ms)");
 }
@@ -243,8 +241,8 @@ async fn a_stall_longer_than_the_step_fails_it_clearly() {
 #[tokio::test]
 async fn a_command_on_the_websocket_a_reboot_dropped_says_why_it_failed() {
     let mut scenario = load("faults_reboot.toml");
-    scenario.steps.retain(|s| !matches!(s.action, cam_hil::scenario::Action::WsConnect { .. }));
-    let (step, message) = failure(&run_with(&scenario, vec![]).await);
+    scenario.steps.retain(|s| s.action.kind() != "ws_connect");
+    let (step, message) = failure(&run_with(scenario, vec![]).await);
     assert!(step.contains("the new boot's state"), "{step}");
     assert!(
         message

@@ -10,8 +10,7 @@ use cam_hil::target::TargetSpec;
 
 struct Quiet;
 impl Reporter for Quiet {
-    fn scenario(&mut self, _: &ScenarioReport) {}
-    fn summary(&mut self, _: &Summary) {}
+    fn event(&mut self, _: &cam_hil::run_event::RunEvent) {}
 }
 
 async fn run() -> (Summary, Vec<ScenarioReport>) {

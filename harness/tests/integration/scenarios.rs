@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use cam_hil::report::{Reporter, TextReporter};
+use cam_hil::report::scenario_text;
 use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::target::TargetSpec;
@@ -21,7 +21,5 @@ async fn scenario_passes_on_the_simulator(#[files("../scenarios/*.toml")] path: 
         Err(e) => panic!("simulator starts: {e}"),
     };
     let report = runner::run(&s, target.as_ref(), &RunEnv::default()).await;
-    let mut text = Vec::new();
-    TextReporter::new(&mut text).scenario(&report);
-    assert!(report.passed(), "{}", String::from_utf8_lossy(&text));
+    assert!(report.passed(), "{}", scenario_text(&report));
 }

@@ -7,16 +7,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use cam_hil::report::{Reporter, TextReporter};
-use cam_hil::runner::ScenarioReport;
 use cam_hil::scenario::Scenario;
-use cam_hil::suite::{self, Selection, Summary};
+use cam_hil::suite::{self, Selection};
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 struct Quiet;
 impl Reporter for Quiet {
-    fn scenario(&mut self, _: &ScenarioReport) {}
-    fn summary(&mut self, _: &Summary) {}
+    fn event(&mut self, _: &cam_hil::run_event::RunEvent) {}
 }
 
 /// A cam with a token and its own keep-alive period (shorter than the

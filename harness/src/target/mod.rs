@@ -1,7 +1,8 @@
 //! Targets: the cams a scenario can run against, behind one trait.
 //!
-//! - `sim` (the default): a fresh in-process [`cam_sim::Simulator`] per
-//!   scenario on an ephemeral loopback port, with its own snapshot folder;
+//! - `sim` (the default): a fresh in-process simulator per scenario on an
+//!   ephemeral loopback port, with its own snapshot folder ([`sim`], the
+//!   harness's only use of the simulator crate, behind the `sim` feature);
 //! - `url:http://HOST:PORT`: any cam speaking `docs/protocol.md` (with
 //!   `--token` if it wants one). Scenarios run one at a time against it and
 //!   start with `POST /hil/reset`;
@@ -9,12 +10,20 @@
 //!   console ([`crate::board`]);
 //! - `qemu:ELF`: the firmware's `qemu-virt` build on a fresh emulated board
 //!   per scenario ([`crate::qemu`]), like the simulator: fresh state each
-//!   time, and `--jobs N` boots N at once.
+//!   time, and `--jobs N` boots N at once;
+//! - a [`CustomTarget`]: any cam a library user can open ([`OpenTarget`]).
+//!
+//! Each target states what it serves ([`Serves`]: TLS, a token, a console,
+//! storage access, resets, fault injection); a scenario that needs more is
+//! skipped with the reason.
+
+#[cfg(feature = "sim")]
+pub mod sim;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
-
-use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 use crate::board::{Board, ConsoleLine};
 use crate::qemu::{Machine, QemuSpec};
@@ -111,7 +120,88 @@ pub enum TargetSpec {
     /// (`qemu:target/firmware/cam-fw-qemu.elf`); the endpoint holds the
     /// token the firmware was built with, if any.
     Qemu(QemuSpec, Endpoint),
+    /// A cam the caller knows how to open (a library use of the harness).
+    Custom(CustomTarget),
 }
+
+/// What a target can give a scenario. A scenario whose [`Needs`] ask for
+/// more is skipped, with the reason ([`Serves::unmet`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Serves {
+    /// `https://`.
+    pub tls: bool,
+    /// A cam that requires a token, and the token.
+    pub token: bool,
+    /// A serial console the harness reads.
+    pub console: bool,
+    /// Reading files from the cam's storage.
+    pub storage: bool,
+    /// Resetting the cam mid-scenario.
+    pub reset: bool,
+    /// Injecting the faults of a fault plan.
+    pub faults: bool,
+    /// Connection limits of its own to check (a simulator has none).
+    pub connection_limits: bool,
+}
+
+impl Serves {
+    /// Why `needs` cannot be met here, or `None` when it can.
+    pub fn unmet(&self, needs: &Needs, target: &str) -> Option<String> {
+        let why = if needs.tls && !self.tls {
+            "the scenario needs a cam serving https://"
+        } else if needs.token && !self.token {
+            "the scenario needs a cam that requires a token: pass --token (the firmware: build it with CAM_TOKEN)"
+        } else if needs.fault_plan.is_some() && !self.faults {
+            "the scenario injects faults ([config] fault_plan); this target cannot inject them"
+        } else if needs.reset() && !self.reset {
+            "the scenario resets the cam; this target cannot be reset"
+        } else if needs.console && !self.console {
+            "the scenario reads the serial console; this target has none"
+        } else if needs.storage && !self.storage {
+            "the scenario reads the cam's storage; this target gives no access to it"
+        } else if needs.connection_limits && !self.connection_limits {
+            "the scenario checks a cam's own connection limits; this target has none (run it on the emulated \
+             board, a board or a cam at a URL)"
+        } else {
+            return None;
+        };
+        Some(format!("{why} ({target})"))
+    }
+}
+
+/// A target a library user opens: give it to [`TargetSpec::Custom`].
+pub trait OpenTarget: Send + Sync {
+    /// How reports name it.
+    fn name(&self) -> String;
+    /// What it serves.
+    fn serves(&self) -> Serves;
+    /// Opens it for one scenario.
+    ///
+    /// # Errors
+    /// It cannot be opened.
+    fn open<'a>(&'a self, needs: &'a Needs) -> Opening<'a>;
+}
+
+/// A target being opened ([`OpenTarget::open`]).
+pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Target>, TargetError>> + Send + 'a>>;
+
+/// An [`OpenTarget`] in a [`TargetSpec`] (equal when it is the same one).
+#[derive(Clone)]
+pub struct CustomTarget(pub Arc<dyn OpenTarget>);
+
+impl fmt::Debug for CustomTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CustomTarget({})", self.0.name())
+    }
+}
+
+impl PartialEq for CustomTarget {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CustomTarget {}
 
 /// `--target` text that is not a target.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -147,6 +237,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Url(e) => write!(f, "url:{}", e.base),
             TargetSpec::Board(b, _) => write!(f, "board:{}", b.port),
             TargetSpec::Qemu(q, _) => write!(f, "qemu:{}", q.elf.display()),
+            TargetSpec::Custom(c) => write!(f, "{}", c.0.name()),
         }
     }
 }
@@ -162,6 +253,8 @@ pub struct TargetError {
     /// The target cannot give what the scenario needs (TLS, a token, fault
     /// plans, connection limits): the scenario is skipped, not failed.
     pub unmet: bool,
+    /// The target has gone (a board's port vanished): it is retired.
+    pub gone: bool,
 }
 
 impl TargetSpec {
@@ -201,79 +294,53 @@ impl TargetSpec {
         }
     }
 
+    /// What this target serves.
+    pub fn serves(&self) -> Serves {
+        match self {
+            TargetSpec::Sim => Serves {
+                tls: true,
+                token: true,
+                console: true,
+                storage: true,
+                reset: true,
+                faults: true,
+                connection_limits: false,
+            },
+            TargetSpec::Url(e) => Serves {
+                tls: e.base.starts_with("https://"),
+                token: e.token.is_some(),
+                connection_limits: true,
+                ..Serves::default()
+            },
+            TargetSpec::Board(_, e) | TargetSpec::Qemu(_, e) => {
+                Serves { token: e.token.is_some(), console: true, connection_limits: true, ..Serves::default() }
+            }
+            TargetSpec::Custom(c) => c.0.serves(),
+        }
+    }
+
     /// Opens the target for one scenario, meeting its [`Needs`]: a
-    /// simulator starts with the scenario's keep-alive and, when it needs
-    /// one, the token [`SIM_TOKEN`]; a cam at a URL must have been given a
-    /// token if the scenario needs one.
+    /// simulator starts with what the scenario asks (keep-alive, token,
+    /// TLS, console, fault plan); other targets are as they are.
     ///
     /// # Errors
-    /// The simulator cannot start (no loopback port, no temp folder), or a
-    /// cam at a URL has no token for a scenario that needs one.
+    /// A [`TargetError`] with `unmet` set when the target does not serve
+    /// what the scenario needs ([`Serves::unmet`]); otherwise the target
+    /// cannot be opened (no loopback port, QEMU missing, the board silent).
     pub async fn open(&self, needs: &Needs) -> Result<Box<dyn Target>, TargetError> {
-        let fail = |message: String| TargetError { target: self.to_string(), message, unmet: false };
-        let unmet = |message: String| TargetError { target: self.to_string(), message, unmet: true };
+        let fail = |message: String| TargetError { target: self.to_string(), message, unmet: false, gone: false };
+        if let Some(why) = self.serves().unmet(needs, &self.to_string()) {
+            return Err(TargetError { unmet: true, ..fail(why) });
+        }
         match self {
-            TargetSpec::Sim if needs.connection_limits => Err(unmet(
-                "the scenario checks a cam's own connection limits; the simulator has none (run it on the emulated \
-                 board, a board or a cam at a URL)"
-                    .into(),
-            )),
+            #[cfg(feature = "sim")]
+            TargetSpec::Sim => sim::open(needs).await.map_err(fail),
+            #[cfg(not(feature = "sim"))]
             TargetSpec::Sim => {
-                let dir = tempfile::tempdir().map_err(|e| fail(format!("temp folder: {e}")))?;
-                let token = needs.token.then(|| SIM_TOKEN.to_string());
-                let mut config =
-                    SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..SimConfig::default() };
-                if let Some(k) = needs.keepalive {
-                    config.keepalive = k;
-                }
-                let mut ca_file = None;
-                config.console_pty = needs.console;
-                if let Some(ms) = needs.retry_ms {
-                    config.retry_ms = ms;
-                }
-                if let Some(plan) = &needs.fault_plan {
-                    config.fault_plan = plan.clone();
-                }
-                if needs.tls {
-                    let (cert, key) = crate::tls::self_signed(dir.path()).map_err(fail)?;
-                    ca_file = Some(cert.clone());
-                    config.tls = Some(TlsFiles { cert, key });
-                }
-                let sim = Simulator::start(config).await.map_err(|e| fail(e.to_string()))?;
-                let endpoint = Endpoint { base: sim.url(), token, ca_file };
-                let console = match sim.console_path() {
-                    Some(path) => {
-                        let board = Board::new(path.display().to_string(), DEFAULT_BAUD);
-                        let session = board.session(std::time::Duration::from_secs(5)).await.map_err(fail)?;
-                        Some(ConsoleTap { lines: session.lines, boot_end: session.boot_end })
-                    }
-                    None => None,
-                };
-                Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
-            }
-            TargetSpec::Url(_) | TargetSpec::Board(..) | TargetSpec::Qemu(..) if needs.fault_plan.is_some() => {
-                Err(unmet("the scenario injects faults ([config] fault_plan): it runs on the simulator only".into()))
-            }
-            TargetSpec::Url(endpoint) if needs.token && endpoint.token.is_none() => {
-                Err(unmet("the scenario needs a cam that requires a token: pass --token".into()))
-            }
-            TargetSpec::Url(endpoint) if needs.tls && !endpoint.base.starts_with("https://") => {
-                Err(unmet("the scenario needs a cam serving https://".into()))
+                Err(fail("this cam-hil was built without the simulator target (cargo feature `sim`)".into()))
             }
             TargetSpec::Url(endpoint) => Ok(Box::new(UrlTarget { endpoint: endpoint.clone() })),
             TargetSpec::Qemu(spec, creds) => {
-                if needs.token && creds.token.is_none() {
-                    return Err(unmet(
-                        "the scenario needs a cam that requires a token: build the firmware with CAM_TOKEN and pass \
-                         --token"
-                            .into(),
-                    ));
-                }
-                if needs.tls {
-                    return Err(unmet(
-                        "the scenario needs a cam serving https://; the firmware serves http:// only".into(),
-                    ));
-                }
                 let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
                 let (machine, session) = Machine::boot(spec, listen).await.map_err(fail)?;
                 let endpoint = Endpoint { base: machine.url(), ..creds.clone() };
@@ -281,17 +348,15 @@ impl TargetSpec {
                 Ok(Box::new(ConsoleTarget::new(machine, label, endpoint, session)))
             }
             TargetSpec::Board(board, creds) => {
-                let session = board.session(BOARD_BOOT_WAIT).await.map_err(fail)?;
+                let session = board
+                    .session(BOARD_BOOT_WAIT)
+                    .await
+                    .map_err(|m| TargetError { gone: board.vanished(), ..fail(m) })?;
                 let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
-                if needs.token && endpoint.token.is_none() {
-                    return Err(unmet("the scenario needs a cam that requires a token: pass --token".into()));
-                }
-                if needs.tls && !endpoint.base.starts_with("https://") {
-                    return Err(unmet("the scenario needs a cam serving https://".into()));
-                }
                 let label = format!("board {} at {}", board.port, endpoint.base);
                 Ok(Box::new(ConsoleTarget::new(board.clone(), label, endpoint, session)))
             }
+            TargetSpec::Custom(c) => c.0.open(needs).await,
         }
     }
 }
@@ -328,41 +393,10 @@ impl TargetSpec {
     }
 }
 
-/// The token a simulator target requires when a scenario sets
-/// `[config] auth = true`.
-pub const SIM_TOKEN: &str = "camhil-sim-token";
-
-/// An in-process simulator with its own snapshot folder (removed on drop).
-struct SimTarget {
-    sim: Simulator,
-    endpoint: Endpoint,
-    _dir: tempfile::TempDir,
-    console: std::sync::Mutex<Option<ConsoleTap>>,
-}
-
-impl Target for SimTarget {
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    fn read_file(&self, cam_path: &str) -> Result<Option<Vec<u8>>, String> {
-        let path = self.sim.shared().storage().host_path(cam_path).map_err(|e| e.to_string())?;
-        std::fs::read(&path).map(Some).map_err(|e| format!("{cam_path} ({}): {e}", path.display()))
-    }
-
-    fn describe(&self) -> String {
-        format!("sim {}", self.sim.addr())
-    }
-
-    fn take_console(&self) -> Option<ConsoleTap> {
-        self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-}
-
 /// A cam with a serial console: a board (`held` is its [`Board`]) or the
 /// emulated board (`held` is its [`Machine`], whose QEMU stops when the
 /// target is dropped); a cam at the URL its console printed.
-struct ConsoleTarget<H> {
+pub(crate) struct ConsoleTarget<H> {
     _held: H,
     label: String,
     endpoint: Endpoint,
@@ -370,7 +404,7 @@ struct ConsoleTarget<H> {
 }
 
 impl<H> ConsoleTarget<H> {
-    fn new(held: H, label: String, endpoint: Endpoint, session: crate::board::Session) -> Self {
+    pub(crate) fn new(held: H, label: String, endpoint: Endpoint, session: crate::board::Session) -> Self {
         let tap = ConsoleTap { lines: session.lines, boot_end: session.boot_end };
         Self { _held: held, label, endpoint, console: std::sync::Mutex::new(Some(tap)) }
     }

@@ -1,0 +1,59 @@
+//! `expect_console`: the next serial console line (after those an earlier
+//! `expect_console` step consumed) matching a regex; consumes it and those
+//! before it. The scenario then needs a target with a console.
+
+use serde::Deserialize;
+
+use super::{Action, Kind, StepCx, StepFuture, StepTable};
+use crate::runner::Session;
+use crate::scenario::{Needs, ScenarioError};
+
+/// The `expect_console` step kind.
+pub const KIND: Kind = Kind {
+    keywords: &["expect_console"],
+    modifiers: &[],
+    example: r#"[[step]]
+expect_console = { regex = 'motion frame=\d+' }    # a line on the board's serial console
+"#,
+    parse,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    regex: String,
+}
+
+/// Wait for a console line.
+#[derive(Debug)]
+pub struct ExpectConsole {
+    /// What the line must match.
+    pub regex: regex::Regex,
+}
+
+fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
+    let raw: Raw = t.take("expect_console")?.expect("chosen");
+    let regex = regex::Regex::new(&raw.regex).map_err(|e| t.step_error(format!("bad regex: {e}")))?;
+    Ok(Box::new(ExpectConsole { regex }))
+}
+
+impl Action for ExpectConsole {
+    fn kind(&self) -> &'static str {
+        KIND.name()
+    }
+
+    fn waits_for(&self) -> String {
+        format!("a console line matching /{}/", self.regex.as_str())
+    }
+
+    fn needs(&self, needs: &mut Needs) {
+        needs.console = true;
+    }
+
+    fn run<'a>(&'a self, s: &'a mut Session<'_>, cx: &'a StepCx<'_>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let timeout_ms = cx.step.timeout.as_millis();
+            s.console.next_matching(&self.regex, cx.deadline, timeout_ms, &mut s.timeline).await
+        })
+    }
+}
