@@ -10,6 +10,8 @@ use alloc::string::String;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::settings::{BadSetting, DetectorChange, DetectorSettings};
+
 /// A command received as a WebSocket text frame on `GET /control`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -22,65 +24,11 @@ pub enum Command {
     SetThreshold(Option<f64>),
     /// `{"cmd":"status"}`.
     Status,
-    /// `{"cmd":"set_detector", …}` with any of `cell_px` (4–32; 8 only in
-    /// a build without the `full-decode` feature, such as the firmware),
-    /// `cell_delta` (0–255), `compensate_lighting` (bool), `lightswitch`
-    /// (above 0); `None` when a given value is out of range or mistyped
-    /// (answered with `bad detector setting`).
-    SetDetector(Option<DetectorChange>),
-}
-
-/// The detector settings a `set_detector` command changes; `None` fields
-/// stay as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct DetectorChange {
-    /// Cell side in pixels.
-    pub cell_px: Option<u16>,
-    /// Grey levels for a cell to count as changed.
-    pub cell_delta: Option<u8>,
-    /// Lighting compensation on or off.
-    pub compensate_lighting: Option<bool>,
-    /// Lightswitch fraction.
-    pub lightswitch: Option<f64>,
-    /// Motion frames in a row before an event (1–1000).
-    pub min_motion_frames: Option<u32>,
-    /// Episode gap in ms (0–3,600,000).
-    pub event_gap_ms: Option<u64>,
-    /// Camera-shake tolerance on or off.
-    pub tolerate_shake: Option<bool>,
-}
-
-fn detector_change(obj: &serde_json::Map<alloc::string::String, Value>) -> Option<DetectorChange> {
-    let number = |key: &str, lo: f64, hi: f64| -> Option<Option<f64>> {
-        match obj.get(key) {
-            None => Some(None),
-            Some(v) => v.as_f64().filter(|x| (lo..=hi).contains(x)).map(Some),
-        }
-    };
-    let integer = |key: &str, lo: f64, hi: f64| -> Option<Option<f64>> {
-        number(key, lo, hi).filter(|x| x.is_none_or(|x| x == (x as u64) as f64))
-    };
-    let flag = |key: &str| -> Option<Option<bool>> {
-        match obj.get(key) {
-            None => Some(None),
-            Some(v) => v.as_bool().map(Some),
-        }
-    };
-    let compensate_lighting = flag("compensate_lighting")?;
-    let cell_px = number("cell_px", 4.0, 32.0)?.map(|x| x as u16);
-    // Without the full decoder only the JPEG's own 8-pixel blocks are cells.
-    if !cfg!(feature = "full-decode") && cell_px.is_some_and(|c| c != 8) {
-        return None;
-    }
-    Some(DetectorChange {
-        cell_px,
-        cell_delta: number("cell_delta", 0.0, 255.0)?.map(|x| x as u8),
-        compensate_lighting,
-        lightswitch: number("lightswitch", 0.000_001, f64::MAX)?,
-        min_motion_frames: integer("min_motion_frames", 1.0, 1000.0)?.map(|x| x as u32),
-        event_gap_ms: integer("event_gap_ms", 0.0, 3_600_000.0)?.map(|x| x as u64),
-        tolerate_shake: flag("tolerate_shake")?,
-    })
+    /// `{"cmd":"set_detector", …}` with any of the keys of
+    /// [`crate::settings::DETECTOR_KEYS`] (other keys are ignored); `Err`
+    /// when a given value is out of range or mistyped (answered with
+    /// `bad detector setting`).
+    SetDetector(Result<DetectorChange, BadSetting>),
 }
 
 /// Why a text frame is not a command. Each has its own ack.
@@ -106,30 +54,11 @@ impl Command {
             Some("snapshot_now") => Ok(Command::SnapshotNow),
             Some("reset") => Ok(Command::Reset),
             Some("status") => Ok(Command::Status),
-            Some("set_detector") => Ok(Command::SetDetector(detector_change(obj))),
+            Some("set_detector") => Ok(Command::SetDetector(DetectorChange::from_object(obj))),
             Some("set_threshold") => Ok(Command::SetThreshold(obj.get("value").and_then(Value::as_f64))),
             _ => Err(ParseError::UnknownCommand),
         }
     }
-}
-
-/// The detector settings reported in a `set_detector` ack.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct DetectorSettings {
-    /// Cell side in pixels.
-    pub cell_px: u16,
-    /// Grey levels for a cell to count as changed.
-    pub cell_delta: u8,
-    /// Lighting compensation on or off.
-    pub compensate_lighting: bool,
-    /// Lightswitch fraction.
-    pub lightswitch: f64,
-    /// Motion frames in a row before an event.
-    pub min_motion_frames: u32,
-    /// Episode gap in ms.
-    pub event_gap_ms: u64,
-    /// Camera-shake tolerance.
-    pub tolerate_shake: bool,
 }
 
 /// The ack sent back (as one JSON text frame) for each text frame received.
@@ -176,7 +105,8 @@ pub enum Ack {
         /// Frames processed since the last HIL reset.
         frames: u64,
     },
-    /// `{"ok":true,"detector":{"cell_px":8,"cell_delta":12,"compensate_lighting":true,"lightswitch":0.9}}`.
+    /// `{"ok":true,"detector":{"cell_px":8,"cell_delta":12,…}}`: every key of
+    /// [`crate::settings::DETECTOR_KEYS`] ([`DetectorSettings`]).
     Detector {
         /// Always `true`.
         ok: bool,
@@ -221,14 +151,14 @@ mod tests {
         let c = Command::parse(r#"{"cmd":"set_detector","cell_delta":20,"compensate_lighting":false}"#);
         let change =
             DetectorChange { cell_delta: Some(20), compensate_lighting: Some(false), ..DetectorChange::default() };
-        assert_eq!(c, Ok(Command::SetDetector(Some(change))));
+        assert_eq!(c, Ok(Command::SetDetector(Ok(change))));
         for bad in [
             r#"{"cmd":"set_detector","cell_px":2}"#,
             r#"{"cmd":"set_detector","cell_delta":"x"}"#,
             r#"{"cmd":"set_detector","lightswitch":0}"#,
             r#"{"cmd":"set_detector","compensate_lighting":1}"#,
         ] {
-            assert_eq!(Command::parse(bad), Ok(Command::SetDetector(None)), "{bad}");
+            assert!(matches!(Command::parse(bad), Ok(Command::SetDetector(Err(_)))), "{bad}");
         }
     }
 

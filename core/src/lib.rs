@@ -16,7 +16,8 @@
 //!    which gives it an increasing `id`;
 //! 4. the target frames that event with [`sse`] and pushes it to every
 //!    `GET /events` client; WebSocket commands on `GET /control` are parsed
-//!    and applied by [`command`].
+//!    and applied by [`command`]; the detector keys `set_detector` may
+//!    change are defined once, in [`settings`].
 //!
 //! The wire contract itself (routes, JSON shapes, limits) is
 //! `docs/protocol.md`; its constants are in [`protocol`].
@@ -35,6 +36,7 @@ pub mod event_log;
 pub mod fixture;
 pub mod jpeg_dc;
 pub mod protocol;
+pub mod settings;
 pub mod sse;
 pub mod state;
 pub mod storage;

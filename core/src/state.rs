@@ -177,28 +177,14 @@ impl Cam {
                 Ack::Threshold { ok: true, threshold: x }
             }
             Command::SetThreshold(_) => Ack::refused("bad threshold"),
-            Command::SetDetector(None) => Ack::refused("bad detector setting"),
-            Command::SetDetector(Some(change)) => {
+            Command::SetDetector(Err(_)) => Ack::refused("bad detector setting"),
+            Command::SetDetector(Ok(change)) => {
                 let mut c = *self.detector.config();
-                c.cell_px = change.cell_px.unwrap_or(c.cell_px);
-                c.cell_delta = change.cell_delta.unwrap_or(c.cell_delta);
-                c.compensate_lighting = change.compensate_lighting.unwrap_or(c.compensate_lighting);
-                c.lightswitch = change.lightswitch.unwrap_or(c.lightswitch);
-                c.min_motion_frames = change.min_motion_frames.unwrap_or(c.min_motion_frames);
-                c.event_gap_ms = change.event_gap_ms.unwrap_or(c.event_gap_ms);
-                c.tolerate_shake = change.tolerate_shake.unwrap_or(c.tolerate_shake);
+                change.apply(&mut c);
                 self.detector = Detector::new(c);
                 self.motion_run = 0;
                 self.last_motion_ms = None;
-                let detector = crate::command::DetectorSettings {
-                    cell_px: c.cell_px,
-                    cell_delta: c.cell_delta,
-                    compensate_lighting: c.compensate_lighting,
-                    lightswitch: c.lightswitch,
-                    min_motion_frames: c.min_motion_frames,
-                    event_gap_ms: c.event_gap_ms,
-                    tolerate_shake: c.tolerate_shake,
-                };
+                let detector = crate::settings::DetectorSettings::of(&c);
                 Ack::Detector { ok: true, detector }
             }
             Command::Status => {
@@ -397,9 +383,24 @@ mod tests {
             r#"{"cmd":"set_detector","min_motion_frames":0}"#,
             r#"{"cmd":"set_detector","min_motion_frames":2.5}"#,
             r#"{"cmd":"set_detector","event_gap_ms":-1}"#,
+            r#"{"cmd":"set_detector","cell_delta":256}"#,
+            r#"{"cmd":"set_detector","cell_delta":12,"tolerate_shake":"yes"}"#,
         ] {
             assert_eq!(cam.handle_text(bad, 0, &mut Card::default()), Ack::refused("bad detector setting"), "{bad}");
         }
+    }
+
+    #[test]
+    fn set_detector_acks_every_setting_and_ignores_other_keys() {
+        let mut cam = Cam::default();
+        let ack = cam.handle_text(r#"{"cmd":"set_detector","cell_delta":20,"colour":"red"}"#, 0, &mut Card::default());
+        assert_eq!(
+            ack.to_json(),
+            r#"{"ok":true,"detector":{"cell_px":8,"cell_delta":20,"compensate_lighting":true,"lightswitch":0.9,"min_motion_frames":1,"event_gap_ms":0,"tolerate_shake":false}}"#
+        );
+        assert_eq!(cam.detector_config().cell_delta, 20);
+        cam.hil_reset();
+        assert_eq!(*cam.detector_config(), DetectorConfig::default());
     }
 
     #[test]

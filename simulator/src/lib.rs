@@ -12,8 +12,9 @@
 //! ```
 //!
 //! Modules: [`shared`] holds the cam state and the one path every frame
-//! takes; [`routes`] the HTTP side; [`clip`] recorded footage and the
-//! capture loop that replays it; [`storage`] the snapshot directory.
+//! takes; [`routes`] the HTTP side; [`clip`] the camera replaying recorded
+//! footage (loaded by the `footage` crate) and the capture loop; [`storage`]
+//! the snapshot directory.
 
 pub mod clip;
 pub mod config;

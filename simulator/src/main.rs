@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cam_sim::clip::{Clip, ClipCamera, capture_loop};
+use cam_sim::clip::{ClipCamera, capture_loop};
 use cam_sim::{Fault, Faults, SimConfig, Simulator, TlsFiles};
 use clap::Parser;
+use footage::Clip;
 
 /// The camhil desktop simulator: the cam's protocol (SSE events, WebSocket
 /// commands, HIL frame injection, dashboard) on a desktop.

@@ -8,9 +8,10 @@
 //! installs them). Without chromedriver the test says so and passes,
 //! unless `CAMHIL_REQUIRE_BROWSER` is set, as it is in CI.
 
-use cam_sim::clip::{Clip, ClipCamera, capture_loop};
+use cam_sim::clip::{ClipCamera, capture_loop};
 use cam_sim::{SimConfig, Simulator};
 use fantoccini::Locator;
+use footage::Clip;
 
 mod browser;
 
