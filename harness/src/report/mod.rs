@@ -3,6 +3,7 @@
 //! ([`TextReporter`]), and after the run [`junit`] and [`html`] write them
 //! to files.
 
+pub mod filmstrip;
 pub mod html;
 pub mod junit;
 mod plot;
