@@ -304,7 +304,8 @@ fn cell(h: &mut String, f: &FrameRecord, events: &[(String, bool)], zero_ms: f64
             );
         }
         Err(why) => {
-            let _ = write!(h, r#"<div class="missing">no thumbnail: {}</div>"#, escape(&why));
+            let why = escape(&why);
+            let _ = write!(h, r#"<div class="missing" title="{why}">no thumbnail: {why}</div>"#);
         }
     }
     let dt = f.sent_ms - zero_ms;
@@ -391,8 +392,10 @@ pub fn event_strips(r: &ScenarioReport, thumbs: &mut Thumbnails) -> String {
 /// The failure strip of `r` as HTML: an open `<details>` with the frames
 /// of [`failure_window`], times relative to the failing step's end, each
 /// frame that raised an event tagged with it (red for events that arrived
-/// during the step), and a line naming the events that arrived during the
-/// step. Says so when no frame had been injected. Empty when nothing failed.
+/// during the step), and a line naming every event that arrived from the
+/// strip's first frame to the step's end, each said to be during the step
+/// or before it began (an event a step judges may have arrived before it).
+/// Says so when no frame had been injected. Empty when nothing failed.
 pub fn failure_strip(r: &ScenarioReport, thumbs: &mut Thumbnails) -> String {
     let Some(w) = failure_window(r) else {
         return String::new();
@@ -416,32 +419,38 @@ pub fn failure_strip(r: &ScenarioReport, thumbs: &mut Thumbnails) -> String {
     // Events per frame position, for the frames of the strip.
     let mut by_frame: HashMap<usize, Vec<(String, bool)>> = HashMap::new();
     let mut arrived = Vec::new();
+    let since_ms = r.frames[w.frames.start].sent_ms.min(w.started_ms);
     for e in &r.events {
         let at = event_frame(&r.frames, e);
         if let Some(i) = at.filter(|i| w.frames.contains(i)) {
             by_frame.entry(i).or_default().push((event_label(e), during(e)));
         }
-        if during(e) {
+        if e.at_ms >= since_ms && e.at_ms <= w.ended_ms {
             let frame = match at {
                 Some(i) => format!("{} #{}", clip_name(&r.frames[i].clip), r.frames[i].index),
                 None => "no injected frame".into(),
             };
-            arrived.push(format!("{} `{}` at {:.1} ms from {frame}", event_label(e), e.name, e.at_ms));
+            let when = if during(e) { "during the step" } else { "before the step began" };
+            arrived.push(format!("{} `{}` at {:.1} ms ({when}) from {frame}", event_label(e), e.name, e.at_ms));
         }
     }
     let zero = if w.ended_ms.is_finite() { w.ended_ms } else { r.frames[w.frames.end - 1].sent_ms };
     let sent_during = w.frames.clone().filter(|&i| r.frames[i].sent_ms >= w.started_ms).count() + w.omitted;
     let _ = write!(
         h,
-        "<div class=\"meta\">{} frame(s) sent during the step (began {:.1} ms, ended {:.1} ms){}; times relative to its end</div>",
-        sent_during,
+        "<div class=\"meta\">{} sent during the step (began {:.1} ms, ended {:.1} ms){}; times relative to its end</div>",
+        match sent_during {
+            0 => "no frame".to_string(),
+            1 => "1 frame".to_string(),
+            n => format!("{n} frames"),
+        },
         w.started_ms,
         zero,
         if w.omitted > 0 { format!(", the first {} not shown", w.omitted) } else { String::new() }
     );
     let _ = write!(
         h,
-        "<div class=\"meta\">events that arrived during the step: {}</div>",
+        "<div class=\"meta\">events that arrived from {since_ms:.1} ms to the step's end: {}</div>",
         if arrived.is_empty() { "none".to_string() } else { escape(&arrived.join("; ")) }
     );
     h.push_str("<div class=\"strip\">");

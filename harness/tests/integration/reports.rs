@@ -152,7 +152,15 @@ async fn html_report_shows_what_the_cam_saw_around_events_and_failures() {
         .filter_map(|s| s.strip_prefix("frames/synthetic_bright_square-")?.strip_suffix(".jpg")?.parse().ok())
         .collect();
     assert_eq!(square, (10 - filmstrip::FAILURE_BEFORE..=10).collect());
-    assert!(page.contains("events that arrived during the step: none"), "`wants motion`: nothing came");
+    assert!(
+        regex::Regex::new(r"events that arrived from [0-9.]+ ms to the step's end: none").unwrap().is_match(&page),
+        "`wants motion`: nothing came"
+    );
+    let event = &reports.iter().find(|r| r.name == "expects silence during motion").unwrap().events[0];
+    assert!(
+        page.contains(&format!("event id {} `motion` at {:.1} ms (", event.id.as_deref().unwrap(), event.at_ms)),
+        "`quiet please`: the event it judged, with when it arrived"
+    );
     assert!(!page.contains("<script"));
 }
 
@@ -191,9 +199,11 @@ async fn a_frame_gone_or_corrupt_after_the_run_is_a_placeholder() {
     assert!(page.contains("no thumbnail: frame_00010.jpg: "), "the deleted frame is named");
     assert!(page.contains("no thumbnail: not a decodable JPEG"), "the garbled frame says so");
     assert!(
-        regex::Regex::new(r#"<figure class="thumb event"[^>]*><div class="missing">no thumbnail: frame_00010.jpg"#)
-            .unwrap()
-            .is_match(&page),
+        regex::Regex::new(
+            r#"<figure class="thumb event"[^>]*><div class="missing"[^>]*>no thumbnail: frame_00010.jpg"#
+        )
+        .unwrap()
+        .is_match(&page),
         "the event's frame is still outlined"
     );
     // The other frames of the strip still have their thumbnails.
