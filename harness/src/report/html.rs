@@ -44,6 +44,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eef; vertical-align: top; }
 th { color: #667; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td pre { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
 section { background: #fff; border-radius: .6rem; padding: 1rem; margin: 1rem 0; box-shadow: 0 1px 3px #0001; }
 section.failed { border-left: 5px solid #d04030; }
 .failure { background: #fbe6e4; border-radius: .4rem; padding: .6rem .8rem; margin: .7rem 0; }
