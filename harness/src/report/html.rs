@@ -1,11 +1,14 @@
 //! `--report DIR`: a static HTML report, `DIR/index.html`, one self-contained
 //! page: the totals, a table of scenarios, and per scenario its steps and
 //! verdicts, its `change` plot against the threshold with motion events and
-//! ground-truth spans, and its whole timeline.
+//! ground-truth spans, and its whole timeline. [`write()`] adds the frames the
+//! cam saw around each motion event and each failure ([`super::filmstrip`]),
+//! thumbnails in `DIR/frames/`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::filmstrip::{self, Thumbnails};
 use super::plot;
 use crate::runner::{Outcome, ScenarioReport};
 use crate::suite::Summary;
@@ -41,6 +44,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eef; vertical-align: top; }
 th { color: #667; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td pre { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
 section { background: #fff; border-radius: .6rem; padding: 1rem; margin: 1rem 0; box-shadow: 0 1px 3px #0001; }
 section.failed { border-left: 5px solid #d04030; }
 .failure { background: #fbe6e4; border-radius: .4rem; padding: .6rem .8rem; margin: .7rem 0; }
@@ -71,15 +75,30 @@ fn channel(c: Channel) -> (&'static str, &'static str) {
     }
 }
 
-/// The report page for `reports` (in scenario order) and the run's totals.
+/// The report page for `reports` (in scenario order) and the run's totals,
+/// without frame thumbnails (no folder to write them to; [`write()`] has them).
 pub fn page(reports: &[ScenarioReport], summary: &Summary) -> String {
+    render(reports, summary, None)
+}
+
+/// The report page for `reports` (in scenario order) and the run's totals,
+/// with filmstrips ([`super::filmstrip`]): the page is meant for
+/// `dir/index.html`, and its thumbnails are written now into `dir/frames/`
+/// (a frame that cannot be read, decoded or written is a placeholder cell
+/// saying why).
+pub fn page_with_filmstrips(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> String {
+    render(reports, summary, Some(&mut Thumbnails::new(dir)))
+}
+
+fn render(reports: &[ScenarioReport], summary: &Summary, mut thumbs: Option<&mut Thumbnails>) -> String {
     let mut h = String::new();
     let total_ms: f64 = reports.iter().map(|r| r.duration_ms).sum();
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cam-hil report</title><style>{STYLE}</style></head><body>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cam-hil report</title><style>{STYLE}{}</style></head><body>\
          <h1>cam-hil report</h1><div class=\"meta\">{} scenario run(s) on {}</div>\
          <div class=\"totals\"><div><b>{}</b>passed</div><div><b>{}</b>failed</div><div><b>{}</b>skipped</div><div><b>{:.1} s</b>scenario time</div></div>",
+        filmstrip::STYLE,
         reports.len(),
         escape(&reports.first().map_or(String::new(), |r| r.target.clone())),
         summary.passed,
@@ -111,13 +130,13 @@ pub fn page(reports: &[ScenarioReport], summary: &Summary) -> String {
     }
     h.push_str("</table></section>");
     for &i in &order {
-        scenario(&mut h, i, &reports[i]);
+        scenario(&mut h, i, &reports[i], thumbs.as_deref_mut());
     }
     h.push_str("</body></html>\n");
     h
 }
 
-fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
+fn scenario(h: &mut String, i: usize, r: &ScenarioReport, mut thumbs: Option<&mut Thumbnails>) {
     let outcome = r.outcome();
     let passed = outcome != Outcome::Failed;
     let _ = write!(
@@ -132,6 +151,9 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
     );
     if let Some((step, message)) = r.failure() {
         let _ = write!(h, "<div class=\"failure\"><b>{}</b><pre>{}</pre></div>", escape(&step), escape(&message));
+        if let Some(t) = thumbs.as_deref_mut() {
+            h.push_str(&filmstrip::failure_strip(r, t));
+        }
     }
     if let Some(why) = &r.skipped {
         let _ = write!(h, "<div class=\"meta\">skipped: {}</div>", escape(why));
@@ -157,6 +179,9 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
         }
         h.push_str("</table>");
     }
+    if let Some(t) = thumbs {
+        h.push_str(&filmstrip::event_strips(r, t));
+    }
     let _ = write!(
         h,
         "<details{}><summary>timeline ({} entries)</summary><table class=\"timeline\">",
@@ -175,14 +200,16 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport) {
     h.push_str("</table></details></section>");
 }
 
-/// Writes [`page`] to `dir/index.html`, creating `dir`.
+/// Writes [`page_with_filmstrips`] to `dir/index.html` and its frame
+/// thumbnails to `dir/frames/`, creating both.
 ///
 /// # Errors
-/// The folder or file cannot be written.
+/// The folder or `index.html` cannot be written (a thumbnail that cannot be
+/// made is a placeholder on the page, not an error).
 pub fn write(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("index.html");
-    std::fs::write(&path, page(reports, summary)).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&path, page_with_filmstrips(dir, reports, summary)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// One clip of an evaluation report (`cam-hil eval --report DIR`).

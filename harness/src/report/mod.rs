@@ -10,6 +10,7 @@
 //! - [`FileReporter`]: [`junit`] and [`html`] rewritten after every
 //!   scenario, so a run killed halfway leaves its results so far.
 
+pub mod filmstrip;
 pub mod html;
 pub mod junit;
 mod plot;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use cam_hil::report::{Reporter, html, junit};
+use cam_hil::report::{Reporter, filmstrip, html, junit};
 use cam_hil::runner::ScenarioReport;
 use cam_hil::suite::{self, Selection, Summary};
 use cam_hil::target::TargetSpec;
@@ -59,4 +59,195 @@ async fn html_report_has_plots_timelines_and_the_failure() {
 #[test]
 fn escaping() {
     assert_eq!(html::escape(r#"<a href="x">&</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+}
+
+/// Runs scenario `files` on the simulator.
+async fn run_files(files: &[std::path::PathBuf]) -> (Summary, Vec<ScenarioReport>) {
+    let scenarios = suite::load_all(files, &Selection::default()).unwrap();
+    suite::run(&scenarios, &TargetSpec::Sim, &mut Quiet).await
+}
+
+/// Every `frames/…` image the page references, in page order (deduplicated).
+fn thumbnails(page: &str) -> Vec<String> {
+    let mut srcs: Vec<String> = regex::Regex::new(r#"<img src="(frames/[^"]+)""#)
+        .unwrap()
+        .captures_iter(page)
+        .map(|c| c[1].to_string())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    srcs.retain(|s| seen.insert(s.clone()));
+    srcs
+}
+
+/// The fixture indices of the outlined (event) cells of `clip` on the page.
+fn marked(page: &str, clip: &str) -> Vec<usize> {
+    let re = format!(r#"<figure class="thumb (?:event|during)"[^>]*><img src="frames/{clip}-(\d+)\.jpg""#);
+    regex::Regex::new(&re).unwrap().captures_iter(page).map(|c| c[1].parse().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn html_report_shows_what_the_cam_saw_around_events_and_failures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        root.join("../scenarios/highway.toml"),
+        root.join("tests/data/unexpected_event.toml"),
+        root.join("tests/data/never.toml"),
+    ];
+    let (summary, reports) = run_files(&files).await;
+    let dir = tempfile::tempdir().unwrap();
+    html::write(dir.path(), &reports, &summary).unwrap();
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+
+    // Every thumbnail is on disk, a small JPEG.
+    let srcs = thumbnails(&page);
+    assert!(!srcs.is_empty());
+    for src in &srcs {
+        let bytes = std::fs::read(dir.path().join(src)).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(image::guess_format(&bytes).unwrap(), image::ImageFormat::Jpeg, "{src}");
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert!(img.width() <= filmstrip::THUMB_WIDTH && img.width() > 0, "{src}: {}px", img.width());
+    }
+    assert!(!page.contains("no thumbnail"), "every fixture frame is readable");
+
+    // The passing scenario: a strip per motion event (capped), each event's
+    // frame outlined and tagged with its id, its neighbours around it.
+    let highway = reports.iter().find(|r| r.name.starts_with("highway")).unwrap();
+    let events: Vec<_> = highway.events.iter().filter(|e| e.name == "motion").collect();
+    assert!(events.len() > filmstrip::MAX_EVENT_STRIPS);
+    assert!(page.contains(&format!("what the cam saw: {} motion event(s)", events.len())));
+    assert!(page.contains(&format!("… {} more motion event(s) not shown", events.len() - filmstrip::MAX_EVENT_STRIPS)));
+    let expected: Vec<usize> = events[..filmstrip::MAX_EVENT_STRIPS]
+        .iter()
+        .map(|e| highway.frames[filmstrip::event_frame(&highway.frames, e).expect("matched")].index)
+        .collect();
+    assert_eq!(marked(&page, "cdnet_highway"), expected, "each strip outlines its event's frame");
+    let first = events[0];
+    assert!(page.contains(&format!("event id {}", first.id.as_deref().unwrap())));
+    for k in expected[0] - filmstrip::EVENT_CONTEXT..=expected[0] + filmstrip::EVENT_CONTEXT {
+        assert!(srcs.contains(&format!("frames/cdnet_highway-{k}.jpg")), "frame {k} around the first event");
+    }
+    assert!(page.contains("gt motion") && page.contains("motion ack"), "labels and motion acks tagged");
+
+    // The failing scenarios: an open strip up to the failure.
+    assert!(
+        page.contains(
+            "<details class=\"film\" open><summary>what the cam saw up to the failure of step 2 `quiet please`"
+        )
+    );
+    assert!(
+        page.contains(
+            "<details class=\"film\" open><summary>what the cam saw up to the failure of step 2 `wants motion`"
+        )
+    );
+    assert_eq!(
+        marked(&page, "synthetic_bright_square"),
+        [10, 10],
+        "the unexpected event's frame (the square's first), in the failure strip and in its event strip"
+    );
+    // The last FAILURE_BEFORE frames before each failing step (which sent
+    // none): 4..=9 for `wants motion`, 5..=10 for `quiet please`.
+    let square: std::collections::BTreeSet<usize> = srcs
+        .iter()
+        .filter_map(|s| s.strip_prefix("frames/synthetic_bright_square-")?.strip_suffix(".jpg")?.parse().ok())
+        .collect();
+    assert_eq!(square, (10 - filmstrip::FAILURE_BEFORE..=10).collect());
+    assert!(
+        regex::Regex::new(r"events that arrived from [0-9.]+ ms to the step's end: none").unwrap().is_match(&page),
+        "`wants motion`: nothing came"
+    );
+    let event = &reports.iter().find(|r| r.name == "expects silence during motion").unwrap().events[0];
+    assert!(
+        page.contains(&format!("event id {} `motion` at {:.1} ms (", event.id.as_deref().unwrap(), event.at_ms)),
+        "`quiet please`: the event it judged, with when it arrived"
+    );
+    assert!(!page.contains("<script"));
+}
+
+/// A scenario folder with a copy of the bright-square clip (`clip/`) and
+/// `s.toml` replaying frames 0..=12 (one event, on frame 10).
+fn square_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip");
+    std::fs::create_dir(&clip).unwrap();
+    for f in std::fs::read_dir(root.join("../fixtures/synthetic_bright_square")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), clip.join(f.file_name())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"square copy\"\nfixture = \"clip\"\n[[step]]\nreplay = { from = 0, to = 12 }\n[[step]]\nexpect_events = { count = 1 }\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_frame_gone_or_corrupt_after_the_run_is_a_placeholder() {
+    let data = square_copy();
+    let (summary, reports) = run_files(&[data.path().join("s.toml")]).await;
+    assert!(reports[0].passed(), "{:?}", reports[0].failure());
+    // After the run: the event's frame is deleted, the one before it garbled.
+    let clip = data.path().join("clip");
+    std::fs::remove_file(clip.join("frame_00010.jpg")).unwrap();
+    std::fs::write(clip.join("frame_00009.jpg"), b"not a jpeg at all").unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    html::write(out.path(), &reports, &summary).unwrap();
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(page.contains("no thumbnail: frame_00010.jpg: "), "the deleted frame is named");
+    assert!(page.contains("no thumbnail: not a decodable JPEG"), "the garbled frame says so");
+    assert!(
+        regex::Regex::new(
+            r#"<figure class="thumb event"[^>]*><div class="missing"[^>]*>no thumbnail: frame_00010.jpg"#
+        )
+        .unwrap()
+        .is_match(&page),
+        "the event's frame is still outlined"
+    );
+    // The other frames of the strip still have their thumbnails.
+    let srcs = thumbnails(&page);
+    assert_eq!(srcs, ["frames/clip-7.jpg", "frames/clip-8.jpg", "frames/clip-11.jpg", "frames/clip-12.jpg"]);
+    for src in &srcs {
+        assert!(out.path().join(src).is_file());
+    }
+    assert!(!out.path().join("frames/clip-10.jpg").exists());
+}
+
+#[tokio::test]
+async fn a_failure_before_any_frame_says_none_was_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "name = \"no frames\"\n[[step]]\nexpect_events = { count = 1 }\n").unwrap();
+    let (summary, reports) = run_files(&[path]).await;
+    assert!(!reports[0].passed());
+    let out = tempfile::tempdir().unwrap();
+    html::write(out.path(), &reports, &summary).unwrap();
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(page.contains("what the cam saw up to the failure of step 1"));
+    assert!(page.contains("no frame was injected in this scenario."));
+    assert!(!out.path().join("frames").exists(), "no thumbnail written");
+}
+
+#[tokio::test]
+async fn an_event_without_an_id_is_matched_by_frame_sequence() {
+    let data = square_copy();
+    let (_, reports) = run_files(&[data.path().join("s.toml")]).await;
+    let r = &reports[0];
+    let event = r.events.iter().find(|e| e.name == "motion").unwrap();
+    let by_id = filmstrip::event_frame(&r.frames, event).unwrap();
+    assert_eq!(r.frames[by_id].index, 10);
+    // A cam without ids: the latest frame with the event's sequence number
+    // sent no later than the event arrived.
+    let mut frames = r.frames.clone();
+    for f in &mut frames {
+        f.reply.id = None;
+    }
+    let mut anonymous = event.clone();
+    anonymous.id = None;
+    assert_eq!(filmstrip::event_frame(&frames, &anonymous), Some(by_id));
+    anonymous.at_ms = frames[by_id].sent_ms - 1.0;
+    assert_eq!(filmstrip::event_frame(&frames, &anonymous), None, "not from a frame sent after it arrived");
+    assert_eq!(filmstrip::around(&frames, 0, 3), 0..4);
+    assert_eq!(filmstrip::around(&frames, frames.len() - 1, 3), frames.len() - 4..frames.len());
 }
