@@ -18,7 +18,7 @@
 
 use cam_core::storage::NoStorage;
 use cam_core::{Cam, Command, DetectorConfig};
-use cam_sim::clip::Clip;
+use footage::Clip;
 
 /// One frame as the detector saw it.
 #[derive(Debug, Clone, PartialEq)]

@@ -488,7 +488,7 @@ fn eval(
     let mut failed = false;
     let mut entries = Vec::new();
     for dir in dirs {
-        let clip = match cam_sim::clip::Clip::load(dir) {
+        let clip = match footage::Clip::load(dir) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("cam-hil: {e}");

@@ -20,6 +20,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use cam_core::settings::DetectorChange;
+
 use crate::faults::FaultPlan;
 pub use crate::steps::Step;
 
@@ -41,8 +43,9 @@ pub struct Scenario {
     /// `[config] threshold`, applied with `set_threshold` before the steps.
     pub threshold: Option<f64>,
     /// `[config] detector`, applied with `set_detector` before the steps:
-    /// any of the keys in [`cam_core::settings::DETECTOR_KEYS`].
-    pub detector: Option<serde_json::Value>,
+    /// any of the keys in [`cam_core::settings::DETECTOR_KEYS`], checked as
+    /// the cam checks them.
+    pub detector: Option<DetectorChange>,
     /// What the scenario needs of its target.
     pub needs: Needs,
     /// The steps, in order.
@@ -148,7 +151,7 @@ struct RawConfig {
     keepalive_ms: Option<u64>,
     #[serde(default)]
     tls: bool,
-    detector: Option<Spanned<toml::Value>>,
+    detector: Option<Spanned<DetectorChange>>,
     fault_plan: Option<FaultPlan>,
     retry_ms: Option<u64>,
     #[serde(default)]
@@ -208,26 +211,8 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     for step in &steps {
         step.action.needs(&mut needs);
     }
-    let detector = match raw.config.detector {
-        Some(d) => Some(detector_settings(d).map_err(|(span, m)| err(Some(span), m))?),
-        None => None,
-    };
+    let detector = raw.config.detector.map(Spanned::into_inner);
     Ok(Scenario { path: path.to_path_buf(), name, tags: raw.tags, fixture, threshold, detector, needs, steps })
-}
-
-/// `[config] detector` checked against the detector's own settings: the
-/// JSON object sent with `set_detector`.
-fn detector_settings(d: Spanned<toml::Value>) -> Result<serde_json::Value, (Range<usize>, String)> {
-    let span = d.span();
-    let json = serde_json::to_value(d.into_inner()).map_err(|e| (span.clone(), e.to_string()))?;
-    let Some(obj) = json.as_object() else {
-        return Err((span, "`detector` must be a table of detector settings".into()));
-    };
-    let known = ["cell_px", "cell_delta", "compensate_lighting", "lightswitch", "min_motion_frames", "event_gap_ms", "tolerate_shake"];
-    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err((span, format!("unknown field `{k}`, expected one of {}", known.join(", "))));
-    }
-    Ok(json)
 }
 
 /// What steps inherit from their scenario.

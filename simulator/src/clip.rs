@@ -9,7 +9,8 @@ use std::time::Duration;
 use cam_core::camera::{Camera, CapturedFrame};
 /// Re-exported while the harness still imports clips from here; new code
 /// uses the `footage` crate.
-pub use footage::{Clip, ClipError, ClipFrame};
+
+use footage::Clip;
 
 use crate::shared::{Shared, unix_now_ms};
 

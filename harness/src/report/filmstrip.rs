@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use cam_core::fixture::ManifestRow;
-use cam_sim::clip::Clip;
+use footage::Clip;
 use image::DynamicImage;
 use image::codecs::jpeg::JpegEncoder;
 

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cam_core::protocol::FrameReply;
-use cam_sim::clip::Clip;
+use footage::Clip;
 use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::time::timeout_at;

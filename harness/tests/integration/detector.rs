@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use cam_core::DetectorConfig;
 use cam_hil::eval::{self, EvalFrame, Metrics};
 use cam_hil::synth::Spec;
-use cam_sim::clip::Clip;
+use footage::Clip;
 use rstest::rstest;
 
 fn fixture(name: &str) -> PathBuf {

@@ -8,7 +8,8 @@ use cam_hil::record::{Recording, record};
 use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::target::{Endpoint, TargetSpec};
-use cam_sim::clip::{Clip, ClipCamera, capture_loop};
+use cam_sim::clip::{ClipCamera, capture_loop};
+use footage::Clip;
 use cam_sim::{SimConfig, Simulator};
 
 fn square_clip() -> Clip {
