@@ -7,9 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cam_core::camera::{Camera, CapturedFrame};
-/// Re-exported while the harness still imports clips from here; new code
-/// uses the `footage` crate.
-
 use footage::Clip;
 
 use crate::shared::{Shared, unix_now_ms};
