@@ -49,6 +49,10 @@ section { background: #fff; border-radius: .6rem; padding: 1rem; margin: 1rem 0;
 section.failed { border-left: 5px solid #d04030; }
 .failure { background: #fbe6e4; border-radius: .4rem; padding: .6rem .8rem; margin: .7rem 0; }
 .failure pre { margin: .3rem 0 0; white-space: pre-wrap; font-size: .85rem; }
+.failure .kind { font-size: .75rem; color: #8a2219; border: 1px solid #e0a39c; border-radius: .3rem; padding: 0 .35rem; }
+table.diff { margin-top: .5rem; table-layout: fixed; background: #fff; }
+table.diff td { width: 42%; } table.diff td:first-child { width: 16%; }
+table.diff td:nth-child(2) { background: #eaf7ee; } table.diff td:nth-child(3) { background: #fdeeec; }
 .plot svg { width: 100%; height: auto; }
 details { margin-top: .6rem; } summary { cursor: pointer; color: #2f6fde; }
 .timeline td { font-family: ui-monospace, monospace; font-size: .8rem; padding: .1rem .4rem; }
@@ -118,10 +122,11 @@ fn render(reports: &[ScenarioReport], summary: &Summary, mut thumbs: Option<&mut
         let r = &reports[i];
         let _ = write!(
             h,
-            "<tr><td>{}</td><td><a href=\"#s{i}\">{}</a><div class=\"meta\">{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}</td></tr>",
+            "<tr><td>{}</td><td><a href=\"#s{i}\">{}</a><div class=\"meta\">{}{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}</td></tr>",
             badge(r.outcome()),
             escape(&r.name),
             escape(&r.path.display().to_string()),
+            r.skipped.as_ref().map_or(String::new(), |why| format!("<br>skipped: {}", escape(why))),
             escape(&r.tags.join(", ")),
             r.steps.len(),
             r.events.len(),
@@ -149,8 +154,25 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport, mut thumbs: Option<&mu
         escape(&r.target),
         r.duration_ms
     );
-    if let Some((step, message)) = r.failure() {
-        let _ = write!(h, "<div class=\"failure\"><b>{}</b><pre>{}</pre></div>", escape(&step), escape(&message));
+    if let Some((step, failure)) = r.failed() {
+        let _ = write!(
+            h,
+            "<div class=\"failure\"><b>{}</b> <span class=\"kind\">{}</span><pre>{}</pre>",
+            escape(step),
+            escape(failure.kind.name()),
+            escape(&failure.message)
+        );
+        if let Some(m) = failure.mismatch_values() {
+            let _ = write!(
+                h,
+                "<table class=\"diff\"><tr><th>at</th><th>expected</th><th>actual</th></tr>\
+                 <tr><td><code>{}</code></td><td><pre>{}</pre></td><td><pre>{}</pre></td></tr></table>",
+                escape(if m.path.is_empty() { "the reply" } else { &m.path }),
+                escape(&m.expected),
+                escape(&m.actual)
+            );
+        }
+        h.push_str("</div>");
         if let Some(t) = thumbs.as_deref_mut() {
             h.push_str(&filmstrip::failure_strip(r, t));
         }

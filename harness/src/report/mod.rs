@@ -78,12 +78,19 @@ pub struct TextReporter<W: Write> {
     multi: Option<indicatif::MultiProgress>,
     bars: HashMap<usize, indicatif::ProgressBar>,
     running: HashMap<usize, Running>,
+    slow: Duration,
 }
 
 impl<W: Write> TextReporter<W> {
     /// Plain lines to `out` (off a terminal).
     pub fn new(out: W) -> Self {
-        Self { out, multi: None, bars: HashMap::new(), running: HashMap::new() }
+        Self { out, multi: None, bars: HashMap::new(), running: HashMap::new(), slow: SLOW_STEP }
+    }
+
+    /// `SLOW` lines after `slow` of waiting, and after each further `slow`
+    /// (default [`SLOW_STEP`]).
+    pub fn slow_after(self, slow: Duration) -> Self {
+        Self { slow, ..self }
     }
 
     /// Lines to `out` with a status line per running scenario drawn by
@@ -234,11 +241,11 @@ impl<W: Write> Reporter for TextReporter<W> {
         let mut lines = String::new();
         for r in self.running.values_mut() {
             let waited = r.since.elapsed();
-            let due = SLOW_STEP * (r.slow_lines + 1);
+            let due = self.slow * (r.slow_lines + 1);
             if waited >= due {
                 r.slow_lines += 1;
                 let what = r.progress.clone().unwrap_or_else(|| format!("waiting for {}", r.waits_for));
-                lines.push_str(&format!("SLOW [>{:>3} s] {}: {}: {what}\n", due.as_secs(), r.scenario, r.label));
+                lines.push_str(&format!("SLOW [>{:>3} s] {}: {}: {what}\n", waited.as_secs(), r.scenario, r.label));
             }
         }
         if !lines.is_empty() {
@@ -403,5 +410,75 @@ impl Reporter for FileReporter {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step_started(run: usize) -> RunEvent {
+        RunEvent::StepStarted {
+            run,
+            scenario: "highway".into(),
+            index: 2,
+            label: "step 2 (expect_events, line 9)".into(),
+            waits_for: "exactly 3 `motion` event(s)".into(),
+        }
+    }
+
+    #[test]
+    fn off_a_terminal_a_waiting_step_gets_slow_lines_until_it_ends() {
+        let mut out = Vec::new();
+        {
+            let mut r = TextReporter::new(&mut out).slow_after(Duration::ZERO);
+            r.event(&step_started(0));
+            r.tick();
+            r.event(&RunEvent::StepProgress { run: 0, scenario: "highway".into(), index: 2, text: "frame 3 of 9".into() });
+            r.tick();
+            r.event(&RunEvent::StepFinished {
+                run: 0,
+                scenario: "highway".into(),
+                index: 2,
+                label: "step 2 (expect_events, line 9)".into(),
+                failure: None,
+                ms: 1.0,
+            });
+            r.tick();
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("highway: step 2 (expect_events, line 9): waiting for exactly 3 `motion` event(s)"));
+        assert!(lines[1].starts_with("SLOW [") && lines[1].ends_with(": frame 3 of 9"), "{text}");
+    }
+
+    #[test]
+    fn json_lines_follow_libtest_with_steps_between() {
+        let mut out = Vec::new();
+        {
+            let mut r = JsonReporter::new(&mut out);
+            r.event(&RunEvent::RunStarted { scenarios: 1 });
+            r.event(&step_started(0));
+            let failure = crate::outcome::Failure::differs("sent x", "$.ok", "true", "false");
+            r.event(&RunEvent::StepFinished {
+                run: 0,
+                scenario: "highway".into(),
+                index: 2,
+                label: "step 2".into(),
+                failure: Some(failure),
+                ms: 1500.0,
+            });
+            let summary = Summary { passed: 0, failed: 1, skipped: 0, cancelled: 0 };
+            r.event(&RunEvent::RunFinished { summary, interrupted: false });
+        }
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0], json!({"type": "suite", "event": "started", "test_count": 1}));
+        assert_eq!((&lines[1]["type"], &lines[1]["event"]), (&json!("step"), &json!("started")));
+        let failed = &lines[2];
+        assert_eq!((&failed["event"], &failed["kind"], &failed["path"]), (&json!("failed"), &json!("mismatch"), &json!("$.ok")));
+        assert_eq!((&failed["expected"], &failed["actual"], &failed["exec_time"]), (&json!("true"), &json!("false"), &json!(1.5)));
+        assert_eq!((&lines[3]["event"], &lines[3]["failed"]), (&json!("failed"), &json!(1)));
     }
 }

@@ -12,7 +12,7 @@ pub const KIND: Kind = Kind {
     keywords: &["config"],
     modifiers: &[],
     example: r#"[[step]]
-config = { threshold = 0.5 }                       # set_threshold mid-scenario
+config = { threshold = 0.2 }   # sent as set_threshold; the ack must be ok
 "#,
     parse,
 };

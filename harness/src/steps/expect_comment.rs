@@ -13,8 +13,8 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_comment"],
     modifiers: &[],
     example: r#"[[step]]
-expect_comment = { text = "keepalive" }            # an SSE comment `: keepalive` arrives
-timeout_ms = 3000
+expect_comment = { text = "keepalive" }   # the next comment after the step starts
+timeout_ms = 16000                        # the protocol's 15 s period, plus slack
 "#,
     parse,
 };

@@ -13,7 +13,7 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_console"],
     modifiers: &[],
     example: r#"[[step]]
-expect_console = { regex = 'motion frame=\d+' }    # a line on the board's serial console
+expect_console = { regex = '^cam-fw: motion id=[0-9a-f]{8}-\d+ frame=11 ' }
 "#,
     parse,
 };

@@ -17,10 +17,10 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_events"],
     modifiers: &[],
     example: r#"[[step]]
-expect_events = { count = 1, fields = { change = { range = [0.05, 1] } }, first = { frame = 11 } }
+expect_events = { event = "motion", count = 1, first = { count = 1, frame = 11 } }
 
 [[step]]
-expect_events = { event = "motion", min = 1, max = 3, within_ms = 500 }
+expect_events = { min = 100, fields = { change = { range = [0.05, 1.0] } }, last = { count = 209 } }
 "#,
     parse,
 };

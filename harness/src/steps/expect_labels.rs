@@ -18,7 +18,10 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_labels"],
     modifiers: &[],
     example: r#"[[step]]
-expect_labels = { tolerance = 2, min_run = 3 }     # events agree with labels.csv
+expect_labels = {}                           # judge every labelled frame injected so far
+
+[[step]]
+expect_labels = { tolerance = 2, min_run = 3 }
 "#,
     parse,
 };

@@ -14,7 +14,10 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_no_event"],
     modifiers: &[],
     example: r#"[[step]]
-expect_no_event = { for_ms = 300 }                 # caught up, then quiet for 300 ms more
+expect_no_event = {}                 # none once the stream has caught up
+
+[[step]]
+expect_no_event = { for_ms = 300 }   # and none for 300 ms more (less than the step's timeout)
 "#,
     parse,
 };

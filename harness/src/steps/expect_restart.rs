@@ -15,7 +15,10 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_restart"],
     modifiers: &[],
     example: r#"[[step]]
-expect_restart = { max_lost = 0 }                  # a reboot, announced, nothing acked lost
+expect_restart = {}                 # a `restart` event; no acked event lost in the reboot
+
+[[step]]
+expect_restart = { max_lost = 3 }   # ... or at most 3 lost
 "#,
     parse,
 };

@@ -14,7 +14,7 @@ pub const KIND: Kind = Kind {
     keywords: &["expect_snapshot"],
     modifiers: &[],
     example: r#"[[step]]
-expect_snapshot = { frame = 9 }                    # the last `saved` file is fixture frame 9
+expect_snapshot = { frame = 4 }
 "#,
     parse,
 };

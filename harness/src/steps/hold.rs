@@ -17,7 +17,13 @@ pub const KIND: Kind = Kind {
     keywords: &["hold"],
     modifiers: &[],
     example: r#"[[step]]
-hold = { sse = 1, stalled_sse = 1, ws = 1, idle = 1 }   # extra clients, kept to the end
+hold = { sse = 1 }           # SSE clients that read everything (each must get 200)
+
+[[step]]
+hold = { stalled_sse = 1 }   # SSE clients that never read past the headers
+
+[[step]]
+hold = { ws = 1, idle = 1 }  # silent WebSockets (each upgraded), TCP connections that never send a byte
 "#,
     parse,
 };

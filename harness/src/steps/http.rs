@@ -19,14 +19,25 @@ pub const KIND: Kind = Kind {
     keywords: &["http"],
     modifiers: &["expect_status", "expect_json", "expect_content_type"],
     example: r#"[[step]]
-http = { path = "/status" }                        # GET with the target's token
+http = { path = "/status" }                      # method defaults to GET
 expect_status = 200
-expect_content_type = "application/json"
-expect_json = { ok = true }
+expect_content_type = "application/json"         # prefix match
+expect_json = { trigger_count = 0, frames = 10 }
 
 [[step]]
-http = { method = "POST", path = "/hil/frame", body = "not a jpeg", close = true }
+http = { method = "POST", path = "/hil/frame", body = "not a JPEG" }
 expect_status = 400
+
+[[step]]
+http = { path = "/status", close = true }      # Connection: close: the cam closes it after the reply
+
+[[step]]
+http = { path = "/events", no_token = true }   # no token at all
+expect_status = 401
+
+[[step]]
+http = { path = "/status", token = "wrong", token_in = "query" }   # this token, as ?token=
+expect_status = 401
 "#,
     parse,
 };

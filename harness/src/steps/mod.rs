@@ -380,3 +380,41 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// Every kind's example loads, holds only steps of that kind, and is in
+    /// `docs/scenarios.md` as it is: a step kind is its module plus its docs.
+    #[test]
+    fn every_kind_has_a_loading_example_that_the_docs_show() {
+        let docs = std::fs::read_to_string(root().join("docs/scenarios.md")).unwrap();
+        for kind in KINDS {
+            let src = format!("fixture = \"../fixtures/synthetic_bright_square\"\n{}", kind.example);
+            let s = crate::scenario::parse(&root().join("scenarios/example.toml"), &src)
+                .unwrap_or_else(|e| panic!("the example of `{}` does not load: {e}", kind.name()));
+            assert!(s.steps.iter().all(|step| step.action.kind() == kind.name()), "{}", kind.name());
+            let block = format!("```toml\n{}```\n", kind.example);
+            assert!(docs.contains(&block), "docs/scenarios.md lacks the example of `{}`:\n{block}", kind.name());
+        }
+    }
+
+    #[test]
+    fn keys_belong_to_one_kind_each_except_shared_modifiers() {
+        let mut keywords: Vec<&str> = KINDS.iter().flat_map(|k| k.keywords.iter().copied()).collect();
+        let n = keywords.len();
+        keywords.sort_unstable();
+        keywords.dedup();
+        assert_eq!(keywords.len(), n, "an action key chooses one kind");
+        for k in KINDS {
+            for m in k.modifiers {
+                assert!(!keywords.contains(m) && !COMMON.contains(m), "`{m}` of `{}` is also an action", k.name());
+            }
+        }
+    }
+}

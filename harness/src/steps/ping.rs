@@ -12,7 +12,7 @@ pub const KIND: Kind = Kind {
     keywords: &["ping"],
     modifiers: &[],
     example: r#"[[step]]
-ping = "are you there"                             # the pong must echo it
+ping = "are you there"                 # the pong must carry the same payload
 "#,
     parse,
 };

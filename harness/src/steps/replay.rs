@@ -19,10 +19,13 @@ pub const KIND: Kind = Kind {
     keywords: &["replay"],
     modifiers: &[],
     example: r#"[[step]]
-replay = { from = 0, to = 9 }                     # the scenario's fixture, frames 0..=9, each once acked
+replay = { from = 0, to = 9 }                        # manifest rows 0..=9, each as soon as the previous is acked
 
 [[step]]
-replay = { fixture = "../fixtures/synthetic_bright_square", pace = "recorded", speed = 4.0 }
+replay = { from = 10, to = 19, pace = "recorded", speed = 2.0 }  # at the recorded timing, twice as fast
+
+[[step]]
+replay = { fixture = "../fixtures/synthetic_bright_square" }  # another clip, all of it
 "#,
     parse,
 };

@@ -17,24 +17,24 @@ pub const KIND: Kind = Kind {
     keywords: &["send", "send_text", "send_binary", "send_raw_text"],
     modifiers: &["expect_ack", "expect_close", "repeat"],
     example: r#"[[step]]
-send = { cmd = "set_threshold", value = 0.2 }      # a TOML table, sent as JSON text
-expect_ack = { ok = true, threshold = 0.2 }        # a JSON subset match
+send = { cmd = "set_threshold", value = 0.3 }   # a TOML table, sent as JSON
+expect_ack = { ok = true, threshold = 0.3 }
 
 [[step]]
-send_text = "{not json"                            # text as it is
+send_text = "{oops"                             # sent as it is
 expect_ack = { error = "bad json" }
 
 [[step]]
-send_text = "x"
-repeat = 70000                                     # 70,000 bytes: over the message limit
-expect_close = 1009
+send_text = " "
+repeat = 16385                        # the text repeated: 16385 bytes
+expect_close = 1009                   # the cam must close with this code
 
 [[step]]
-send_binary = [1, 2, 3]
-expect_close = 1003
+send_binary = [1, 2, 3]               # a binary frame
+expect_ack = { error = "bad json" }
 
 [[step]]
-send_raw_text = [255, 254]                         # a text frame that is not UTF-8
+send_raw_text = [123, 255, 254, 125]  # a text frame that is not UTF-8
 expect_close = 1007
 "#,
     parse,

@@ -12,13 +12,13 @@ pub const KIND: Kind = Kind {
     keywords: &["sse_connect"],
     modifiers: &[],
     example: r#"[[step]]
-sse_connect = {}                                   # Last-Event-ID: the last id received
+sse_connect = {}                       # reconnect with Last-Event-ID = last id received
 
 [[step]]
-sse_connect = { resume = false }                   # no Last-Event-ID
+sse_connect = { last_event_id = "3f9a0c12-3" }  # ... or this one
 
 [[step]]
-sse_connect = { last_event_id = "0" }              # this Last-Event-ID
+sse_connect = { resume = false }       # ... or none
 "#,
     parse,
 };

@@ -11,7 +11,7 @@ pub const KIND: Kind = Kind {
     keywords: &["sse_disconnect"],
     modifiers: &[],
     example: r#"[[step]]
-sse_disconnect = {}                                # the client goes away without a word
+sse_disconnect = {}                    # the client goes away without a word
 "#,
     parse,
 };

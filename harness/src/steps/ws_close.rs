@@ -11,7 +11,7 @@ pub const KIND: Kind = Kind {
     keywords: &["ws_close"],
     modifiers: &[],
     example: r#"[[step]]
-ws_close = {}                                      # close handshake; the cam must answer it
+ws_close = {}                          # the cam must answer the close
 "#,
     parse,
 };

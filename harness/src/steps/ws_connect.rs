@@ -15,15 +15,15 @@ pub const KIND: Kind = Kind {
     keywords: &["ws_connect"],
     modifiers: &["expect_status", "expect_reset"],
     example: r#"[[step]]
-ws_connect = {}                                    # (re)open /control with the target's token
+ws_connect = { no_token = true }       # the upgrade must be refused...
+expect_status = 401                    # ...with this HTTP status
 
 [[step]]
-ws_connect = { no_token = true }                   # or token = "wrong", token_in = "query"
-expect_status = 401                                # the upgrade must be refused so
+ws_connect = { token_in = "query" }    # must succeed (token as ?token=)
 
 [[step]]
-ws_connect = {}
-expect_reset = true                                # no free connection slot: the cam resets it
+ws_connect = {}                        # a client more (the open one stays)...
+expect_reset = true                    # ...that the cam resets before answering (no free slot); one try
 "#,
     parse,
 };

@@ -66,6 +66,22 @@ const SQUARE: &str = "fixture = \"../../../fixtures/synthetic_bright_square\"\n"
 #[case::orphan_ack("[[step]]\nreplay = {}\nexpect_ack = { ok = true }\n", 2, "`expect_ack` belongs with `send`")]
 #[case::bad_toml("[[step]\nreplay = {}\n", 2, "")]
 #[case::bad_threshold("[config]\nthreshold = 2.0\n[[step]]\nreplay = {}\n", 3, "threshold must be in [0, 1]")]
+#[case::quiet_span_longer_than_its_timeout(
+    "[[step]]\ntimeout_ms = 2000\nexpect_no_event = { for_ms = 2000 }\n",
+    4,
+    "`for_ms` 2000 is not shorter than the step's timeout of 2000 ms"
+)]
+#[case::recorded_pace_longer_than_its_timeout(
+    "[[step]]\nreplay = { pace = \"recorded\", speed = 0.2 }\n",
+    3,
+    "at recorded pace (speed 0.2) frames 0..=19 take 19000 ms, not less than the step's timeout of 10000 ms"
+)]
+#[case::bad_detector_setting(
+    "[config]\ndetector = { cell_delta = 300 }\n[[step]]\nreplay = {}\n",
+    3,
+    "`cell_delta` must be a whole number in 0–255"
+)]
+#[case::unknown_detector_setting("[config]\ndetector = { cell_size = 8 }\n[[step]]\nreplay = {}\n", 3, "cell_size")]
 fn malformed_scenarios_name_the_line(#[case] body: &str, #[case] line: usize, #[case] message: &str) {
     let path = data("inline.toml");
     let src = format!("{SQUARE}{body}");
@@ -73,6 +89,31 @@ fn malformed_scenarios_name_the_line(#[case] body: &str, #[case] line: usize, #[
     assert_eq!(e.line, line, "{e}");
     assert!(e.message.contains(message), "{e}");
     assert!(e.to_string().starts_with(&format!("{}:{line}:", path.display())), "{e}");
+}
+
+#[test]
+fn a_manifest_with_a_header_and_no_rows_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    std::fs::write(dir.path().join("empty/manifest.csv"), "file,t_ms,src_frame\n").unwrap();
+    let path = dir.path().join("s.toml");
+    let e = scenario::parse(&path, "fixture = \"empty\"\n[[step]]\nreplay = {}\n").unwrap_err();
+    assert_eq!((e.line, e.col), (1, 11), "{e}");
+    assert!(e.message.contains("manifest.csv lists no frame (a header and no rows)"), "{e}");
+    let e = scenario::parse(&path, "[[step]]\nreplay = { fixture = \"empty\", to = 0 }\n").unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+    assert!(e.message.contains("lists no frame"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failure_is_typed_with_where_what_was_expected_and_what_came() {
+    let report = run("wrong_ack.toml").await;
+    let (_, failure) = report.failed().expect("the scenario must fail");
+    let m = failure.mismatch_values().unwrap_or_else(|| panic!("a mismatch: {failure:?}"));
+    assert_eq!((m.path.as_str(), m.expected.as_str(), m.actual.as_str()), ("$.counters", "\"cleared\"", "\"reset\""));
+    let report = run("never.toml").await;
+    let (_, failure) = report.failed().unwrap();
+    assert_eq!(failure.kind.name(), "mismatch", "{failure:?}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod failures;
 mod faults;
 mod record;
 mod reports;
+mod runs;
 mod scenarios;
 mod sse_framing;
 mod transcript;

@@ -251,3 +251,37 @@ async fn an_event_without_an_id_is_matched_by_frame_sequence() {
     assert_eq!(filmstrip::around(&frames, 0, 3), 0..4);
     assert_eq!(filmstrip::around(&frames, frames.len() - 1, 3), frames.len() - 4..frames.len());
 }
+
+/// A scenario the target cannot run is a skip with its reason in every
+/// report: the text line, JUnit's `<skipped message=…>`, the HTML badge; a
+/// mismatch shows expected and actual side by side.
+#[tokio::test]
+async fn skips_and_side_by_side_mismatches_in_every_report() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [root.join("../scenarios/limits.toml"), root.join("tests/data/wrong_ack.toml")];
+    let (summary, reports) = run_files(&files).await;
+    assert_eq!((summary.passed, summary.failed, summary.skipped), (0, 1, 1));
+    let skipped = reports.iter().find(|r| r.skipped.is_some()).unwrap();
+    let why = skipped.skipped.as_deref().unwrap();
+    assert!(why.contains("connection limits"), "{why}");
+
+    let text = cam_hil::report::scenario_text(skipped);
+    assert!(text.starts_with("SKIP ") && text.contains(why), "{text}");
+    assert_eq!(cam_hil::report::summary_text(&summary, false), "0 passed, 1 failed, 1 skipped");
+
+    let xml = junit::to_xml(&reports).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let case = parsed.test_suites[0].test_cases.iter().find(|c| c.name.as_str() == skipped.name).unwrap();
+    let quick_junit::TestCaseStatus::Skipped { message, .. } = &case.status else { panic!("{:?}", case.status) };
+    assert_eq!(message.as_ref().map(|m| m.as_str()), Some(why));
+
+    let page = html::page(&reports, &summary);
+    assert!(page.contains(r#"<span class="badge skip">SKIP</span>"#), "a skip badge");
+    assert!(page.contains(&format!("skipped: {}", html::escape(why))), "with its reason");
+    assert!(page.contains(r#"<table class="diff">"#), "expected and actual side by side");
+    assert!(page.contains("<code>$.counters</code>"), "at the JSON path");
+
+    let failing = reports.iter().find(|r| r.skipped.is_none()).unwrap();
+    let text = cam_hil::report::scenario_text(failing);
+    assert!(text.contains("    at       $.counters\n    expected \"cleared\"\n    actual   \"reset\"\n"), "{text}");
+}
