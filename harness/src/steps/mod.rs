@@ -61,6 +61,7 @@ kinds! {
     config,
     expect_console,
     expect_snapshot,
+    expect_latest_frame,
     http,
 }
 
