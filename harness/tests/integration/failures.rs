@@ -116,6 +116,20 @@ async fn a_failure_is_typed_with_where_what_was_expected_and_what_came() {
     assert_eq!(failure.kind.name(), "mismatch", "{failure:?}");
 }
 
+#[tokio::test]
+async fn a_latest_frame_that_is_another_fixture_frame_is_named() {
+    let src = "fixture = \"../../../fixtures/synthetic_bright_square\"\n\
+               [[step]]\nreplay = { from = 0, to = 11 }\n[[step]]\nexpect_latest_frame = { frame = 2 }\n";
+    let s = scenario::parse(&data("inline.toml"), src).unwrap();
+    let target = TargetSpec::Sim.open(&s.needs).await.unwrap();
+    let report = runner::run(&s, target.as_ref(), &RunEnv::default()).await;
+    let (step, failure) = report.failed().expect("frame 11 is the latest, not 2");
+    assert!(step.contains("expect_latest_frame"), "{step}");
+    let m = failure.mismatch_values().unwrap();
+    // Frames 10 to 14 of the clip are the same picture: the first is named.
+    assert_eq!(m.actual, "fixture frame 10", "{failure}");
+}
+
 #[test]
 fn a_missing_fixture_is_refused() {
     let e = scenario::parse(&data("inline.toml"), "fixture = \"nope\"\n[[step]]\nreplay = {}\n").unwrap_err();
