@@ -5,7 +5,7 @@
 //! The plan belongs to the scenario, not to any cam: a target that can
 //! inject faults says so ([`crate::target::Serves::faults`]) and applies
 //! the plan its own way; today that is the simulator, which starts with
-//! the plan (`cam_sim::FaultPlan`). Other targets skip such a scenario,
+//! the plan ([`crate::target`]'s `sim` module converts it). Other targets skip such a scenario,
 //! saying why.
 
 use serde::Deserialize;
