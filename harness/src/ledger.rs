@@ -252,7 +252,12 @@ impl Ledger {
     /// lost ([`FailureKind::SseRules`]).
     pub fn expect_restart(&mut self, max_lost: usize) -> Result<(), Failure> {
         if self.restarts.len() == self.restarts_expected {
-            return Err(Failure::differs("the SSE stream", "restart events", "one", "none: the stream shows no reboot"));
+            return Err(Failure::differs(
+                "the SSE stream",
+                "restart events",
+                "one",
+                "none: the stream shows no reboot",
+            ));
         }
         self.restarts_expected = self.restarts.len();
         let lost: Vec<EventId> = self.lost().into_iter().filter(|id| !self.lost_accepted.contains(id)).collect();

@@ -353,10 +353,8 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("cam-hil: stopping: the running scenarios end, their targets stop, the reports are written");
         let _ = cancel_tx.send(true);
     });
-    let files = std::sync::Arc::new(std::sync::Mutex::new(report::FileReporter::new(
-        args.junit.clone(),
-        args.report.clone(),
-    )));
+    let files =
+        std::sync::Arc::new(std::sync::Mutex::new(report::FileReporter::new(args.junit.clone(), args.report.clone())));
     let mut reporters: Vec<Box<dyn report::Reporter>> = vec![Box::new(Shared(files.clone()))];
     reporters.push(match args.message_format {
         MessageFormat::Json => Box::new(report::JsonReporter::new(std::io::stdout())),

@@ -84,8 +84,7 @@ impl Matcher {
     }
 
     fn check_at(&self, path: &str, actual: &Value) -> Result<(), Mismatch> {
-        let fail =
-            |what: String| Err(Mismatch { path: path.to_string(), expected: what, actual: actual.to_string() });
+        let fail = |what: String| Err(Mismatch { path: path.to_string(), expected: what, actual: actual.to_string() });
         match self {
             Matcher::Exact(v) => match (v.as_f64(), actual.as_f64()) {
                 (Some(a), Some(b)) if a == b => Ok(()),

@@ -179,7 +179,10 @@ pub fn panic_failure(payload: &(dyn std::any::Any + Send)) -> Failure {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic with a non-text payload".into());
     let location = LAST_PANIC.with(|l| l.borrow_mut().take()).unwrap_or_else(|| "unknown location".into());
-    Failure::new(FailureKind::Panicked { location: location.clone() }, format!("the harness panicked at {location}: {text}"))
+    Failure::new(
+        FailureKind::Panicked { location: location.clone() },
+        format!("the harness panicked at {location}: {text}"),
+    )
 }
 
 thread_local! {

@@ -248,7 +248,8 @@ pub async fn run_on(
                     path: s.path.clone(),
                     target: target.to_string(),
                 });
-                let env = RunEnv { clips: clips.clone(), progress: Progress::new(events_tx.clone(), run, name.clone()) };
+                let env =
+                    RunEnv { clips: clips.clone(), progress: Progress::new(events_tx.clone(), run, name.clone()) };
                 let mut report = run_one(s, target, &env).await;
                 report.name = name;
                 // Only a board is retired: a fresh-per-scenario target

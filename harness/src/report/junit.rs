@@ -33,10 +33,8 @@ pub fn to_xml(reports: &[ScenarioReport]) -> Result<String, String> {
                     format!("\nat       {}\nexpected {}\nactual   {}\n", m.path, m.expected, m.actual)
                 });
                 let timeline: Vec<String> = r.timeline.tail(FAILURE_CONTEXT).iter().map(|e| e.to_string()).collect();
-                status.set_description(format!(
-                    "{step}\n{message}\n{side_by_side}\ntimeline:\n{}",
-                    timeline.join("\n")
-                ));
+                status
+                    .set_description(format!("{step}\n{message}\n{side_by_side}\ntimeline:\n{}", timeline.join("\n")));
                 status
             }
         };

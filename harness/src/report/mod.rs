@@ -131,9 +131,9 @@ pub fn scenario_text(r: &ScenarioReport) -> String {
         return text;
     }
     let verdict = if r.passed() { "PASS" } else { "FAIL" };
-    let latency = r.latency().map_or(String::new(), |(_, p50, p99, max)| {
-        format!(", latency p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms")
-    });
+    let latency = r
+        .latency()
+        .map_or(String::new(), |(_, p50, p99, max)| format!(", latency p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms"));
     let _ = writeln!(
         text,
         "{verdict} {} ({}; {} step(s), {} event(s), {:.0} ms{latency})",
@@ -434,7 +434,12 @@ mod tests {
             let mut r = TextReporter::new(&mut out).slow_after(Duration::ZERO);
             r.event(&step_started(0));
             r.tick();
-            r.event(&RunEvent::StepProgress { run: 0, scenario: "highway".into(), index: 2, text: "frame 3 of 9".into() });
+            r.event(&RunEvent::StepProgress {
+                run: 0,
+                scenario: "highway".into(),
+                index: 2,
+                text: "frame 3 of 9".into(),
+            });
             r.tick();
             r.event(&RunEvent::StepFinished {
                 run: 0,
@@ -477,8 +482,14 @@ mod tests {
         assert_eq!(lines[0], json!({"type": "suite", "event": "started", "test_count": 1}));
         assert_eq!((&lines[1]["type"], &lines[1]["event"]), (&json!("step"), &json!("started")));
         let failed = &lines[2];
-        assert_eq!((&failed["event"], &failed["kind"], &failed["path"]), (&json!("failed"), &json!("mismatch"), &json!("$.ok")));
-        assert_eq!((&failed["expected"], &failed["actual"], &failed["exec_time"]), (&json!("true"), &json!("false"), &json!(1.5)));
+        assert_eq!(
+            (&failed["event"], &failed["kind"], &failed["path"]),
+            (&json!("failed"), &json!("mismatch"), &json!("$.ok"))
+        );
+        assert_eq!(
+            (&failed["expected"], &failed["actual"], &failed["exec_time"]),
+            (&json!("true"), &json!("false"), &json!(1.5))
+        );
         assert_eq!((&lines[3]["event"], &lines[3]["failed"]), (&json!("failed"), &json!(1)));
     }
 }

@@ -278,7 +278,6 @@ impl ClipCache {
     }
 }
 
-
 /// A scenario run in progress: the target and the clients talking to it,
 /// each part of the run's state apart.
 pub struct Session<'a> {

@@ -175,7 +175,10 @@ impl SseSession {
                 expected: "none".into(),
                 actual: format!("{}{}", new.len(), summarize(&new)),
             };
-            Err(Failure::new(FailureKind::Mismatch(m), format!("expected no event, {} arrived{}", new.len(), summarize(&new))))
+            Err(Failure::new(
+                FailureKind::Mismatch(m),
+                format!("expected no event, {} arrived{}", new.len(), summarize(&new)),
+            ))
         }
     }
 

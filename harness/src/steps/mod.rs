@@ -213,7 +213,9 @@ impl<'a> StepTable<'a> {
                 let inner = e.span().map(|s| s.start + span.start..s.end + span.start);
                 self.error(inner.or(Some(span.clone())), e.message().to_string())
             }),
-            Err(_) => T::deserialize(value.into_inner()).map_err(|e| self.error(Some(span.clone()), e.message().into())),
+            Err(_) => {
+                T::deserialize(value.into_inner()).map_err(|e| self.error(Some(span.clone()), e.message().into()))
+            }
         };
         parsed.map(|v| Some((v, span)))
     }
@@ -290,7 +292,10 @@ pub(crate) fn parse(
         [] => return Err(at(span, format!("this step has no action: give exactly one of {}", action_list()))),
         many => {
             let names: Vec<&str> = many.iter().map(|(k, _)| *k).collect();
-            return Err(at(span, format!("this step has more than one action ({}): give exactly one", names.join(", "))));
+            return Err(at(
+                span,
+                format!("this step has more than one action ({}): give exactly one", names.join(", ")),
+            ));
         }
     };
     let keyword = kind.keywords.iter().find(|k| **k == keyword).copied().unwrap_or(kind.name());

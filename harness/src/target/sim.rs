@@ -23,7 +23,8 @@ pub const SIM_TOKEN: &str = "camhil-sim-token";
 pub async fn open(needs: &Needs) -> Result<Box<dyn Target>, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temp folder: {e}"))?;
     let token = needs.token.then(|| SIM_TOKEN.to_string());
-    let mut config = SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..SimConfig::default() };
+    let mut config =
+        SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..SimConfig::default() };
     if let Some(k) = needs.keepalive {
         config.keepalive = k;
     }

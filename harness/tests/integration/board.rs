@@ -57,7 +57,8 @@ async fn a_panic_on_the_console_fails_the_scenario_with_the_lines_around_it() {
     let s = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bright_square.toml")).unwrap();
     let t = target.open(&s.needs).await.unwrap();
     let report = runner::run(&s, t.as_ref(), &RunEnv::default()).await;
-    let (step, message) = report.failure().unwrap_or_else(|| panic!("a panic must fail the scenario: {:#?}", report.timeline.entries));
+    let (step, message) =
+        report.failure().unwrap_or_else(|| panic!("a panic must fail the scenario: {:#?}", report.timeline.entries));
     assert!(step.starts_with("step 1 (replay"), "{step}");
     assert!(message.starts_with("the board's console shows a panic:"), "{message}");
     assert!(message.contains("| ====================== PANIC ======================"), "{message}");

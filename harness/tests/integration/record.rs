@@ -9,8 +9,8 @@ use cam_hil::runner::{self, RunEnv};
 use cam_hil::scenario;
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_sim::clip::{ClipCamera, capture_loop};
-use footage::Clip;
 use cam_sim::{SimConfig, Simulator};
+use footage::Clip;
 
 fn square_clip() -> Clip {
     Clip::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/synthetic_bright_square")).unwrap()

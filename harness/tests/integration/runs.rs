@@ -160,7 +160,10 @@ fn sigterm_and_ctrl_c_stop_the_run_cleanly_and_write_the_reports() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(130), "signal {signal}");
         let last = rest.last().expect("a closing line");
-        assert_eq!((&last["type"], &last["event"], &last["interrupted"]), (&"suite".into(), &"failed".into(), &true.into()));
+        assert_eq!(
+            (&last["type"], &last["event"], &last["interrupted"]),
+            (&"suite".into(), &"failed".into(), &true.into())
+        );
         assert_eq!((&last["passed"], &last["cancelled"]), (&1.into(), &1.into()), "{last}");
         let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
         assert!(junit.contains("<testcase name=\"a quick status check\""), "{junit}");
@@ -197,8 +200,12 @@ async fn http10_cam() -> (String, tokio::task::JoinHandle<()>) {
                         let _ = conn.read(&mut byte).await;
                         return;
                     }
-                    "/hil/reset" | "/status" if authorized => "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}",
-                    _ => "HTTP/1.0 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n{\"error\":\"unauthorized\"}",
+                    "/hil/reset" | "/status" if authorized => {
+                        "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}"
+                    }
+                    _ => {
+                        "HTTP/1.0 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n{\"error\":\"unauthorized\"}"
+                    }
                 };
                 let _ = conn.write_all(reply.as_bytes()).await;
                 let _ = conn.shutdown().await;
