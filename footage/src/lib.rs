@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use cam_core::fixture::ManifestRow;
 use cam_core::fixture::{self, CsvError};
 
 /// One frame of a clip.
@@ -50,7 +51,7 @@ pub struct Clip {
 pub enum ClipError {
     /// A file of the clip (`manifest.csv`, `labels.csv` or a frame the
     /// manifest lists) could not be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -78,6 +79,41 @@ fn read_text(path: &Path) -> Result<String, ClipError> {
     std::fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.into(), source })
 }
 
+/// The rows of `dir/manifest.csv` (frame file names and capture times in
+/// ms from the clip's first frame), without reading any frame.
+///
+/// # Errors
+/// [`ClipError::Io`] for a missing `manifest.csv`, [`ClipError::Csv`]
+/// (with the line) for a malformed one, [`ClipError::Empty`] for one
+/// without frame rows.
+pub fn manifest(dir: impl AsRef<Path>) -> Result<Vec<ManifestRow>, ClipError> {
+    let dir = dir.as_ref();
+    let manifest_path = dir.join("manifest.csv");
+    let rows = fixture::parse_manifest(&read_text(&manifest_path)?)
+        .map_err(|source| ClipError::Csv { path: manifest_path, source })?;
+    if rows.is_empty() {
+        return Err(ClipError::Empty(dir.to_path_buf()));
+    }
+    Ok(rows)
+}
+
+/// [`manifest`], and every frame file it lists is there (none is read):
+/// the check a scenario that names the clip gets when it loads.
+///
+/// # Errors
+/// As [`manifest`]; [`ClipError::Io`] (not found) for a listed frame file
+/// that is missing.
+pub fn check(dir: impl AsRef<Path>) -> Result<Vec<ManifestRow>, ClipError> {
+    let dir = dir.as_ref();
+    let rows = manifest(dir)?;
+    if let Some(row) = rows.iter().find(|r| !dir.join(&r.file).is_file()) {
+        let source =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "the frame file listed in manifest.csv is missing");
+        return Err(ClipError::Io { path: dir.join(&row.file), source });
+    }
+    Ok(rows)
+}
+
 impl Clip {
     /// Loads `dir/manifest.csv`, every frame it lists, and `dir/labels.csv`
     /// if present (labels are matched to frames by file name, not by row).
@@ -89,12 +125,7 @@ impl Clip {
     /// without frame rows.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, ClipError> {
         let dir = dir.as_ref().to_path_buf();
-        let manifest_path = dir.join("manifest.csv");
-        let rows = fixture::parse_manifest(&read_text(&manifest_path)?)
-            .map_err(|source| ClipError::Csv { path: manifest_path, source })?;
-        if rows.is_empty() {
-            return Err(ClipError::Empty(dir));
-        }
+        let rows = manifest(&dir)?;
         let labels_path = dir.join("labels.csv");
         let labels: HashMap<String, bool> = if labels_path.exists() {
             fixture::parse_labels(&read_text(&labels_path)?)

@@ -315,7 +315,7 @@ pub fn check_clip(base: &Path, name: &str) -> Result<PathBuf, String> {
 ///
 /// # Errors
 /// The manifest cannot be read or parsed, lists no frame, or names a frame
-/// file that is missing.
+/// file that is missing ([`footage::check`]).
 pub fn clip_len(dir: &Path) -> Result<usize, String> {
     Ok(clip_times(dir)?.len())
 }
@@ -326,18 +326,6 @@ pub fn clip_len(dir: &Path) -> Result<usize, String> {
 /// # Errors
 /// As [`clip_len`].
 pub fn clip_times(dir: &Path) -> Result<Vec<u64>, String> {
-    let manifest = dir.join("manifest.csv");
-    let text = std::fs::read_to_string(&manifest)
-        .map_err(|e| format!("fixture {}: cannot read manifest.csv: {e}", dir.display()))?;
-    let rows =
-        cam_core::fixture::parse_manifest(&text).map_err(|e| format!("fixture {}: manifest.csv {e}", dir.display()))?;
-    if rows.is_empty() {
-        return Err(format!("fixture {}: manifest.csv lists no frame (a header and no rows)", dir.display()));
-    }
-    for row in &rows {
-        if !dir.join(&row.file).is_file() {
-            return Err(format!("fixture {}: frame file {} is missing", dir.display(), row.file));
-        }
-    }
+    let rows = footage::check(dir).map_err(|e| format!("fixture {}: {e}", dir.display()))?;
     Ok(rows.iter().map(|r| r.t_ms).collect())
 }

@@ -240,16 +240,10 @@ impl Thumbnails {
 fn load(clip: &Path) -> Source {
     match Clip::load(clip) {
         Ok(c) => Source::Loaded(c),
-        Err(whole) => {
-            let manifest = clip.join("manifest.csv");
-            let rows = std::fs::read_to_string(&manifest)
-                .map_err(|e| e.to_string())
-                .and_then(|text| cam_core::fixture::parse_manifest(&text).map_err(|e| e.to_string()));
-            match rows {
-                Ok(rows) => Source::Rows(rows),
-                Err(_) => Source::Broken(format!("clip not readable: {whole}")),
-            }
-        }
+        Err(whole) => match footage::manifest(clip) {
+            Ok(rows) => Source::Rows(rows),
+            Err(_) => Source::Broken(format!("clip not readable: {whole}")),
+        },
     }
 }
 

@@ -134,7 +134,7 @@ async fn a_latest_frame_that_is_another_fixture_frame_is_named() {
 fn a_missing_fixture_is_refused() {
     let e = scenario::parse(&data("inline.toml"), "fixture = \"nope\"\n[[step]]\nreplay = {}\n").unwrap_err();
     assert_eq!((e.line, e.col), (1, 11));
-    assert!(e.message.contains("cannot read manifest.csv"), "{e}");
+    assert!(e.message.contains("cannot read ") && e.message.contains("manifest.csv: No such file"), "{e}");
 }
 
 #[tokio::test]
