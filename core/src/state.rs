@@ -208,9 +208,11 @@ impl Cam {
         self.last_motion_ms = None;
     }
 
-    /// Sets the threshold without the `[0, 1]` check of `set_threshold`.
-    /// Only for fault injection in test targets: below 0 every frame is
-    /// motion.
+    /// Sets the threshold without the `[0, 1]` check of `set_threshold`:
+    /// below 0 every frame is motion. Only for the simulator's deliberate
+    /// protocol break `always-motion` (feature `protocol-breaks`, which the
+    /// firmware never enables) and this crate's tests.
+    #[cfg(any(test, feature = "protocol-breaks"))]
     pub fn set_threshold_unchecked(&mut self, threshold: f64) {
         self.threshold = threshold;
     }

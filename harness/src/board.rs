@@ -223,6 +223,15 @@ impl Board {
         console.session(wait).await
     }
 
+    /// Resets the board through its reset line ([`reset_line`]).
+    ///
+    /// # Errors
+    /// As [`reset_line`].
+    pub async fn reset(&self) -> Result<(), String> {
+        let port = self.port.clone();
+        tokio::task::spawn_blocking(move || reset_line(&port)).await.map_err(|e| format!("reset: {e}"))?
+    }
+
     /// Whether the board's console has gone (its port vanished).
     pub fn vanished(&self) -> bool {
         match self.state.try_lock() {
@@ -290,6 +299,32 @@ pub fn flash(port: &str, elf: &[u8], baud: u32) -> Result<(), String> {
         .load_image_to_flash(&mut DefaultProgressCallback, ImageFormat::EspIdf(image))
         .map_err(|e| format!("flashing {port}: {e}"))?;
     flasher.connection().reset().map_err(|e| format!("resetting {port}: {e}"))
+}
+
+/// Resets the board on `port` through its reset line, with the RTS/DTR
+/// sequence espflash uses (its USB-Serial-JTAG variant for the C3's
+/// built-in USB port, told apart by the USB product id). The console keeps
+/// its own handle on the port and reads the boot log that follows.
+///
+/// # Errors
+/// The port is not a USB serial port, or cannot be opened or driven.
+pub fn reset_line(port: &str) -> Result<(), String> {
+    use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
+    let info = serialport::available_ports()
+        .map_err(|e| format!("listing serial ports: {e}"))?
+        .into_iter()
+        .find(|p| p.port_name == port)
+        .and_then(|p| match p.port_type {
+            serialport::SerialPortType::UsbPort(info) => Some(info),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{port} is not a USB serial port: its reset line cannot be driven"))?;
+    let mut serial = serialport::new(port, 115_200).open_native().map_err(|e| format!("cannot open {port}: {e}"))?;
+    // The console shares the port: do not lock others out.
+    let _ = serial.set_exclusive(false);
+    let mut connection =
+        Connection::new(serial, info, ResetAfterOperation::HardReset, ResetBeforeOperation::DefaultReset, 115_200);
+    connection.reset().map_err(|e| format!("resetting {port}: {e}"))
 }
 
 #[cfg(test)]

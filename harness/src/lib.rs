@@ -17,7 +17,8 @@
 //!   [`hold`]: extra clients that fill a cam's connection slots;
 //! - [`runner`]: runs one scenario on one target, with the session's state
 //!   split by concern (SSE and [`ledger`], control, console, frames);
-//! - [`outcome`]: typed step and scenario outcomes;
+//! - [`outcome`]: typed step and scenario outcomes; [`timeline`]: what
+//!   crossed the wire, in order;
 //! - [`suite`]: finds, filters and runs many, sending [`run_event`]s to a
 //!   [`report`]er (text, JSON lines, JUnit, HTML);
 //! - [`record`]: recording a live cam into a new fixture;

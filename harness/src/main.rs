@@ -177,6 +177,15 @@ struct RunArgs {
     /// into this folder; rewritten after every scenario.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Apply this fault plan to every selected scenario, in place of its own
+    /// (`seed=7,sse_cut_chance=0.1,latency_ms=20`; keys as in `[config]
+    /// fault_plan`, docs/scenarios.md "Fault plans").
+    #[arg(long)]
+    fault_plan: Option<cam_hil::faults::FaultPlan>,
+    /// Seed every fault plan with this (to replay a run's faults: each
+    /// scenario under a plan prints its seed).
+    #[arg(long)]
+    seed: Option<u64>,
     /// `human` (lines, and a status line per running scenario on a
     /// terminal) or `json` (one libtest-like JSON object per line for each
     /// scenario and step event, on stdout).
@@ -311,13 +320,21 @@ async fn run(args: RunArgs) -> ExitCode {
     let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths };
     let selection = Selection { tags: args.tags, skip_tags: args.skip_tags, name: args.name, shard: args.shard };
     let loaded = suite::discover(&paths).and_then(|f| Ok((suite::load_all(&f, &selection)?, f)));
-    let (scenarios, left_out) = match loaded.and_then(|(s, f)| Ok((s, suite::left_out_by_tag(&f, &selection)?))) {
+    let (mut scenarios, left_out) = match loaded.and_then(|(s, f)| Ok((s, suite::left_out_by_tag(&f, &selection)?))) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
             return ExitCode::from(2);
         }
     };
+    for s in &mut scenarios {
+        if let Some(plan) = &args.fault_plan {
+            s.needs.fault_plan = Some(plan.clone());
+        }
+        if let (Some(seed), Some(plan)) = (args.seed, s.needs.fault_plan.as_mut()) {
+            plan.seed = seed;
+        }
+    }
     if args.list {
         for s in &scenarios {
             println!("{}  [{}]  {}", s.path.display(), s.tags.join(", "), s.name);

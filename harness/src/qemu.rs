@@ -106,6 +106,7 @@ pub struct Machine {
     /// From QEMU's start to the firmware's `listening on` line (an emulator
     /// figure, not a device one).
     pub boot_time: Duration,
+    qmp: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -131,7 +132,8 @@ impl Machine {
         let stdout = child.stdout.take().expect("piped");
         let name = format!("qemu {}", spec.elf.display());
         let console = Console::spawn(name, stdout, AtEnd::Gone)?;
-        let mut machine = Machine { child, console, addr: listen, boot_time: Duration::ZERO, _dir: dir };
+        let mut machine =
+            Machine { child, console, addr: listen, boot_time: Duration::ZERO, qmp: qmp.clone(), _dir: dir };
         let session = match machine.console.session(BOOT_WAIT).await {
             Ok(s) => s,
             Err(e) => return Err(machine.failed(e)),
@@ -160,6 +162,20 @@ impl Machine {
     /// The console log so far.
     pub fn log(&self) -> Vec<String> {
         self.console.log()
+    }
+
+    /// Resets the emulated board, as its reset line would: QMP
+    /// `system_reset`. The firmware boots again (its console prints its boot
+    /// log up to a new `listening on` line) behind the same forwarded port.
+    ///
+    /// # Errors
+    /// QMP cannot be reached or refuses.
+    pub async fn reset(&self) -> Result<(), String> {
+        let qmp = self.qmp.clone();
+        tokio::task::spawn_blocking(move || qmp_execute(&qmp, r#"{"execute":"system_reset"}"#))
+            .await
+            .map_err(|e| format!("QMP: {e}"))?
+            .map(|_| ())
     }
 
     /// QEMU's process id.
@@ -270,6 +286,18 @@ fn die_with_parent(command: &mut Command) {
 /// # Errors
 /// QMP cannot be reached or answers something else.
 pub fn forwarded_port(qmp: &Path) -> Result<u16, String> {
+    let answer =
+        qmp_execute(qmp, r#"{"execute":"human-monitor-command","arguments":{"command-line":"info usernet"}}"#)?;
+    let text = answer.get("return").and_then(|r| r.as_str()).ok_or_else(|| format!("unexpected answer {answer}"))?;
+    parse_usernet(text).ok_or_else(|| format!("no host forwarding rule in:\n{text}"))
+}
+
+/// Runs one QMP command (a JSON object) on the socket at `qmp` and returns
+/// QEMU's answer.
+///
+/// # Errors
+/// QMP cannot be reached, closes, answers with an error, or is not JSON.
+pub fn qmp_execute(qmp: &Path, command: &str) -> Result<serde_json::Value, String> {
     let stream = UnixStream::connect(qmp).map_err(|e| format!("{}: {e}", qmp.display()))?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
@@ -291,11 +319,12 @@ pub fn forwarded_port(qmp: &Path) -> Result<u16, String> {
     next(&mut reader)?; // greeting
     writeln!(writer, r#"{{"execute":"qmp_capabilities"}}"#).map_err(|e| e.to_string())?;
     next(&mut reader)?;
-    writeln!(writer, r#"{{"execute":"human-monitor-command","arguments":{{"command-line":"info usernet"}}}}"#)
-        .map_err(|e| e.to_string())?;
+    writeln!(writer, "{command}").map_err(|e| e.to_string())?;
     let answer = next(&mut reader)?;
-    let text = answer.get("return").and_then(|r| r.as_str()).ok_or_else(|| format!("unexpected answer {answer}"))?;
-    parse_usernet(text).ok_or_else(|| format!("no host forwarding rule in:\n{text}"))
+    if let Some(e) = answer.get("error") {
+        return Err(format!("QMP refused {command}: {e}"));
+    }
+    Ok(answer)
 }
 
 /// The source port of the `TCP[HOST_FORWARD]` line of `info usernet`:

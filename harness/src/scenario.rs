@@ -70,8 +70,10 @@ pub struct Needs {
     pub console: bool,
     /// A step reads a file from the cam's storage (`expect_snapshot`).
     pub storage: bool,
-    /// `[config] fault_plan = { … }`: faults injected into the cam
-    /// ([`FaultPlan`]); only a target that injects faults can run it.
+    /// A step resets the cam (`reboot`), or the fault plan does.
+    pub reset: bool,
+    /// `[config] fault_plan = { … }` (or `cam-hil run --fault-plan`): the
+    /// faults the harness applies ([`FaultPlan`]).
     pub fault_plan: Option<FaultPlan>,
     /// `[config] retry_ms`: a simulator target sends this SSE `retry` (ms);
     /// a cam at a URL keeps its own.
@@ -83,10 +85,10 @@ pub struct Needs {
 }
 
 impl Needs {
-    /// Whether the scenario needs the cam reset mid-run (its fault plan
-    /// reboots it).
+    /// Whether the scenario needs the cam reset mid-run (a `reboot` step, or
+    /// its fault plan reboots it).
     pub fn reset(&self) -> bool {
-        self.fault_plan.as_ref().is_some_and(|p| p.reboot_after_frames.is_some())
+        self.reset || self.fault_plan.as_ref().is_some_and(FaultPlan::resets)
     }
 }
 
@@ -152,7 +154,7 @@ struct RawConfig {
     #[serde(default)]
     tls: bool,
     detector: Option<Spanned<DetectorChange>>,
-    fault_plan: Option<FaultPlan>,
+    fault_plan: Option<Spanned<FaultPlan>>,
     retry_ms: Option<u64>,
     #[serde(default)]
     connection_limits: bool,
@@ -196,15 +198,28 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let mut steps = Vec::with_capacity(raw.steps.len());
     let ctx = StepContext { fixture: fixture.as_deref(), timeout_ms: scenario_timeout };
     parse_steps(path, None, src, raw.steps, &ctx, 0, &mut steps)?;
+    if steps.is_empty() {
+        return Err(err(None, "no steps: the included files hold no [[step]] table".into()));
+    }
     let name =
         raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let fault_plan = match raw.config.fault_plan {
+        Some(p) => {
+            let span = p.span();
+            let plan = p.into_inner();
+            plan.check().map_err(|m| err(Some(span), m))?;
+            Some(plan)
+        }
+        None => None,
+    };
     let mut needs = Needs {
         token: raw.config.auth,
         keepalive: raw.config.keepalive_ms.map(Duration::from_millis),
         tls: raw.config.tls,
         console: false,
         storage: false,
-        fault_plan: raw.config.fault_plan,
+        reset: false,
+        fault_plan,
         retry_ms: raw.config.retry_ms,
         connection_limits: raw.config.connection_limits,
     };

@@ -233,11 +233,15 @@ pub async fn run_on(
             let (stop, slot_rx, slot_tx, alive) = (&stop, &slot_rx, &slot_tx, &alive);
             let (clips, events_tx, started) = (&clips, &events_tx, &started);
             async move {
+                let not_started = |why: &str| {
+                    let name = if repeat > 1 { format!("{} #{k}", s.name) } else { s.name.clone() };
+                    (i, k, Err(ScenarioReport::left_out(&name, &s.path, why)))
+                };
                 if stop.load(Ordering::Relaxed) {
-                    return (i, k, None);
+                    return not_started("not started: --fail-fast after a failure");
                 }
                 let Some(slot) = slot_rx.lock().await.recv().await else {
-                    return (i, k, None); // no target left
+                    return not_started("not started: no target left (every board vanished)");
                 };
                 let target = &targets[slot];
                 let run = started.fetch_add(1, Ordering::SeqCst);
@@ -265,7 +269,7 @@ pub async fn run_on(
                 if options.fail_fast && report.outcome() == runner::Outcome::Failed {
                     stop.store(true, Ordering::Relaxed);
                 }
-                (i, k, Some((run, report)))
+                (i, k, Ok((run, report)))
             }
         })
         .buffer_unordered(jobs);
@@ -290,18 +294,17 @@ pub async fn run_on(
                 while let Ok(e) = events_rx.try_recv() {
                     reporter.event(&e);
                 }
-                match finished {
-                    Some((run, r)) => {
-                        match r.outcome() {
-                            runner::Outcome::Passed => summary.passed += 1,
-                            runner::Outcome::Failed => summary.failed += 1,
-                            runner::Outcome::Skipped => summary.skipped += 1,
-                        }
-                        reporter.event(&RunEvent::ScenarioFinished { run, report: Box::new(r.clone()) });
-                        done.push((i, k, r));
-                    }
-                    None => summary.skipped += 1,
+                let (run, r) = match finished {
+                    Ok(ran) => ran,
+                    Err(skip) => (started.fetch_add(1, Ordering::SeqCst), skip),
+                };
+                match r.outcome() {
+                    runner::Outcome::Passed => summary.passed += 1,
+                    runner::Outcome::Failed => summary.failed += 1,
+                    runner::Outcome::Skipped => summary.skipped += 1,
                 }
+                reporter.event(&RunEvent::ScenarioFinished { run, report: Box::new(r.clone()) });
+                done.push((i, k, r));
             }
             Some(e) = events_rx.recv() => reporter.event(&e),
             _ = tick.tick() => reporter.tick(),

@@ -19,6 +19,8 @@ pub enum Channel {
     Console,
     /// A step starting or ending.
     Step,
+    /// A fault the harness applied (a cut, a stall, a reset, a bad frame).
+    Fault,
 }
 
 /// One timeline entry.
@@ -41,6 +43,7 @@ impl fmt::Display for Entry {
             Channel::Http => "http",
             Channel::Console => "uart",
             Channel::Step => "step",
+            Channel::Fault => "fault",
         };
         write!(f, "{:>9.1} ms  {ch:<5} {}", self.at_ms, self.text)
     }

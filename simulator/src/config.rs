@@ -42,8 +42,6 @@ pub struct SimConfig {
     /// 404), like a production firmware build; frames then come only from
     /// a fixture replay (`--fixture`).
     pub no_hil: bool,
-    /// Network and board faults to inject ([`FaultPlan`]; none by default).
-    pub fault_plan: FaultPlan,
 }
 
 /// A PEM certificate chain and its private key.
@@ -102,82 +100,6 @@ pub enum Fault {
     ConsolePanic,
 }
 
-/// Faults that real networks and boards produce, injected on purpose and
-/// drawn from one seeded generator: the same plan and seed, with the same
-/// traffic, give the same faults. All off by default. On the command line
-/// `--fault-plan seed=7,sse_cut_chance=0.1,ack_delay_ms=500`; in a
-/// scenario `[config] fault_plan = { seed = 7, sse_cut_chance = 0.1 }`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaultPlan {
-    /// Seed of the generator.
-    pub seed: u64,
-    /// Each SSE connection is cut (the response ends, no close of any kind)
-    /// after this many events; it resumes with `Last-Event-ID`.
-    pub sse_cut_after: Option<u32>,
-    /// After each SSE event, the connection is cut with this probability.
-    pub sse_cut_chance: f64,
-    /// Every WebSocket ack is held back this many ms.
-    pub ack_delay_ms: u64,
-    /// Each WebSocket ack is dropped (never sent) with this probability.
-    pub ack_drop_chance: f64,
-    /// Each `POST /hil/frame` body is cut to half its length (a truncated
-    /// frame: 400 `bad frame`, nothing changes) with this probability.
-    pub frame_truncate_chance: f64,
-    /// Each `POST /hil/frame` body has 8 bytes of its second half replaced
-    /// by random ones (bit errors on the camera bus) with this probability.
-    /// The frame is refused (400) if it no longer decodes, else processed
-    /// as the garbled picture it now is.
-    pub frame_corrupt_chance: f64,
-    /// The cam reboots once, right after this many frames: its state and
-    /// event log are lost, its ids begin again at 1 under a new boot
-    /// number, SSE connections end after the events already published,
-    /// WebSocket connections drop without a close frame. Clients resuming
-    /// get a `restart` event first (`docs/protocol.md`, "Reboots").
-    pub reboot_after_frames: Option<u64>,
-    /// How long each stall lasts, in ms (0: no stalls). During a stall the
-    /// cam answers nothing: HTTP requests (frames, pages, upgrades) wait,
-    /// SSE streams send nothing (not even keep-alives), WebSocket acks wait,
-    /// as when a board's single-threaded loop is blocked.
-    pub stall_ms: u64,
-    /// One stall begins right after this many frames.
-    pub stall_after_frames: Option<u64>,
-    /// After each frame, a stall begins with this probability.
-    pub stall_chance: f64,
-}
-
-impl std::str::FromStr for FaultPlan {
-    type Err = String;
-
-    /// `key=value` pairs separated by commas, keys as the field names.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut plan = FaultPlan::default();
-        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').ok_or_else(|| format!("{pair:?}: expected key=value"))?;
-            let bad = |e: &dyn std::fmt::Display| format!("{key}: {e}");
-            let chance = |v: &str| -> Result<f64, String> {
-                let x: f64 = v.parse().map_err(|e| bad(&e))?;
-                if (0.0..=1.0).contains(&x) { Ok(x) } else { Err(format!("{key}: {x} is not in [0, 1]")) }
-            };
-            match key.trim() {
-                "seed" => plan.seed = value.parse().map_err(|e| bad(&e))?,
-                "sse_cut_after" => plan.sse_cut_after = Some(value.parse().map_err(|e| bad(&e))?),
-                "sse_cut_chance" => plan.sse_cut_chance = chance(value)?,
-                "ack_delay_ms" => plan.ack_delay_ms = value.parse().map_err(|e| bad(&e))?,
-                "ack_drop_chance" => plan.ack_drop_chance = chance(value)?,
-                "frame_truncate_chance" => plan.frame_truncate_chance = chance(value)?,
-                "frame_corrupt_chance" => plan.frame_corrupt_chance = chance(value)?,
-                "reboot_after_frames" => plan.reboot_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
-                "stall_ms" => plan.stall_ms = value.parse().map_err(|e| bad(&e))?,
-                "stall_after_frames" => plan.stall_after_frames = Some(value.parse().map_err(|e| bad(&e))?),
-                "stall_chance" => plan.stall_chance = chance(value)?,
-                other => return Err(format!("unknown fault plan key {other:?}")),
-            }
-        }
-        Ok(plan)
-    }
-}
-
 /// The set of [`Fault`]s a simulator runs with (empty by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults(Vec<Fault>);
@@ -210,7 +132,6 @@ impl Default for SimConfig {
             tls: None,
             console_pty: false,
             no_hil: false,
-            fault_plan: FaultPlan::default(),
         }
     }
 }

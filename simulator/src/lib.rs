@@ -24,6 +24,6 @@ pub mod server;
 pub mod shared;
 pub mod storage;
 
-pub use config::{Fault, FaultPlan, Faults, SimConfig, TlsFiles};
+pub use config::{Fault, Faults, SimConfig, TlsFiles};
 pub use server::{Simulator, StartError};
 pub use shared::Shared;

@@ -57,13 +57,6 @@ struct Args {
     /// answer 404), like a production firmware build.
     #[arg(long)]
     no_hil: bool,
-    /// Network and board faults, seeded: `seed=N,sse_cut_after=N,
-    /// sse_cut_chance=P,ack_delay_ms=MS,ack_drop_chance=P,
-    /// frame_truncate_chance=P,frame_corrupt_chance=P,stall_ms=MS,
-    /// stall_after_frames=N,stall_chance=P,reboot_after_frames=N`
-    /// (docs/protocol.md, "Fault plans").
-    #[arg(long, default_value = "")]
-    fault_plan: cam_sim::FaultPlan,
     /// Break one protocol behaviour on purpose (repeatable), to check that
     /// a harness notices.
     #[arg(long = "fault", value_enum)]
@@ -96,7 +89,6 @@ async fn main() -> ExitCode {
         faults: Faults::from(args.faults),
         console_pty: args.console_pty,
         no_hil: args.no_hil,
-        fault_plan: args.fault_plan,
         tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
         ..SimConfig::default()
     };

@@ -119,6 +119,12 @@ impl Simulator {
         self.console_path.as_deref()
     }
 
+    /// Reboots the simulated cam ([`Shared::reboot`]): what a reset line does
+    /// to a board.
+    pub fn reboot(&self) {
+        self.shared.reboot(&self.url());
+    }
+
     /// The cam state, for the fixture capture loop and for tests.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared

@@ -1,6 +1,6 @@
 //! The simulator's shared state: one [`Cam`] from the core, the broadcast
-//! channel that carries its motion events to SSE clients, and the fault
-//! plan's reboots and stalls.
+//! channel that carries its motion events to SSE clients, and its reboots
+//! ([`Shared::reboot`], what a reset line does to a board).
 //!
 //! Every frame, from `POST /hil/frame` or the fixture capture loop, goes
 //! through [`Shared::ingest`]: detector, event log and publish happen under
@@ -29,19 +29,8 @@ pub struct Shared {
     pub console: Console,
     /// The settings the simulator was started with.
     pub config: SimConfig,
-    /// The fault plan's generator, seeded with its seed.
-    plan_rng: Mutex<rand::rngs::StdRng>,
-    /// Frames processed since start (for `reboot_after_frames`).
-    frames_total: std::sync::atomic::AtomicU64,
     /// Reboots so far: WebSocket connections end when it changes.
     reboots: tokio::sync::watch::Sender<u64>,
-    /// Held for writing while the fault plan stalls the cam: requests, SSE
-    /// blocks and WebSocket acks wait for a read turn ([`Shared::unstalled`]).
-    stall: Arc<tokio::sync::RwLock<()>>,
-    /// A stall the last frame asked for, taken by [`Shared::ingest`].
-    stall_due: std::sync::atomic::AtomicBool,
-    /// Stalls over so far.
-    stalls_ended: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -58,35 +47,9 @@ impl Shared {
             events: Mutex::new(events),
             storage: DirStorage::new(&config.snapshot_dir),
             console,
-            plan_rng: Mutex::new(rand::SeedableRng::seed_from_u64(config.fault_plan.seed)),
-            frames_total: std::sync::atomic::AtomicU64::new(0),
             reboots: tokio::sync::watch::Sender::new(0),
-            stall: Arc::new(tokio::sync::RwLock::new(())),
-            stall_due: std::sync::atomic::AtomicBool::new(false),
-            stalls_ended: std::sync::atomic::AtomicU64::new(0),
             config,
         })
-    }
-
-    /// One draw of the fault plan: true with probability `chance` (never
-    /// for 0, always for 1).
-    pub fn plan_roll(&self, chance: f64) -> bool {
-        use rand::RngExt;
-        chance > 0.0 && self.plan_rng.lock().unwrap_or_else(|p| p.into_inner()).random_bool(chance.min(1.0))
-    }
-
-    /// Fault plan: replaces 8 bytes of the second half of `bytes` with
-    /// random ones, drawn from the plan's generator.
-    pub fn plan_corrupt(&self, bytes: &mut [u8]) {
-        use rand::RngExt;
-        let mut rng = self.plan_rng.lock().unwrap_or_else(|p| p.into_inner());
-        let half = bytes.len() / 2;
-        for _ in 0..8 {
-            if bytes.len() > half {
-                let at = rng.random_range(half..bytes.len());
-                bytes[at] = rng.random();
-            }
-        }
     }
 
     fn cam(&self) -> MutexGuard<'_, Cam> {
@@ -97,8 +60,7 @@ impl Shared {
 
     /// Runs one frame (JPEG bytes, capture time in ms since the Unix epoch)
     /// through the cam on the blocking pool (decoding a VGA frame takes
-    /// about a millisecond) and publishes its motion event, if any. A stall
-    /// of the fault plan due after this frame has begun when this returns.
+    /// about a millisecond) and publishes its motion event, if any.
     ///
     /// # Errors
     /// `Ok(Err(FrameError))` for an undecodable frame (nothing changes);
@@ -109,33 +71,7 @@ impl Shared {
         ts_ms: u64,
     ) -> Result<Result<FrameOutcome, FrameError>, tokio::task::JoinError> {
         let shared = self.clone();
-        let outcome = tokio::task::spawn_blocking(move || shared.process_frame(jpeg, ts_ms)).await;
-        if self.stall_due.swap(false, std::sync::atomic::Ordering::AcqRel) {
-            let ms = self.config.fault_plan.stall_ms;
-            // Taken before the reply goes out, so the client's next request
-            // finds the cam stalled.
-            let guard = self.stall.clone().write_owned().await;
-            self.console.line(format!("cam-fw: fault plan: stall {ms} ms"));
-            let shared = self.clone();
-            tokio::spawn(async move {
-                // The injected fault itself (a cam busy for `stall_ms`), not
-                // a synchronisation.
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                shared.stalls_ended.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                drop(guard);
-            });
-        }
-        outcome
-    }
-
-    /// Waits while the fault plan stalls the cam (at once otherwise).
-    pub async fn unstalled(&self) {
-        drop(self.stall.read().await);
-    }
-
-    /// Stalls of the fault plan that are over.
-    pub fn stalls_ended(&self) -> u64 {
-        self.stalls_ended.load(std::sync::atomic::Ordering::Acquire)
+        tokio::task::spawn_blocking(move || shared.process_frame(jpeg, ts_ms)).await
     }
 
     /// This boot's number, the first half of every SSE id.
@@ -143,7 +79,7 @@ impl Shared {
         self.cam().log().boot()
     }
 
-    /// [`Shared::ingest`] without the blocking pool and the stall.
+    /// [`Shared::ingest`] without the blocking pool.
     ///
     /// # Errors
     /// [`FrameError`] for an undecodable frame; nothing changes then.
@@ -172,23 +108,18 @@ impl Shared {
             // No receivers is fine: the event stays in the log for resume.
             let _ = self.events.lock().unwrap_or_else(|p| p.into_inner()).send(event.clone());
         }
-        let total = self.frames_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let plan = &self.config.fault_plan;
-        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.plan_roll(plan.stall_chance)) {
-            self.stall_due.store(true, std::sync::atomic::Ordering::Release);
-        }
-        if plan.reboot_after_frames == Some(total) {
-            self.reboot(&mut cam);
-        }
         Ok(outcome)
     }
 
-    /// Fault plan: a reboot. Everything the cam knew is gone, its ids start
-    /// again under a new boot number, and every connection drops: SSE
-    /// streams once they have sent the old boot's events already published
-    /// (as a board's TCP stack sends what it had accepted), WebSocket
-    /// connections at once and without a close frame.
-    fn reboot(&self, cam: &mut Cam) {
+    /// The simulator's own reboot, what a board's reset line does: everything
+    /// the cam knew is gone, its ids start again under a new boot number,
+    /// and every connection drops: SSE streams once they have sent the old
+    /// boot's events already published (as a board's TCP stack sends what it
+    /// had accepted), WebSocket connections at once and without a close
+    /// frame. The console prints the boot log again, up to its `listening
+    /// on` line for `url`.
+    pub fn reboot(&self, url: &str) {
+        let mut cam = self.cam();
         let old = cam.log().boot();
         let boot = loop {
             let drawn: u32 = rand::random();
@@ -200,11 +131,14 @@ impl Shared {
         // Dropping the old sender ends every old stream after its backlog.
         *self.events.lock().unwrap_or_else(|p| p.into_inner()) = broadcast::channel(self.config.client_queue.max(1)).0;
         self.reboots.send_modify(|n| *n += 1);
-        self.console.line(format!("cam-fw: fault plan: reboot (boot {old:08x} -> {boot:08x})"));
-        tracing::debug!(old = format!("{old:08x}"), boot = format!("{boot:08x}"), "fault plan: reboot");
+        drop(cam);
+        for line in crate::console::boot_log(url, "cam-sim", boot) {
+            self.console.line(line);
+        }
+        tracing::debug!(old = format!("{old:08x}"), boot = format!("{boot:08x}"), "reboot");
     }
 
-    /// Changes at every reboot (fault plan): a WebSocket connection ends then.
+    /// Changes at every reboot: a WebSocket connection ends then.
     pub fn reboots(&self) -> tokio::sync::watch::Receiver<u64> {
         self.reboots.subscribe()
     }
@@ -228,8 +162,11 @@ impl Shared {
             Ok(Command::Reset) if faults.has(Fault::ResetKeepsCount) => {
                 Ack::CountersReset { ok: true, counters: "reset" }
             }
-            Ok(Command::SetThreshold(Some(x))) if faults.has(Fault::AcceptAnyThreshold) => {
-                cam.set_threshold_unchecked(x);
+            // The break is in the answer: an out-of-range value is acked
+            // (and not set).
+            Ok(Command::SetThreshold(Some(x)))
+                if faults.has(Fault::AcceptAnyThreshold) && !(0.0..=1.0).contains(&x) =>
+            {
                 Ack::Threshold { ok: true, threshold: x }
             }
             Ok(cmd) => cam.apply(cmd, unix_now_s(), &mut storage),

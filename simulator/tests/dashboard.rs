@@ -73,16 +73,20 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
 async fn dashboard_tells_the_owner_when_the_cam_restarted() {
     let Some(Browser { client, _driver, _profile }) = browser().await else { return };
     let dir = tempfile::tempdir().unwrap();
-    let plan = cam_sim::FaultPlan { reboot_after_frames: Some(100), ..Default::default() };
-    let config = SimConfig { snapshot_dir: dir.path().into(), retry_ms: 100, fault_plan: plan, ..SimConfig::default() };
+    let config = SimConfig { snapshot_dir: dir.path().into(), retry_ms: 100, ..SimConfig::default() };
     let sim = Simulator::start(config).await.unwrap();
     client.goto(&sim.url()).await.unwrap();
     wait_for(&client, "//span[@id='sse-state' and text()='connected']").await;
     wait_for(&client, "//span[@id='ws-state' and text()='connected']").await;
     // Frames only once the page listens, so it holds an id of the old boot.
-    let (old, mut reboots) = (sim.shared().boot(), sim.shared().reboots());
+    let old = sim.shared().boot();
+    let (mut published, _) = sim.shared().subscribe(None);
     replay(&sim, "cdnet_highway", 5.0);
-    reboots.changed().await.unwrap();
+    // Once the old boot has published a few events, the reset line.
+    for _ in 0..3 {
+        published.recv().await.unwrap();
+    }
+    sim.reboot();
     let new = sim.shared().boot();
     assert_ne!(new, old);
     // A marker in the event list, above the new boot's events.

@@ -56,7 +56,7 @@ table.diff td:nth-child(2) { background: #eaf7ee; } table.diff td:nth-child(3) {
 .plot svg { width: 100%; height: auto; }
 details { margin-top: .6rem; } summary { cursor: pointer; color: #2f6fde; }
 .timeline td { font-family: ui-monospace, monospace; font-size: .8rem; padding: .1rem .4rem; }
-.ch-frame { color: #2f6fde; } .ch-sse { color: #b0501a; } .ch-ws { color: #7a3fb0; } .ch-http { color: #2c7a4b; } .ch-step { color: #667; font-weight: 600; } .ch-uart { color: #a0307a; }
+.ch-frame { color: #2f6fde; } .ch-sse { color: #b0501a; } .ch-ws { color: #7a3fb0; } .ch-http { color: #2c7a4b; } .ch-step { color: #667; font-weight: 600; } .ch-fault { color: #c0392b; font-weight: 600; } .ch-uart { color: #a0307a; }
 a { color: #2f6fde; text-decoration: none; }
 "#;
 
@@ -76,6 +76,7 @@ fn channel(c: Channel) -> (&'static str, &'static str) {
         Channel::Http => ("http", "ch-http"),
         Channel::Console => ("uart", "ch-uart"),
         Channel::Step => ("step", "ch-step"),
+        Channel::Fault => ("fault", "ch-fault"),
     }
 }
 
@@ -229,9 +230,25 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport, mut thumbs: Option<&mu
 /// The folder or `index.html` cannot be written (a thumbnail that cannot be
 /// made is a placeholder on the page, not an error).
 pub fn write(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> Result<(), String> {
+    write_with(dir, reports, summary, &mut Thumbnails::new(dir))
+}
+
+/// [`write`] with thumbnails made earlier kept (`thumbs` for `dir`), for a
+/// report rewritten after every scenario: each clip is loaded and each
+/// thumbnail made once per run. The page is written to a temporary file
+/// and renamed, so a run killed meanwhile leaves the previous page whole.
+///
+/// # Errors
+/// As [`write`].
+pub fn write_with(
+    dir: &Path,
+    reports: &[ScenarioReport],
+    summary: &Summary,
+    thumbs: &mut Thumbnails,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join("index.html");
-    std::fs::write(&path, page_with_filmstrips(dir, reports, summary)).map_err(|e| format!("{}: {e}", path.display()))
+    let page = render(reports, summary, Some(thumbs));
+    super::write_atomically(&dir.join("index.html"), page.as_bytes())
 }
 
 /// One clip of an evaluation report (`cam-hil eval --report DIR`).

@@ -59,5 +59,5 @@ pub fn write(path: &Path, reports: &[ScenarioReport]) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(path, xml).map_err(|e| format!("{}: {e}", path.display()))
+    super::write_atomically(path, xml.as_bytes())
 }

@@ -54,6 +54,18 @@ impl Reporter for Tee {
     }
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so that a reader (or a run killed meanwhile) sees the old file
+/// or the new one, never half of one.
+///
+/// # Errors
+/// The file cannot be written or renamed, naming it.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Timeline entries shown before a failure.
 pub const FAILURE_CONTEXT: usize = 12;
 
@@ -143,6 +155,9 @@ pub fn scenario_text(r: &ScenarioReport) -> String {
         r.events.len(),
         r.duration_ms
     );
+    if let Some(plan) = &r.fault_plan {
+        let _ = writeln!(text, "  fault plan: {plan} (replay it: --fault-plan '{plan}')");
+    }
     if let Some((step, failure)) = r.failed() {
         let _ = writeln!(text, "  failed at {step} on {} ({}):", r.target, failure.kind.name());
         for line in failure.message.lines() {
@@ -367,6 +382,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
 pub struct FileReporter {
     junit: Option<PathBuf>,
     html: Option<PathBuf>,
+    thumbs: Option<filmstrip::Thumbnails>,
     reports: Vec<ScenarioReport>,
     summary: Summary,
     /// What could not be written, by file.
@@ -377,7 +393,8 @@ impl FileReporter {
     /// Writes JUnit XML to `junit` and the HTML report into `html`, each if
     /// given.
     pub fn new(junit: Option<PathBuf>, html: Option<PathBuf>) -> Self {
-        Self { junit, html, ..Self::default() }
+        let thumbs = html.as_deref().map(filmstrip::Thumbnails::new);
+        Self { junit, html, thumbs, ..Self::default() }
     }
 
     fn write(&mut self) {
@@ -385,7 +402,9 @@ impl FileReporter {
         if let Some(Err(e)) = self.junit.as_ref().map(|p| junit::write(p, &self.reports)) {
             self.errors.push(format!("JUnit report: {e}"));
         }
-        if let Some(Err(e)) = self.html.as_ref().map(|d| html::write(d, &self.reports, &self.summary)) {
+        if let (Some(dir), Some(thumbs)) = (self.html.as_ref(), self.thumbs.as_mut())
+            && let Err(e) = html::write_with(dir, &self.reports, &self.summary, thumbs)
+        {
             self.errors.push(format!("HTML report: {e}"));
         }
     }
@@ -394,7 +413,10 @@ impl FileReporter {
 impl Reporter for FileReporter {
     fn event(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::LeftOut { .. } => self.summary.skipped += 1,
+            RunEvent::LeftOut { name, path, reason } => {
+                self.summary.skipped += 1;
+                self.reports.push(ScenarioReport::left_out(name, path, reason));
+            }
             RunEvent::ScenarioFinished { report, .. } => {
                 match report.outcome() {
                     Outcome::Passed => self.summary.passed += 1,

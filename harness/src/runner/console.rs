@@ -31,6 +31,9 @@ pub struct ConsoleWatch {
     /// Lines before this index were consumed by an `expect_console` step.
     cursor: usize,
     trouble: Option<Trouble>,
+    /// The harness reset the cam: its boot log is expected, not trouble,
+    /// until its `listening on` line.
+    rebooting: bool,
 }
 
 impl ConsoleWatch {
@@ -45,6 +48,48 @@ impl ConsoleWatch {
     /// Whether the target has (or had) a console.
     pub fn exists(&self) -> bool {
         self.rx.is_some() || !self.lines.is_empty()
+    }
+
+    /// The harness is about to reset the cam: the boot log that follows is
+    /// expected, up to its `listening on` line.
+    pub fn expect_reboot(&mut self) {
+        self.rebooting = true;
+    }
+
+    /// After [`Self::expect_reboot`], waits for the cam's `listening on`
+    /// line (at once for a target without a console).
+    ///
+    /// # Errors
+    /// No such line before `deadline`, or the console is gone.
+    pub async fn wait_listening(
+        &mut self,
+        deadline: tokio::time::Instant,
+        timeline: &mut Timeline,
+    ) -> Result<(), Failure> {
+        if !self.exists() {
+            self.rebooting = false;
+            return Ok(());
+        }
+        loop {
+            self.drain(timeline);
+            if !self.rebooting {
+                return Ok(());
+            }
+            let Some(rx) = self.rx.as_mut() else {
+                return Err(Failure::new(FailureKind::TargetGone, "the board's console is gone"));
+            };
+            match timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(line)) => self.record(line, timeline),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) => self.rx = None,
+                Err(_) => {
+                    return Err(Failure::timeout(
+                        "the cam's `listening on` line after the reset",
+                        "the cam printed no `listening on` line after the reset before the step's timeout",
+                    ));
+                }
+            }
+        }
     }
 
     /// Records the lines that have arrived, without waiting.
@@ -106,7 +151,12 @@ impl ConsoleWatch {
         match line {
             ConsoleLine::Line(at, seq, text) => {
                 timeline.push_at(at, Channel::Console, text.clone());
-                let judged = seq > self.boot_end;
+                if self.rebooting && text.starts_with(crate::board::LISTENING) {
+                    self.rebooting = false;
+                    self.lines.push(text);
+                    return;
+                }
+                let judged = seq > self.boot_end && !self.rebooting;
                 if let (None, Some(what), true) = (&self.trouble, crash(&text), judged) {
                     let at = self.lines.len();
                     self.trouble = Some(Trouble { kind: FailureKind::Rebooted, what: what.to_string(), at });

@@ -33,12 +33,14 @@ use serde_json::Value;
 use tokio::time::timeout_at;
 
 use crate::client::{CONNECT_RETRIES, Http, Reply, after, is_connection_reset, retry_refused};
+use crate::faults::proxy::FaultProxy;
+use crate::faults::{Dice, FaultPlan};
 pub use crate::outcome::Outcome;
 use crate::outcome::{Failure, panic_failure};
 use crate::run_event::RunEvent;
 use crate::scenario::Scenario;
 use crate::steps::{StepCx, error_chain};
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 use crate::timeline::{Channel, Timeline};
 use console::ConsoleWatch;
 use control::{ControlLink, Outgoing, show};
@@ -121,6 +123,9 @@ pub struct ScenarioReport {
     pub timeline: Timeline,
     /// Wall time of the run, in ms.
     pub duration_ms: f64,
+    /// The fault plan applied, as `--fault-plan` takes it (with its seed, so
+    /// a failure can be replayed).
+    pub fault_plan: Option<String>,
 }
 
 impl ScenarioReport {
@@ -285,6 +290,13 @@ pub struct Session<'a> {
     pub scenario: &'a Scenario,
     /// The target.
     pub target: &'a dyn Target,
+    /// Where the harness's clients connect: the target's endpoint, or the
+    /// fault proxy in front of it.
+    pub endpoint: Endpoint,
+    /// The fault plan being applied, if any.
+    pub faults: Option<FaultSession>,
+    /// Resets the harness made (a `reboot` step, the fault plan).
+    pub resets: usize,
     /// Clips loaded once per run.
     pub clips: &'a ClipCache,
     /// HTTP client with the target's token.
@@ -303,6 +315,20 @@ pub struct Session<'a> {
     pub held: crate::hold::Held,
 }
 
+/// A fault plan applied to one scenario run: its generator, the proxy the
+/// clients go through (network faults), and the frames sent so far.
+#[derive(Debug)]
+pub struct FaultSession {
+    /// The plan.
+    pub plan: FaultPlan,
+    /// Its seeded generator.
+    pub dice: Dice,
+    /// The proxy in front of the cam, for network faults.
+    pub proxy: Option<FaultProxy>,
+    /// Frames sent so far in the scenario.
+    pub frames: u64,
+}
+
 /// The frames injected, the cam's replies, and the threshold in force.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -312,6 +338,9 @@ pub struct Recorder {
     pub thresholds: Vec<(usize, f64)>,
     /// Capture time of fixture time 0, ms since the Unix epoch.
     pub base_ts_ms: u64,
+    /// A frame was refused since the last ack: the next ack's frame number
+    /// must follow the last one's.
+    pub refused_since_ack: bool,
 }
 
 impl Recorder {
@@ -338,10 +367,68 @@ impl Recorder {
 }
 
 impl Session<'_> {
-    /// Records what has arrived on the SSE stream and the console.
+    /// Records what has arrived on the SSE stream and the console, and what
+    /// the fault proxy did.
     pub fn drain(&mut self) {
+        if let Some(proxy) = self.faults.as_ref().and_then(|f| f.proxy.as_ref()) {
+            for (at, note) in proxy.take_notes() {
+                self.timeline.push_at(at, Channel::Fault, note);
+            }
+        }
         self.sse.drain(&mut self.timeline);
         self.console.drain(&mut self.timeline);
+    }
+
+    /// A frame was sent and answered: the fault plan's moment for stalls,
+    /// refusals and a reboot after that many frames.
+    ///
+    /// # Errors
+    /// The reboot failed.
+    pub async fn frame_sent(&mut self, deadline: tokio::time::Instant) -> Result<(), Failure> {
+        let Some(f) = self.faults.as_mut() else { return Ok(()) };
+        f.frames += 1;
+        if let Some(proxy) = &f.proxy {
+            proxy.on_frame(f.frames);
+        }
+        if f.plan.reboot_after_frames == Some(f.frames) {
+            let n = f.frames;
+            self.timeline.push(Channel::Fault, format!("fault plan: reset after {n} frame(s)"));
+            self.reset(deadline).await?;
+        }
+        Ok(())
+    }
+
+    /// Resets the cam ([`Target::reset`]): first the SSE stream catches up
+    /// (if connected), so that what is tested is the cam's reboot, not a race
+    /// in the harness; the console takes the boot log that follows as
+    /// expected, and on a target with a console the harness waits for its
+    /// `listening on` line; the HTTP client starts afresh (its kept-alive
+    /// connections died with the cam); the control WebSocket is dropped.
+    ///
+    /// # Errors
+    /// The catch-up, the reset or the wait for the cam failed.
+    pub async fn reset(&mut self, deadline: tokio::time::Instant) -> Result<(), Failure> {
+        let was_connected = self.sse.connected();
+        if was_connected {
+            self.catch_up(deadline).await?;
+        }
+        self.console.expect_reboot();
+        self.timeline.push(Channel::Fault, format!("reset: {}", self.target.describe()));
+        self.target.reset().await.map_err(|e| Failure::setup(format!("reset: {e}")))?;
+        self.resets += 1;
+        self.console.wait_listening(deadline, &mut self.timeline).await?;
+        self.http = Http::new(&self.endpoint).map_err(Failure::setup)?;
+        self.control.set(None);
+        self.recorder.refused_since_ack = false;
+        if was_connected {
+            // A board's connections died with it, without a word (no FIN
+            // comes from a chip that restarted): resume at once, as a client
+            // that saw the reset would, from the last id received.
+            self.sse.disconnect(&mut self.timeline);
+            let last = self.sse.ledger.last_id().map(str::to_string);
+            self.sse.connect(&self.endpoint, last, deadline, &mut self.timeline).await?;
+        }
+        Ok(())
     }
 
     /// Waits until the stream has delivered every event the target acked
@@ -359,7 +446,7 @@ impl Session<'_> {
     /// # Errors
     /// As [`ControlLink::command`].
     pub async fn command(&mut self, send: &Outgoing, deadline: tokio::time::Instant) -> Result<Reply, Failure> {
-        let reply = self.control.command(self.target.endpoint(), send, deadline, &mut self.timeline).await?;
+        let reply = self.control.command(&self.endpoint, send, deadline, &mut self.timeline).await?;
         if let Reply::Text(t) = &reply {
             let ack = serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
             if let (Some(true), Some(x)) = (ack["ok"].as_bool(), ack["threshold"].as_f64()) {
@@ -408,7 +495,7 @@ impl Session<'_> {
         if !status.is_success() {
             return Err(Failure::setup(format!("POST /hil/reset answered {status}")));
         }
-        self.sse.connect(self.target.endpoint(), None, deadline, &mut self.timeline).await?;
+        self.sse.connect(&self.endpoint, None, deadline, &mut self.timeline).await?;
         if let Some(settings) = &self.scenario.detector {
             let mut cmd = serde_json::to_value(settings).unwrap_or_default();
             cmd["cmd"] = Value::from("set_detector");
@@ -437,7 +524,15 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
     report.setup_failure = None;
     let base_ts_ms = unix_now_ms();
     report.base_ts_ms = base_ts_ms;
-    let http = match Http::new(target.endpoint()) {
+    let (endpoint, faults) = match fault_session(scenario, target).await {
+        Ok(f) => f,
+        Err(e) => {
+            report.setup_failure = Some(Failure::setup(e));
+            return report;
+        }
+    };
+    report.fault_plan = faults.as_ref().map(|f| f.plan.to_string());
+    let http = match Http::new(&endpoint) {
         Ok(h) => h,
         Err(e) => {
             report.setup_failure = Some(Failure::setup(e));
@@ -447,6 +542,9 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
     let mut s = Session {
         scenario,
         target,
+        endpoint,
+        faults,
+        resets: 0,
         clips: &env.clips,
         http,
         timeline: Timeline::new(),
@@ -457,12 +555,17 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
             frames: Vec::new(),
             thresholds: vec![(0, cam_core::protocol::DEFAULT_THRESHOLD)],
             base_ts_ms,
+            refused_since_ack: false,
         },
         held: crate::hold::Held::default(),
     };
     let setup = std::panic::AssertUnwindSafe(s.setup()).catch_unwind().await;
     match setup.unwrap_or_else(|p| Err(panic_failure(p.as_ref()))) {
-        Err(f) => report.setup_failure = Some(f),
+        Err(f) => {
+            // A board that crashed or vanished explains a failed setup best.
+            s.drain();
+            report.setup_failure = Some(s.console.failure().unwrap_or(f));
+        }
         Ok(()) => {
             for step in &scenario.steps {
                 let result = run_step(&mut s, step, &env.progress).await;
@@ -486,6 +589,37 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
     report.timeline = s.timeline;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
+}
+
+/// The endpoint the harness's clients use, and the fault session, for
+/// `scenario`'s fault plan: with network faults a fault proxy in front of
+/// the target, its address in place of the cam's.
+///
+/// # Errors
+/// The target's URL names no host and port, or the proxy cannot listen.
+async fn fault_session(scenario: &Scenario, target: &dyn Target) -> Result<(Endpoint, Option<FaultSession>), String> {
+    let endpoint = target.endpoint().clone();
+    let Some(plan) = scenario.needs.fault_plan.clone() else { return Ok((endpoint, None)) };
+    let dice = Dice::new(plan.seed);
+    if !plan.network() {
+        return Ok((endpoint, Some(FaultSession { plan, dice, proxy: None, frames: 0 })));
+    }
+    let (scheme, rest) = endpoint.base.split_once("://").ok_or_else(|| format!("{}: no scheme", endpoint.base))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let upstream = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
+    };
+    let proxy =
+        FaultProxy::start(&upstream, plan.clone(), dice.clone()).await.map_err(|e| format!("fault proxy: {e}"))?;
+    // Keep a loopback name the cam's certificate may hold.
+    let host = match upstream.rsplit_once(':').map(|(h, _)| h) {
+        Some("localhost") => "localhost",
+        _ => "127.0.0.1",
+    };
+    let proxied = Endpoint { base: format!("{scheme}://{host}:{}", proxy.addr().port()), ..endpoint };
+    Ok((proxied, Some(FaultSession { plan, dice, proxy: Some(proxy), frames: 0 })))
 }
 
 /// Runs one step within its timeout, catching a panic, and judges the
@@ -558,6 +692,29 @@ impl ScenarioReport {
             latencies_ms: Vec::new(),
             timeline: Timeline::new(),
             duration_ms: 0.0,
+            fault_plan: None,
+        }
+    }
+
+    /// A scenario left out before the run (`--skip-tag`), or not started
+    /// (`--fail-fast`, no target left), and why: a skip.
+    pub fn left_out(name: &str, path: &std::path::Path, why: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            tags: Vec::new(),
+            target: String::new(),
+            steps: Vec::new(),
+            setup_failure: None,
+            skipped: Some(why.to_string()),
+            events: Vec::new(),
+            frames: Vec::new(),
+            base_ts_ms: 0,
+            thresholds: Vec::new(),
+            latencies_ms: Vec::new(),
+            timeline: Timeline::new(),
+            duration_ms: 0.0,
+            fault_plan: None,
         }
     }
 

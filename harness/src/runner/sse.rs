@@ -69,6 +69,11 @@ impl SseSession {
         Ok(())
     }
 
+    /// Whether the stream is open (not cut by an `sse_disconnect` step).
+    pub fn connected(&self) -> bool {
+        self.stream.is_some()
+    }
+
     /// Cuts the stream (the client goes away without a word).
     pub fn disconnect(&mut self, timeline: &mut Timeline) {
         self.drain(timeline);
@@ -149,16 +154,21 @@ impl SseSession {
     /// # Errors
     /// An event arrived ([`FailureKind::Mismatch`]).
     pub async fn watch_quiet(&mut self, until: tokio::time::Instant, timeline: &mut Timeline) -> Result<(), Failure> {
-        while let Some(sse) = self.stream.as_mut() {
+        loop {
+            let Some(sse) = self.stream.as_mut() else {
+                return Err(Failure::transport(
+                    "the SSE stream is disconnected: quiet cannot be told from absent (add an `sse_connect` step)",
+                ));
+            };
             match timeout_at(until, sse.rx.recv()).await {
                 Ok(Some(item)) => {
                     self.record(item, timeline);
                     self.check_no_new_event()?;
                 }
-                Ok(None) | Err(_) => break,
+                Ok(None) => return Err(Failure::transport("SSE client ended while the stream was watched")),
+                Err(_) => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// `Ok` when no event arrived beyond those consumed.

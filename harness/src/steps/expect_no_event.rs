@@ -68,7 +68,7 @@ impl Action for ExpectNoEvent {
             if self.for_ms > 0 {
                 // The assertion itself spans this time: watch the stream
                 // until it ends, failing on the first event.
-                let until = tokio::time::Instant::now() + Duration::from_millis(self.for_ms);
+                let until = (tokio::time::Instant::now() + Duration::from_millis(self.for_ms)).min(cx.deadline);
                 s.sse.watch_quiet(until, &mut s.timeline).await?;
             }
             Ok(())

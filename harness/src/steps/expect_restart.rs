@@ -63,10 +63,13 @@ impl Action for ExpectRestart {
                 // Ids of a new boot without a restart break the rules.
                 s.sse.ledger.check()?;
                 if !s.sse.next(cx.deadline, &mut s.timeline).await? {
-                    return Err(Failure::timeout(
-                        self.waits_for(),
-                        format!("no `restart` event within {} ms: the stream shows no reboot", cx.step.timeout.as_millis()),
-                    ));
+                    let ms = cx.step.timeout.as_millis();
+                    let message = if s.resets > 0 {
+                        format!("the harness reset the cam, but no `restart` event came within {ms} ms: the reboot was not announced")
+                    } else {
+                        format!("no `restart` event within {ms} ms: the stream shows no reboot")
+                    };
+                    return Err(Failure::timeout(self.waits_for(), message));
                 }
             }
             s.catch_up(cx.deadline).await?;

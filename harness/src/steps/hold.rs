@@ -73,7 +73,7 @@ impl Action for Hold {
 
     fn run<'a>(&'a self, s: &'a mut Session<'_>, _cx: &'a StepCx<'_>) -> StepFuture<'a> {
         Box::pin(async move {
-            let endpoint = s.target.endpoint().clone();
+            let endpoint = s.endpoint.clone();
             let refused = |what: &str, k: usize, e: String| Failure::transport(format!("{what} {}: {e}", k + 1));
             for k in 0..self.sse {
                 s.held.sse(&endpoint, true).await.map_err(|e| refused("held SSE client", k, e))?;

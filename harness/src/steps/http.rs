@@ -92,9 +92,13 @@ fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
     let credentials = super::RawCredentials { token: raw.token, no_token: raw.no_token, token_in: raw.token_in }
         .credentials()
         .map_err(|m| t.error(Some(span), m))?;
+    let method = raw.method.to_uppercase();
+    if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(t.step_error(format!("`{}` is not an HTTP method", raw.method)));
+    }
     Ok(Box::new(Http {
         credentials,
-        method: raw.method.to_uppercase(),
+        method,
         path: raw.path,
         body: raw.body,
         status: t.take("expect_status")?,

@@ -56,6 +56,7 @@ kinds! {
     expect_comment,
     expect_events,
     expect_no_event,
+    reboot,
     expect_restart,
     expect_labels,
     config,

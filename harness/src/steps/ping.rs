@@ -39,7 +39,7 @@ impl Action for Ping {
 
     fn run<'a>(&'a self, s: &'a mut Session<'_>, cx: &'a StepCx<'_>) -> StepFuture<'a> {
         Box::pin(async move {
-            let control = s.control.get(s.target.endpoint(), cx.deadline, &mut s.timeline).await?;
+            let control = s.control.get(&s.endpoint, cx.deadline, &mut s.timeline).await?;
             let pong = control.ping(self.payload.as_bytes()).await.map_err(Failure::transport)?;
             let got = String::from_utf8_lossy(&pong).into_owned();
             s.timeline.push(Channel::Ws, format!("ping {:?} -> pong {got:?}", self.payload));

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::time::timeout_at;
 
 use super::{Action, Kind, StepCx, StepFuture, StepTable, clip_text, error_chain};
+use crate::faults::frames::FrameFaults;
 use crate::outcome::Failure;
 use crate::runner::{FrameRecord, Session};
 use crate::scenario::{ScenarioError, clip_times};
@@ -123,60 +124,157 @@ impl Action for Replay {
     }
 }
 
+/// One frame as the fault plan has it sent.
+struct Sending {
+    index: usize,
+    faults: FrameFaults,
+}
+
 impl Replay {
+    /// The frames in the order they go, each with its faults: the clip's
+    /// order unless a frame swaps places with the next.
+    fn order(&self, s: &Session<'_>) -> Vec<Sending> {
+        let mut order: Vec<Sending> = (self.from..=self.to)
+            .map(|index| {
+                let faults = match &s.faults {
+                    Some(f) => FrameFaults::draw(&f.plan, &f.dice),
+                    None => FrameFaults::default(),
+                };
+                Sending { index, faults }
+            })
+            .collect();
+        let mut k = 0;
+        while k + 1 < order.len() {
+            if order[k].faults.swap {
+                order.swap(k, k + 1);
+                k += 2;
+            } else {
+                k += 1;
+            }
+        }
+        order
+    }
+
     async fn replay(&self, s: &mut Session<'_>, cx: &StepCx<'_>) -> Result<(), Failure> {
         let clip = s.clips.get(&self.clip).map_err(Failure::setup)?;
         let t0 = clip.frames[self.from].t_ms;
         let total = self.to - self.from + 1;
         let start = tokio::time::Instant::now();
-        for index in self.from..=self.to {
+        let order = self.order(s);
+        let mut previous_ts = None;
+        for (k, sending) in order.iter().enumerate() {
+            let index = sending.index;
             let frame = &clip.frames[index];
             if let Pace::Recorded(speed) = self.pace {
-                let offset = Duration::from_secs_f64((frame.t_ms - t0) as f64 / 1000.0 / speed);
+                let offset = Duration::from_secs_f64((frame.t_ms.saturating_sub(t0)) as f64 / 1000.0 / speed);
                 // Pacing at the recorded frame rate is what this step does.
                 tokio::time::sleep_until(start + offset).await;
             }
-            let ts_ms = s.recorder.base_ts_ms + frame.t_ms;
-            let sent_ms = s.timeline.now_ms();
-            let request = s
-                .http
-                .request(reqwest::Method::POST, "/hil/frame")
-                .header(FRAME_TS_HEADER, ts_ms.to_string())
-                .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
-                .body(frame.jpeg.clone())
-                .send();
-            let exchange = async {
-                let resp = request.await?;
-                let status = resp.status();
-                Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
-            };
-            let context = format!("frame {index} ({}): POST /hil/frame", frame.file);
-            let (status, body) = timeout_at(cx.deadline, exchange)
-                .await
-                .map_err(|_| {
-                    Failure::timeout(
-                        format!("the ack of frame {index}"),
-                        format!("{context}: no answer before the step's timeout ({} ms)", cx.step.timeout.as_millis()),
-                    )
-                })?
-                .map_err(|e| Failure::transport(format!("{context}: {}", error_chain(&e))))?;
-            if !status.is_success() {
-                s.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
-                return Err(Failure::differs(context, "status", "2xx", format!("{status}: {}", clip_text(&body))));
+            let f = sending.faults;
+            let mut ts_ms = s.recorder.base_ts_ms + frame.t_ms;
+            if f.repeat_ts && let Some(prev) = previous_ts {
+                ts_ms = prev;
             }
-            let reply: FrameReply = serde_json::from_str(&body).map_err(|e| {
-                Failure::differs(context.clone(), "body", "a frame ack", format!("{} ({e})", clip_text(&body)))
-            })?;
-            let motion = if reply.motion { " MOTION" } else { "" };
-            s.timeline
-                .push(Channel::Frame, format!("frame {index} -> seq {} change {:.4}{motion}", reply.frame, reply.change));
-            s.sse.ledger.on_ack(&reply);
-            let label = frame.label;
-            s.recorder.frames.push(FrameRecord { clip: self.clip.clone(), index, label, sent_ms, ts_ms, reply });
+            previous_ts = Some(ts_ms);
+            let bytes = match &s.faults {
+                Some(fs) if f.alters_bytes() => f.apply(&frame.jpeg, &fs.dice),
+                _ => frame.jpeg.clone(),
+            };
+            if f != FrameFaults::default() {
+                s.timeline.push(Channel::Fault, format!("frame {index}: {}", f.describe()));
+            }
+            for _ in 0..(1 + usize::from(f.duplicate)) {
+                self.send(s, cx, index, &frame.file, frame.label, ts_ms, &bytes, f).await?;
+            }
+            s.frame_sent(cx.deadline).await?;
             s.drain();
-            let done = index - self.from + 1;
-            cx.progress.step(format!("frame {done} of {total}, {} event(s)", s.sse.ledger.counts().1));
+            cx.progress.step(format!("frame {} of {total}, {} event(s)", k + 1, s.sse.ledger.counts().1));
         }
+        Ok(())
+    }
+
+    /// Sends one frame and judges the answer: an ack (recorded), or for a
+    /// frame whose bytes the fault plan altered a refusal (4xx, or a closed
+    /// connection for an oversized one) that must change nothing; never a
+    /// 5xx.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        s: &mut Session<'_>,
+        cx: &StepCx<'_>,
+        index: usize,
+        file: &str,
+        label: Option<bool>,
+        ts_ms: u64,
+        bytes: &[u8],
+        faults: FrameFaults,
+    ) -> Result<(), Failure> {
+        let sent_ms = s.timeline.now_ms();
+        let request = s
+            .http
+            .request(reqwest::Method::POST, "/hil/frame")
+            .header(FRAME_TS_HEADER, ts_ms.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+            .body(bytes.to_vec())
+            .send();
+        let exchange = async {
+            let resp = request.await?;
+            let status = resp.status();
+            Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
+        };
+        let context = format!("frame {index} ({file}): POST /hil/frame");
+        let answer = timeout_at(cx.deadline, exchange).await.map_err(|_| {
+            Failure::timeout(
+                format!("the ack of frame {index}"),
+                format!("{context}: no answer before the step's timeout ({} ms)", cx.step.timeout.as_millis()),
+            )
+        })?;
+        let (status, body) = match answer {
+            Ok(a) => a,
+            // A cam may refuse a frame past its limit by closing the
+            // connection before reading it all.
+            Err(e) if faults.oversize && crate::client::is_connection_reset(&e) => {
+                s.timeline.push(Channel::Frame, format!("frame {index} -> connection closed: refused (oversized)"));
+                s.recorder.refused_since_ack = true;
+                s.http = crate::client::Http::new(&s.endpoint).map_err(Failure::setup)?;
+                return Ok(());
+            }
+            Err(e) => return Err(Failure::transport(format!("{context}: {}", error_chain(&e)))),
+        };
+        if status.is_server_error() {
+            s.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
+            return Err(Failure::differs(context, "status", "200 or a 4xx refusal, never 5xx", format!("{status}: {}", clip_text(&body))));
+        }
+        if status.is_client_error() && faults.alters_bytes() {
+            s.timeline.push(Channel::Frame, format!("frame {index} -> {status}: refused ({})", clip_text(&body)));
+            s.recorder.refused_since_ack = true;
+            return Ok(());
+        }
+        if !status.is_success() {
+            s.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
+            return Err(Failure::differs(context, "status", "2xx", format!("{status}: {}", clip_text(&body))));
+        }
+        let reply: FrameReply = serde_json::from_str(&body).map_err(|e| {
+            Failure::differs(context.clone(), "body", "a frame ack", format!("{} ({e})", clip_text(&body)))
+        })?;
+        let motion = if reply.motion { " MOTION" } else { "" };
+        s.timeline.push(Channel::Frame, format!("frame {index} -> seq {} change {:.4}{motion}", reply.frame, reply.change));
+        // A refused frame changes nothing: the cam's frame numbers go on
+        // as if it had never been sent.
+        if s.recorder.refused_since_ack
+            && let Some(last) = s.recorder.frames.last().map(|f| f.reply.frame)
+            && reply.frame != last + 1
+        {
+            return Err(Failure::differs(
+                format!("{context}: after a refused frame"),
+                "$.frame",
+                format!("{} (a refused frame changes nothing)", last + 1),
+                reply.frame.to_string(),
+            ));
+        }
+        s.recorder.refused_since_ack = false;
+        s.sse.ledger.on_ack(&reply);
+        s.recorder.frames.push(FrameRecord { clip: self.clip.clone(), index, label, sent_ms, ts_ms, reply });
         Ok(())
     }
 }

@@ -63,12 +63,21 @@ fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
     if repeat.is_some() && t.keyword() != "send_text" {
         return Err(t.step_error("`repeat` belongs with `send_text`"));
     }
+    /// The most text a `repeat` may make: 16 MiB, past any cam's message limit.
+    const MAX_REPEATED: usize = 16 * 1024 * 1024;
     let send = match t.keyword() {
         "send" => {
             let (v, span): (toml::Value, _) = t.take_spanned("send")?.expect("chosen");
             Outgoing::Json(serde_json::to_value(v).map_err(|e| t.error(Some(span), e.to_string()))?)
         }
-        "send_text" => Outgoing::Text(t.take::<String>("send_text")?.expect("chosen").repeat(repeat.unwrap_or(1))),
+        "send_text" => {
+            let text: String = t.take("send_text")?.expect("chosen");
+            let n = repeat.unwrap_or(1);
+            if text.len().saturating_mul(n) > MAX_REPEATED {
+                return Err(t.step_error(format!("`repeat` makes {} bytes; at most {MAX_REPEATED} are sent", text.len().saturating_mul(n))));
+            }
+            Outgoing::Text(text.repeat(n))
+        }
         "send_binary" => Outgoing::Binary(t.take("send_binary")?.expect("chosen")),
         _ => Outgoing::RawText(t.take("send_raw_text")?.expect("chosen")),
     };

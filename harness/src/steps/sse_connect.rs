@@ -76,7 +76,7 @@ impl Action for SseConnect {
                 ResumeFrom::Fresh => None,
                 ResumeFrom::Id(id) => Some(id.clone()),
             };
-            s.sse.connect(s.target.endpoint(), id, cx.deadline, &mut s.timeline).await
+            s.sse.connect(&s.endpoint, id, cx.deadline, &mut s.timeline).await
         })
     }
 }

@@ -36,7 +36,7 @@ impl Action for WsClose {
 
     fn run<'a>(&'a self, s: &'a mut Session<'_>, cx: &'a StepCx<'_>) -> StepFuture<'a> {
         Box::pin(async move {
-            s.control.get(s.target.endpoint(), cx.deadline, &mut s.timeline).await?;
+            s.control.get(&s.endpoint, cx.deadline, &mut s.timeline).await?;
             let control = s.control.take().expect("connected above");
             control.close().await.map_err(|e| Failure::differs("WebSocket close", "", "a close frame", e))?;
             s.timeline.push(Channel::Ws, "closed cleanly");

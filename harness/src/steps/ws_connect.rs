@@ -69,7 +69,7 @@ impl Action for WsConnect {
             if self.reset {
                 // A client more (the connection already open stays), tried
                 // once: a retry could find a slot an idle connection freed.
-                return match Control::connect_once(s.target.endpoint(), &self.credentials).await {
+                return match Control::connect_once(&s.endpoint, &self.credentials).await {
                     Err(e) if e.reset => {
                         s.timeline.push(Channel::Ws, format!("refused: {}", e.message));
                         Ok(())
@@ -84,7 +84,7 @@ impl Action for WsConnect {
                 };
             }
             s.control.set(None);
-            let result = Control::connect(s.target.endpoint(), &self.credentials).await;
+            let result = Control::connect(&s.endpoint, &self.credentials).await;
             match (result, self.status) {
                 (Ok(c), None) => {
                     s.timeline.push(Channel::Ws, connected_text(c.resets()));

@@ -103,6 +103,37 @@ pub trait Target: Send + Sync {
     fn take_console(&self) -> Option<ConsoleTap> {
         None
     }
+
+    /// Resets the cam, each target its own way: a board through its reset
+    /// line, the emulated board through QEMU's `system_reset`, the
+    /// simulator by its own reboot. A target that cannot be reset says so
+    /// in [`Serves::reset`], so no scenario asks it.
+    ///
+    /// # Errors
+    /// The reset failed, or this target cannot be reset.
+    fn reset(&self) -> Resetting<'_> {
+        Box::pin(async { Err(format!("{} cannot be reset", self.describe())) })
+    }
+}
+
+/// A reset in progress ([`Target::reset`]).
+pub type Resetting<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// What a [`ConsoleTarget`] holds that can reset the board.
+pub(crate) trait ResetLine: Send + Sync {
+    fn reset(&self) -> Resetting<'_>;
+}
+
+impl ResetLine for Arc<Board> {
+    fn reset(&self) -> Resetting<'_> {
+        Box::pin(Board::reset(self))
+    }
+}
+
+impl ResetLine for Machine {
+    fn reset(&self) -> Resetting<'_> {
+        Box::pin(Machine::reset(self))
+    }
 }
 
 /// Which target to open for each scenario (`--target`).
@@ -136,9 +167,11 @@ pub struct Serves {
     pub console: bool,
     /// Reading files from the cam's storage.
     pub storage: bool,
-    /// Resetting the cam mid-scenario.
+    /// Resetting the cam mid-scenario (a `reboot` step, a fault plan's
+    /// `reboot_after_frames`).
     pub reset: bool,
-    /// Injecting the faults of a fault plan.
+    /// The harness's fault layer in front of it (every target but a custom
+    /// one may say otherwise).
     pub faults: bool,
     /// Connection limits of its own to check (a simulator has none).
     pub connection_limits: bool,
@@ -154,7 +187,7 @@ impl Serves {
         } else if needs.fault_plan.is_some() && !self.faults {
             "the scenario injects faults ([config] fault_plan); this target cannot inject them"
         } else if needs.reset() && !self.reset {
-            "the scenario resets the cam; this target cannot be reset"
+            "the scenario resets the cam; this target cannot be reset (a cam at a URL has no reset line)"
         } else if needs.console && !self.console {
             "the scenario reads the serial console; this target has none"
         } else if needs.storage && !self.storage {
@@ -309,12 +342,18 @@ impl TargetSpec {
             TargetSpec::Url(e) => Serves {
                 tls: e.base.starts_with("https://"),
                 token: e.token.is_some(),
+                faults: true,
                 connection_limits: true,
                 ..Serves::default()
             },
-            TargetSpec::Board(_, e) | TargetSpec::Qemu(_, e) => {
-                Serves { token: e.token.is_some(), console: true, connection_limits: true, ..Serves::default() }
-            }
+            TargetSpec::Board(_, e) | TargetSpec::Qemu(_, e) => Serves {
+                token: e.token.is_some(),
+                console: true,
+                reset: true,
+                faults: true,
+                connection_limits: true,
+                ..Serves::default()
+            },
             TargetSpec::Custom(c) => c.0.serves(),
         }
     }
@@ -410,7 +449,11 @@ impl<H> ConsoleTarget<H> {
     }
 }
 
-impl<H: Send + Sync> Target for ConsoleTarget<H> {
+impl<H: ResetLine> Target for ConsoleTarget<H> {
+    fn reset(&self) -> Resetting<'_> {
+        self._held.reset()
+    }
+
     fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

@@ -7,7 +7,6 @@ use cam_sim::{SimConfig, Simulator, TlsFiles};
 
 use super::{ConsoleTap, DEFAULT_BAUD, Endpoint, Target};
 use crate::board::Board;
-use crate::faults::FaultPlan;
 use crate::scenario::Needs;
 
 /// The token a simulator target requires when a scenario sets
@@ -16,15 +15,25 @@ pub const SIM_TOKEN: &str = "camhil-sim-token";
 
 /// Starts a simulator meeting `needs`: the scenario's keep-alive, SSE
 /// `retry`, token ([`SIM_TOKEN`]), TLS (a fresh self-signed certificate the
-/// harness trusts), console (a pseudo-terminal) and fault plan.
+/// harness trusts) and console (a pseudo-terminal). Faults are the
+/// harness's own ([`crate::faults`]), as on any target.
 ///
 /// # Errors
 /// No temp folder, no loopback port, the console cannot be opened.
 pub async fn open(needs: &Needs) -> Result<Box<dyn Target>, String> {
+    open_with(SimConfig::default(), needs).await
+}
+
+/// [`open`] from `base` (a simulator with deliberate protocol breaks in
+/// `base.faults`); the snapshot folder, token, keep-alive, `retry`, TLS and
+/// console come from `needs`.
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_with(base: SimConfig, needs: &Needs) -> Result<Box<dyn Target>, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temp folder: {e}"))?;
     let token = needs.token.then(|| SIM_TOKEN.to_string());
-    let mut config =
-        SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..SimConfig::default() };
+    let mut config = SimConfig { snapshot_dir: dir.path().join("sdcard"), token: token.clone(), ..base };
     if let Some(k) = needs.keepalive {
         config.keepalive = k;
     }
@@ -32,9 +41,6 @@ pub async fn open(needs: &Needs) -> Result<Box<dyn Target>, String> {
     config.console_pty = needs.console;
     if let Some(ms) = needs.retry_ms {
         config.retry_ms = ms;
-    }
-    if let Some(plan) = &needs.fault_plan {
-        config.fault_plan = sim_plan(plan);
     }
     if needs.tls {
         let (cert, key) = crate::tls::self_signed(dir.path())?;
@@ -52,23 +58,6 @@ pub async fn open(needs: &Needs) -> Result<Box<dyn Target>, String> {
         None => None,
     };
     Ok(Box::new(SimTarget { sim, endpoint, _dir: dir, console: std::sync::Mutex::new(console) }))
-}
-
-/// The scenario's fault plan as the simulator takes it (`cam_sim::FaultPlan`).
-pub fn sim_plan(p: &FaultPlan) -> cam_sim::FaultPlan {
-    cam_sim::FaultPlan {
-        seed: p.seed,
-        sse_cut_after: p.sse_cut_after,
-        sse_cut_chance: p.sse_cut_chance,
-        ack_delay_ms: p.ack_delay_ms,
-        ack_drop_chance: p.ack_drop_chance,
-        frame_truncate_chance: p.frame_truncate_chance,
-        frame_corrupt_chance: p.frame_corrupt_chance,
-        reboot_after_frames: p.reboot_after_frames,
-        stall_ms: p.stall_ms,
-        stall_after_frames: p.stall_after_frames,
-        stall_chance: p.stall_chance,
-    }
 }
 
 /// An in-process simulator with its own snapshot folder (removed on drop).
@@ -95,5 +84,10 @@ impl Target for SimTarget {
 
     fn take_console(&self) -> Option<ConsoleTap> {
         self.console.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn reset(&self) -> super::Resetting<'_> {
+        self.sim.reboot();
+        Box::pin(async { Ok(()) })
     }
 }

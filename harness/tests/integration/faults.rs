@@ -1,6 +1,7 @@
-//! Seeded fault plans (`[config] fault_plan`): the harness holds up under
-//! the faults real networks produce, and still notices a cam that loses
-//! events under them.
+//! Seeded fault plans (`[config] fault_plan`), applied by the harness from
+//! the outside (its fault proxy, its replay, the target's reset): a correct
+//! cam passes them on any target, and a cam that loses events under them
+//! fails, named.
 
 use std::path::Path;
 
@@ -11,7 +12,9 @@ use cam_hil::scenario::Scenario;
 use cam_hil::suite::{self, Selection};
 use cam_hil::target::{Endpoint, TargetSpec};
 use cam_hil::timeline::Channel;
-use cam_sim::{Fault, FaultPlan, SimConfig, Simulator};
+use std::sync::Arc;
+
+use cam_sim::{Fault, SimConfig, Simulator};
 
 struct Quiet;
 impl Reporter for Quiet {
@@ -31,28 +34,39 @@ fn cap_timeouts(scenario: &mut Scenario, limit: std::time::Duration) {
     }
 }
 
-fn cuts(report: &ScenarioReport) -> usize {
-    report.timeline.entries.iter().filter(|e| e.channel == Channel::Sse && e.text.starts_with("error")).count()
+/// The fault proxy's cuts, from the timeline.
+fn cuts(report: &ScenarioReport) -> Vec<String> {
+    report
+        .timeline
+        .entries
+        .iter()
+        .filter(|e| e.channel == Channel::Fault && e.text.contains(" cut by "))
+        .map(|e| e.text.clone())
+        .collect()
 }
 
 #[tokio::test]
 async fn random_stream_cuts_lose_and_duplicate_nothing() {
     let scenario = load("faults_sse_cuts.toml");
     let (summary, reports) = suite::run(std::slice::from_ref(&scenario), &TargetSpec::Sim, &mut Quiet).await;
-    assert_eq!(summary.failed, 0, "{:?}", reports[0].steps.last());
-    let n = cuts(&reports[0]);
-    assert!(n >= 10, "the plan cut the stream {n} times");
+    assert_eq!(summary.failed, 0, "{:?}", reports[0].failed());
+    let cuts = cuts(&reports[0]);
+    assert!(cuts.len() >= 10, "the plan cut the stream {} times", cuts.len());
+    assert!(cuts.iter().any(|c| c.contains("in the middle of an event")), "{cuts:?}");
+    assert!(cuts.iter().any(|c| c.contains("between two events")), "{cuts:?}");
     let ids: Vec<EventId> = reports[0].events.iter().filter_map(|e| EventId::parse(e.id.as_deref()?)).collect();
-    let boot = ids[0].boot;
-    assert_eq!(ids, (1..=209).map(|seq| EventId { boot, seq }).collect::<Vec<_>>(), "every id once, in order");
+    let acked: Vec<EventId> = reports[0].frames.iter().filter_map(|f| EventId::parse(f.reply.id.as_deref()?)).collect();
+    assert!(!acked.is_empty());
+    assert_eq!(ids, acked, "every acked id once, in order");
+    assert_eq!(reports[0].fault_plan.as_deref(), Some("seed=7,sse_cut_chance=0.1"));
 }
 
 /// The same plan against a cam that ignores `Last-Event-ID`: the events
-/// sent while the client was away are lost, and the scenario says so.
+/// sent while the client was away are lost, and the scenario says so. The
+/// cam is at a URL: the harness's faults need nothing of it.
 #[tokio::test]
 async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
     let mut scenario = load("faults_sse_cuts.toml");
-    let plan = scenario.needs.fault_plan.take().expect("the scenario has a plan");
     // Loopback delivers a resumed stream in well under a second: the lost
     // events are not coming, so wait 2 s instead of the file's 20.
     cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
@@ -61,46 +75,57 @@ async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
         let config = SimConfig {
             snapshot_dir: dir.path().join("sd"),
             retry_ms: 20,
-            fault_plan: cam_hil::target::sim::sim_plan(&plan),
             faults: faults.into(),
             ..SimConfig::default()
         };
         let cam = Simulator::start(config).await.unwrap();
         let target = TargetSpec::Url(Endpoint::new(cam.url(), None));
         let (summary, reports) = suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await;
-        assert_eq!(summary.passed == 1, should_pass, "{:?}", reports[0].steps.last());
+        assert_eq!(summary.passed == 1, should_pass, "{:?}", reports[0].failed());
         if !should_pass {
-            let failure = reports[0].steps.iter().find_map(|s| s.failure.clone()).unwrap();
+            let (_, failure) = reports[0].failed().unwrap();
             assert!(failure.message.contains("the SSE stream delivered only"), "{failure}");
+            assert!(failure.message.contains("still awaited: ids "), "the missing events are named: {failure}");
         }
     }
 }
 
+/// A cam at a URL has no reset line: a scenario that resets the cam is
+/// skipped there, with the reason; network faults run.
 #[tokio::test]
-async fn a_fault_plan_needs_the_simulator() {
-    let scenario = load("faults_sse_cuts.toml");
-    let cam = Simulator::start(SimConfig::default()).await.unwrap();
+async fn a_url_target_skips_resets_and_runs_network_faults() {
+    let cam = Simulator::start(SimConfig { retry_ms: 20, ..SimConfig::default() }).await.unwrap();
     let target = TargetSpec::Url(Endpoint::new(cam.url(), None));
-    let (summary, reports) = suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await;
-    assert_eq!((summary.failed, summary.skipped), (0, 1), "skipped, not failed");
-    assert!(reports[0].skipped.as_deref().unwrap_or("").contains("cannot inject them"), "{reports:?}");
+    let scenarios = [load("faults_reboot.toml"), load("faults_sse_resets.toml")];
+    let (summary, reports) = suite::run(&scenarios, &target, &mut Quiet).await;
+    assert_eq!((summary.passed, summary.failed, summary.skipped), (1, 0, 1), "{reports:#?}");
+    assert!(reports[0].skipped.as_deref().unwrap_or("").contains("cannot be reset"), "{:?}", reports[0].skipped);
+    let resets = cuts(&reports[1]);
+    assert!(resets.iter().all(|c| c.contains("cut by Rst")) && resets.len() >= 2, "{resets:?}");
+    assert!(reports[1].passed(), "{:?}", reports[1].failed());
 }
 
-#[test]
-fn fault_plans_parse_from_the_command_line() {
-    let plan: FaultPlan = "seed=7, sse_cut_chance=0.1,ack_delay_ms=500".parse().unwrap();
-    assert_eq!((plan.seed, plan.sse_cut_chance, plan.ack_delay_ms), (7, 0.1, 500));
-    assert_eq!("seed=3".parse::<FaultPlan>().unwrap(), FaultPlan { seed: 3, ..FaultPlan::default() });
-    let plan: FaultPlan =
-        "stall_ms=100,stall_after_frames=3,stall_chance=0.5,frame_corrupt_chance=0.25".parse().unwrap();
-    assert_eq!(
-        (plan.stall_ms, plan.stall_after_frames, plan.stall_chance, plan.frame_corrupt_chance),
-        (100, Some(3), 0.5, 0.25)
-    );
-    assert!("stall_chance=-0.1".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
-    assert!("sse_cut_chance=2".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
-    assert!("bogus=1".parse::<FaultPlan>().unwrap_err().contains("unknown fault plan key"));
-    assert!("seed".parse::<FaultPlan>().unwrap_err().contains("expected key=value"));
+/// A simulator with deliberate protocol breaks, that the harness can reset.
+struct BrokenSim(Vec<Fault>);
+
+impl cam_hil::target::OpenTarget for BrokenSim {
+    fn name(&self) -> String {
+        format!("sim with {:?}", self.0)
+    }
+    fn serves(&self) -> cam_hil::target::Serves {
+        TargetSpec::Sim.serves()
+    }
+    fn open<'a>(&'a self, needs: &'a cam_hil::scenario::Needs) -> cam_hil::target::Opening<'a> {
+        Box::pin(async move {
+            let base = SimConfig { faults: self.0.clone().into(), ..SimConfig::default() };
+            cam_hil::target::sim::open_with(base, needs).await.map_err(|message| cam_hil::target::TargetError {
+                target: self.name(),
+                message,
+                unmet: false,
+                gone: false,
+            })
+        })
+    }
 }
 
 #[tokio::test]
@@ -122,26 +147,11 @@ fn load_data(file: &str) -> Scenario {
     suite::load_all(&[path], &Selection::default()).unwrap().remove(0)
 }
 
-/// Runs `scenario` on a simulator with its fault plan and `faults`.
+/// Runs `scenario` on a simulator with `faults` (deliberate breaks), under
+/// the scenario's fault plan applied by the harness.
 async fn run_with(scenario: Scenario, faults: Vec<Fault>) -> ScenarioReport {
-    run_on_sim(scenario, faults).await.0
-}
-
-/// [`run_with`], also giving back the simulator.
-async fn run_on_sim(mut scenario: Scenario, faults: Vec<Fault>) -> (ScenarioReport, Simulator) {
-    let plan = scenario.needs.fault_plan.take().expect("the scenario has a plan");
-    let retry_ms = scenario.needs.retry_ms.take().unwrap_or(20);
-    let dir = tempfile::tempdir().unwrap();
-    let config = SimConfig {
-        snapshot_dir: dir.path().join("sd"),
-        retry_ms,
-        fault_plan: cam_hil::target::sim::sim_plan(&plan),
-        faults: faults.into(),
-        ..SimConfig::default()
-    };
-    let cam = Simulator::start(config).await.unwrap();
-    let target = TargetSpec::Url(Endpoint::new(cam.url(), None));
-    (suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await.1.remove(0), cam)
+    let target = TargetSpec::Custom(cam_hil::target::CustomTarget(Arc::new(BrokenSim(faults))));
+    suite::run(std::slice::from_ref(&scenario), &target, &mut Quiet).await.1.remove(0)
 }
 
 fn failure(report: &ScenarioReport) -> (String, String) {
@@ -169,9 +179,17 @@ async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
 async fn a_reboot_the_cam_does_not_announce_fails_the_scenario() {
     let mut scenario = load("faults_reboot.toml");
     cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
+    // With an `expect_restart` step the wait for the announcement fails.
     let report = run_with(scenario, vec![Fault::NoRestartEvent]).await;
     let (step, message) = failure(&report);
     assert!(step.contains("expect_restart"), "{step}");
+    assert!(message.contains("the harness reset the cam, but no `restart` event came"), "{message}");
+    // Without it, the new boot's ids give the reboot away.
+    let mut scenario = load("faults_reboot.toml");
+    scenario.steps.retain(|s| s.action.kind() != "expect_restart");
+    let report = run_with(scenario, vec![Fault::NoRestartEvent]).await;
+    let (step, message) = failure(&report);
+    assert!(step.contains("the new boot counts"), "{step}");
     assert!(message.starts_with("SSE rules broken: `motion` event id "), "{message}");
     assert!(message.contains("and no `restart` event came between: a reboot the cam did not announce"), "{message}");
 }
@@ -183,7 +201,7 @@ async fn an_unexpected_reboot_fails_the_next_check() {
     let mut scenario = load("faults_reboot.toml");
     scenario.steps.retain(|s| s.action.kind() != "expect_restart");
     let (step, message) = failure(&run_with(scenario, vec![]).await);
-    assert!(step.contains("the new boot counts"), "{step}");
+    assert!(step.contains("the old boot"), "{step}");
     assert!(message.starts_with("the cam rebooted: `restart` event id "), "{message}");
     assert!(message.contains("add an `expect_restart` step"), "{message}");
 }
@@ -193,6 +211,7 @@ async fn an_unexpected_reboot_fails_the_next_check() {
 async fn expecting_a_restart_that_does_not_come_fails() {
     let mut scenario = load("faults_reboot.toml");
     scenario.needs.fault_plan = Some(cam_hil::faults::FaultPlan::default());
+    scenario.needs.reset = false;
     cap_timeouts(&mut scenario, std::time::Duration::from_millis(500));
     let (step, message) = failure(&run_with(scenario, vec![]).await);
     assert!(step.contains("expect_restart"), "{step}");
@@ -218,39 +237,27 @@ async fn events_lost_in_a_reboot_are_named_and_counted() {
     assert!(report.passed(), "{:?}", report.failure());
 }
 
-/// Stalls inside a step's timeout only slow the run; the count and the
-/// rules above mean 0 lost, 0 duplicated.
+/// A stalled SSE reader holds up no ack, and gets every acked event once
+/// it reads again.
 #[tokio::test]
-async fn stalls_lose_and_duplicate_nothing() {
-    let (report, cam) = run_on_sim(load("faults_stall.toml"), vec![]).await;
-    assert!(report.passed(), "{:?}", report.failure());
-    let stalls = cam.shared().stalls_ended();
-    assert!(stalls >= 5, "the plan stalled the cam {stalls} times");
+async fn a_stalled_reader_loses_and_duplicates_nothing() {
+    let report = run_with(load("faults_stall.toml"), vec![]).await;
+    assert!(report.passed(), "{:?}", report.failed());
+    let stalls = report.timeline.entries.iter().filter(|e| e.channel == Channel::Fault && e.text.starts_with("stall"));
+    assert_eq!(stalls.count(), 1);
 }
 
-/// A stall longer than the step's timeout fails that step, naming the
-/// frame that got no answer.
+/// Frames the harness truncates, corrupts, oversizes, duplicates, swaps
+/// or sends with a repeated capture time: the cam answers each 200 or 4xx,
+/// never 5xx, and a refused frame changes nothing.
 #[tokio::test]
-async fn a_stall_longer_than_the_step_fails_it_clearly() {
-    let (step, message) = failure(&run_with(load_data("long_stall.toml"), vec![]).await);
-    assert!(step.starts_with("step 1 (replay"), "{step}");
-    assert_eq!(message, "frame 5 (frame_00005.jpg): POST /hil/frame: no answer before the step's timeout (1000 ms)");
-}
-
-/// A reboot drops the control WebSocket; a command sent on it says so.
-#[tokio::test]
-async fn a_command_on_the_websocket_a_reboot_dropped_says_why_it_failed() {
-    let mut scenario = load("faults_reboot.toml");
-    scenario.steps.retain(|s| s.action.kind() != "ws_connect");
-    let (step, message) = failure(&run_with(scenario, vec![]).await);
-    assert!(step.contains("the new boot's state"), "{step}");
-    assert!(
-        message
-            .starts_with(r#"sent {"cmd":"status"}: expected an ack, got the connection ended without a close frame"#),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("(the cam rebooted, which dropped the WebSocket: add `ws_connect = {}` first)"),
-        "{message}"
-    );
+async fn frame_faults_are_refused_or_processed_and_a_refusal_changes_nothing() {
+    let report = run_with(load("faults_frames.toml"), vec![]).await;
+    assert!(report.passed(), "{:?}", report.failed());
+    let refused = report.timeline.entries.iter().filter(|e| e.channel == Channel::Frame && e.text.contains("refused"));
+    assert!(refused.count() >= 3, "the plan had frames refused");
+    // A cam that answers a bad frame 200 (without an ack) fails.
+    let report = run_with(load("faults_frames.toml"), vec![Fault::BadFrameOk]).await;
+    let (_, failure) = report.failed().expect("a 200 without an ack fails");
+    assert_eq!(failure.mismatch_values().map(|m| m.expected.as_str()), Some("a frame ack"), "{failure}");
 }

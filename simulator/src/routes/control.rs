@@ -89,16 +89,6 @@ async fn serve_commands(mut socket: WebSocket, shared: &Arc<Shared>, faults: &Fa
         };
         match next {
             Next::Reply(ack) => {
-                let plan = &shared.config.fault_plan;
-                if shared.plan_roll(plan.ack_drop_chance) {
-                    tracing::debug!("fault plan: ack dropped");
-                    continue;
-                }
-                if plan.ack_delay_ms > 0 {
-                    // The injected fault itself: a slow cam, not a synchronisation.
-                    tokio::time::sleep(std::time::Duration::from_millis(plan.ack_delay_ms)).await;
-                }
-                shared.unstalled().await;
                 if socket.send(Message::Text(ack.to_json().into())).await.is_err() {
                     return None;
                 }

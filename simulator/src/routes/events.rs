@@ -39,7 +39,7 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let period = shared.config.keepalive;
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults, shared, sent: 0, cut: false };
+    let conn = Connection { rx, stream, backlog: first.into(), keepalive, faults };
     let body = Body::from_stream(futures_util::stream::unfold(conn, |mut c| async move {
         let bytes = c.next_block().await?;
         Some((Ok::<_, Infallible>(bytes), c))
@@ -53,27 +53,11 @@ struct Connection {
     backlog: VecDeque<String>,
     keepalive: Interval,
     faults: Faults,
-    shared: Arc<Shared>,
-    /// Events sent on this connection.
-    sent: u32,
-    /// The fault plan cuts the connection before the next block.
-    cut: bool,
 }
 
 impl Connection {
-    /// The next bytes to write, or `None` to end the response. Waits while
-    /// the fault plan stalls the cam.
+    /// The next bytes to write, or `None` to end the response.
     async fn next_block(&mut self) -> Option<String> {
-        let block = self.produce().await;
-        self.shared.unstalled().await;
-        block
-    }
-
-    async fn produce(&mut self) -> Option<String> {
-        if self.cut {
-            tracing::debug!(sent = self.sent, "fault plan: SSE connection cut");
-            return None;
-        }
         if let Some(block) = self.backlog.pop_front() {
             return Some(self.with_faults(block));
         }
@@ -100,14 +84,8 @@ impl Connection {
         }
     }
 
-    /// The simulator's deliberate breaches of the event framing, and the
-    /// fault plan's cuts after an event.
+    /// The simulator's deliberate breaches of the event framing.
     fn with_faults(&mut self, block: String) -> String {
-        if block.starts_with("event: motion") {
-            self.sent += 1;
-            let plan = &self.shared.config.fault_plan;
-            self.cut = plan.sse_cut_after.is_some_and(|n| self.sent >= n) || self.shared.plan_roll(plan.sse_cut_chance);
-        }
         let block = if self.faults.has(Fault::OmitIds) {
             block.lines().filter(|l| !l.starts_with("id: ")).map(|l| format!("{l}\n")).collect()
         } else {

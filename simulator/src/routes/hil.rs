@@ -23,16 +23,7 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
         },
     };
     let faults = shared.config.faults.clone();
-    let mut jpeg = body.to_vec();
-    if shared.plan_roll(shared.config.fault_plan.frame_truncate_chance) {
-        tracing::debug!(len = jpeg.len(), "fault plan: frame truncated to half");
-        jpeg.truncate(jpeg.len() / 2);
-    }
-    if shared.plan_roll(shared.config.fault_plan.frame_corrupt_chance) {
-        tracing::debug!(len = jpeg.len(), "fault plan: frame corrupted");
-        shared.plan_corrupt(&mut jpeg);
-    }
-    match shared.ingest(jpeg, ts_ms).await {
+    match shared.ingest(body.to_vec(), ts_ms).await {
         Ok(Ok(o)) => Json(FrameReply::from(&o)).into_response(),
         Ok(Err(e)) => {
             tracing::info!(error = %e, "refused a frame");

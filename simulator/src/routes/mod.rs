@@ -39,19 +39,8 @@ pub fn router(shared: Arc<Shared>, hil: bool) -> Router {
     };
     router
         .layer(axum::middleware::from_fn_with_state(shared.clone(), auth::require_token))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), stall_gate))
         .layer(axum::middleware::from_fn(access_log::access_log))
         .with_state(shared)
-}
-
-/// Holds every request while the fault plan stalls the cam.
-async fn stall_gate(
-    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    shared.unstalled().await;
-    next.run(request).await
 }
 
 /// A JSON error reply: `{"error": message}` with `status`.
