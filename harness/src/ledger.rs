@@ -69,6 +69,9 @@ pub struct Ledger {
     restarts_expected: usize,
     /// Lost events an `expect_restart` step has accepted.
     lost_accepted: HashSet<EventId>,
+    /// Acked events a `gap` event announced lost: they left the cam's
+    /// buffer while the client was away.
+    gapped: Vec<EventId>,
 }
 
 impl Ledger {
@@ -142,6 +145,17 @@ impl Ledger {
     }
 
     fn on_tagged(&mut self, name: &str, id: EventId, data: &str) {
+        if name == "gap" {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+            match (v["missed_from"].as_u64(), v["first"].as_u64()) {
+                (Some(from), Some(first)) if from < first => {
+                    let missed = |x: &EventId| x.boot == id.boot && (from..first).contains(&x.seq);
+                    self.gapped.extend(self.outstanding.iter().copied().filter(missed));
+                    self.outstanding.retain(|x| !missed(x));
+                }
+                _ => self.violations.push(format!("`gap` event id {id} without `missed_from` < `first`: {data}")),
+            }
+        }
         if name == "restart" {
             if id.seq != 0 {
                 self.violations.push(format!("`restart` event id {id} does not end in -0"));
@@ -241,6 +255,12 @@ impl Ledger {
         if !lost.is_empty() {
             return Err(Failure::sse_rules(format!("{}, lost in a reboot", list_ids(&lost))));
         }
+        if !self.gapped.is_empty() {
+            return Err(Failure::sse_rules(format!(
+                "{}: the cam announced them lost with a `gap` event (they left its buffer while the client was away)",
+                list_ids(&self.gapped)
+            )));
+        }
         Ok(())
     }
 
@@ -335,6 +355,23 @@ mod tests {
         assert!(accepting.expect_restart(2).unwrap_err().message.contains("no reboot"), "each restart once");
         assert!(l.expect_restart(1).unwrap_err().message.contains("2 acked motion event(s) never arrived"));
         assert!(l.check().unwrap_err().message.contains("lost in a reboot"));
+    }
+
+    #[test]
+    fn events_a_gap_announces_lost_are_not_awaited_and_are_named() {
+        let mut l = Ledger::default();
+        l.on_connect("text/event-stream");
+        for id in ["a-1", "a-2", "a-3", "a-4"] {
+            l.on_ack(&ack(id));
+        }
+        l.on_event("motion", Some("a-1"), Some(1000), "{}");
+        l.on_connect("text/event-stream");
+        l.on_event("gap", Some("a-3"), Some(1000), r#"{"missed_from":2,"first":4}"#);
+        l.on_event("motion", Some("a-4"), None, "{}");
+        assert!(!l.awaiting(), "the lost ones are not waited for");
+        let err = l.check().unwrap_err();
+        assert_eq!(err.kind, crate::outcome::FailureKind::SseRules);
+        assert!(err.message.starts_with("2 acked motion event(s) never arrived: ids 0000000a-2, 0000000a-3: the cam announced them lost with a `gap` event"), "{err}");
     }
 
     #[test]

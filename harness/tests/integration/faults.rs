@@ -47,7 +47,18 @@ fn cuts(report: &ScenarioReport) -> Vec<String> {
 
 #[tokio::test]
 async fn random_stream_cuts_lose_and_duplicate_nothing() {
-    let scenario = load("faults_sse_cuts.toml");
+    // At random, after one event in ten, on a cam that tells its clients to
+    // come back after 20 ms: many cuts, none costing a buffer.
+    let mut scenario = load("faults_sse_cuts.toml");
+    for step in &mut scenario.steps {
+        if step.action.kind() == "replay" {
+            let fixture = scenario.fixture.clone().unwrap();
+            let pace = cam_hil::steps::replay::Pace::Acked;
+            step.action = Box::new(cam_hil::steps::replay::Replay { clip: fixture, from: 0, to: 307, pace });
+        }
+    }
+    let plan = cam_hil::faults::FaultPlan { seed: 7, sse_cut_chance: 0.1, ..Default::default() };
+    scenario.needs.fault_plan = Some(plan);
     let (summary, reports) = suite::run(std::slice::from_ref(&scenario), &TargetSpec::Sim, &mut Quiet).await;
     assert_eq!(summary.failed, 0, "{:?}", reports[0].failed());
     let cuts = cuts(&reports[0]);
@@ -67,8 +78,16 @@ async fn random_stream_cuts_lose_and_duplicate_nothing() {
 #[tokio::test]
 async fn a_cam_that_ignores_last_event_id_fails_under_cuts() {
     let mut scenario = load("faults_sse_cuts.toml");
+    // The frames as fast as acked (a cam that answers `retry: 20` keeps up).
+    for step in &mut scenario.steps {
+        if step.action.kind() == "replay" {
+            let fixture = scenario.fixture.clone().unwrap();
+            let pace = cam_hil::steps::replay::Pace::Acked;
+            step.action = Box::new(cam_hil::steps::replay::Replay { clip: fixture, from: 0, to: 307, pace });
+        }
+    }
     // Loopback delivers a resumed stream in well under a second: the lost
-    // events are not coming, so wait 2 s instead of the file's 20.
+    // events are not coming, so wait 2 s instead of the file's 30.
     cap_timeouts(&mut scenario, std::time::Duration::from_secs(2));
     let dir = tempfile::tempdir().unwrap();
     for (faults, should_pass) in [(vec![], true), (vec![Fault::IgnoreLastEventId], false)] {
