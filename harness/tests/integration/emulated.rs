@@ -89,6 +89,25 @@ async fn a_broken_firmware_build_fails_its_scenario(#[values(0, 1)] case: usize)
     assert!(message.contains(expected), "{name} on {elf} failed at {step} with:\n{message}");
 }
 
+/// The fault scenarios that run quickest, on the firmware: resets through
+/// QEMU's monitor (`system_reset`), SSE streams reset by the harness's
+/// fault proxy, frames it mangles. The firmware passes them; a build that
+/// ignores `Last-Event-ID` loses events under the cuts and fails, named.
+#[tokio::test]
+async fn the_fault_scenarios_hold_on_the_firmware() {
+    let Some(board) = emulated("cam-fw-qemu.elf") else { return };
+    for name in ["faults_reboot", "faults_sse_resets", "faults_frames"] {
+        let report = run(name, &board).await;
+        assert!(report.passed(), "{name} on the emulated firmware: {:?}", report.failed());
+    }
+    let reboot = run("faults_reboot", &board).await;
+    assert!(reboot.events.iter().any(|e| e.name == "restart"), "QEMU's reset was announced");
+    let Some(broken) = emulated("cam-fw-qemu-break-ignore-last-event-id.elf") else { return };
+    let report = run("faults_sse_resets", &broken).await;
+    let (_, failure) = report.failed().expect("a firmware that ignores Last-Event-ID fails under cuts");
+    assert!(failure.message.contains("never arrived") || failure.message.contains("delivered only"), "{failure}");
+}
+
 /// Whether process `pid` exists (signal 0 checks without sending).
 fn alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.

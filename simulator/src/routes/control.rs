@@ -54,7 +54,7 @@ async fn serve_commands(mut socket: WebSocket, shared: &Arc<Shared>, faults: &Fa
                 Some(msg) => msg,
                 None => break,
             },
-            // A reboot (fault plan) drops the connection, no close frame.
+            // A reboot drops the connection, no close frame.
             _ = reboots.changed() => return None,
         };
         let next = match msg {
