@@ -215,7 +215,9 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_filter = ["warn", "info", "debug"][usize::from(cli.verbose.min(2))];
+    // The SSE client warns of every connection the fault proxy cuts: what
+    // the harness reports on its timeline already.
+    let default_filter = ["warn,eventsource_client=error", "info", "debug"][usize::from(cli.verbose.min(2))];
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),

@@ -256,6 +256,33 @@ async fn events_lost_in_a_reboot_are_named_and_counted() {
     assert!(report.passed(), "{:?}", report.failure());
 }
 
+/// Latency, jitter, a throttle, byte cuts by RST, half-open spells and
+/// refused connections at once: each bites, and nothing acked is lost.
+#[tokio::test]
+async fn every_network_fault_at_once_loses_nothing() {
+    let report = run_with(load("faults_network.toml"), vec![]).await;
+    assert!(report.passed(), "{:?}", report.failed());
+    let notes: Vec<&str> =
+        report.timeline.entries.iter().filter(|e| e.channel == Channel::Fault).map(|e| e.text.as_str()).collect();
+    for what in ["cut by Rst after 300 bytes", "half-open for 300 ms", "refused ("] {
+        assert!(notes.iter().any(|n| n.contains(what)), "no `{what}` among {notes:#?}");
+    }
+}
+
+/// An ack the network loses: the step that waited for it fails, a timeout
+/// naming what it waited for.
+#[tokio::test]
+async fn a_dropped_ack_fails_the_step_that_waited_for_it() {
+    let src =
+        "[config]\nfault_plan = { ack_drop_chance = 1.0 }\n[[step]]\ntimeout_ms = 300\nsend = { cmd = \"status\" }\n";
+    let s =
+        cam_hil::scenario::parse(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/inline.toml"), src).unwrap();
+    let report = run_with(s, vec![]).await;
+    let (_, failure) = report.failed().expect("no ack comes");
+    assert_eq!(failure.kind, cam_hil::outcome::FailureKind::Timeout { waiting_for: "the reply".into() }, "{failure}");
+    assert!(report.timeline.entries.iter().any(|e| e.text.contains("a text frame from the cam dropped")));
+}
+
 /// A stalled SSE reader holds up no ack, and gets every acked event once
 /// it reads again.
 #[tokio::test]
