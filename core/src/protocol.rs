@@ -152,3 +152,27 @@ mod request_tests {
         assert_eq!(query_token("x=1"), None);
     }
 }
+
+/// Whether `key` is a well-formed `Sec-WebSocket-Key` (RFC 6455 4.2.1):
+/// base64 of exactly 16 bytes, 22 characters of the base64 alphabet then
+/// `==`. A cam answers an upgrade with any other key 400
+/// (`docs/protocol.md`, "`GET /control`").
+pub fn is_websocket_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 24
+        && b[22..] == *b"=="
+        && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        // The last character before the padding holds 2 bits: A, Q, g or w.
+        && matches!(b[21], b'A' | b'Q' | b'g' | b'w')
+}
+
+#[cfg(test)]
+mod websocket_key_tests {
+    #[test]
+    fn websocket_keys_are_16_bytes_of_base64() {
+        assert!(super::is_websocket_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        for bad in ["x", "", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZR==", "dGhlIHNhbXBsZSBub25j*Q=="] {
+            assert!(!super::is_websocket_key(bad), "{bad:?}");
+        }
+    }
+}

@@ -363,6 +363,29 @@ impl Control {
         self.ws.send(Message::Frame(frame)).await.map_err(|e| format!("WebSocket send: {e}"))
     }
 
+    /// Sends one frame as it is: any opcode, `fin` or not (fragments and
+    /// interleavings a well-behaved client would not send).
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), String> {
+        let frame = Frame::message(payload.to_vec(), opcode, fin);
+        self.ws.send(Message::Frame(frame)).await.map_err(|e| format!("WebSocket send: {e}"))
+    }
+
+    /// Sends a ping without waiting for its pong.
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_ping(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.ws.send(Message::Ping(payload.to_vec().into())).await.map_err(|e| format!("WebSocket ping: {e}"))
+    }
+
+    /// The next message of any kind, pongs included (`None`: the stream ended).
+    pub async fn next_message(&mut self) -> Option<Result<Message, tungstenite::Error>> {
+        self.ws.next().await
+    }
+
     /// The next text, binary or close frame (pings and pongs are skipped).
     pub async fn next_reply(&mut self) -> Reply {
         loop {

@@ -91,7 +91,7 @@ impl Held {
 }
 
 /// `host:port` of a plain `http://` endpoint.
-fn authority(endpoint: &Endpoint) -> Result<String, String> {
+pub(crate) fn authority(endpoint: &Endpoint) -> Result<String, String> {
     let rest = endpoint
         .base
         .strip_prefix("http://")

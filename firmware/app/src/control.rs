@@ -9,16 +9,35 @@ use cam_core::storage::NoStorage;
 use picoserve::futures::Either;
 use picoserve::io::{Read, Write};
 use picoserve::response::IntoResponse;
-use picoserve::response::ws::{
-    Message, ReadFrameError, ReadMessageError, SocketRx, SocketTx, WebSocketCallback, WebSocketUpgrade,
-};
+use picoserve::response::ws::{ReadFrameError, SocketRx, SocketTx, WebSocketCallback, WebSocketUpgrade};
 
 use crate::state;
 use crate::storage::{Installed, STORAGE};
 use crate::web::{Authorized, try_copy};
 
-pub(crate) async fn control(_auth: Authorized, upgrade: WebSocketUpgrade) -> impl IntoResponse {
+pub(crate) async fn control(_auth: Authorized, _key: WellFormedKey, upgrade: WebSocketUpgrade) -> impl IntoResponse {
     upgrade.on_upgrade(Control)
+}
+
+/// Passes when the upgrade's `Sec-WebSocket-Key` is well formed (16 bytes
+/// of base64, RFC 6455 4.2.1); picoserve takes any, so a bad one is
+/// answered 400 here, before the upgrade.
+pub(crate) struct WellFormedKey;
+
+impl<'r, S> picoserve::extract::FromRequestParts<'r, S> for WellFormedKey {
+    type Rejection = crate::web::JsonReply;
+
+    async fn from_request_parts(
+        _state: &'r S,
+        parts: &picoserve::request::RequestParts<'r>,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts.headers().get("Sec-WebSocket-Key").and_then(|v| v.as_str().ok()).unwrap_or("");
+        if cam_core::protocol::is_websocket_key(key) {
+            Ok(WellFormedKey)
+        } else {
+            Err(crate::web::error(picoserve::response::StatusCode::BAD_REQUEST, "bad Sec-WebSocket-Key"))
+        }
+    }
 }
 
 /// One WebSocket connection.
@@ -33,24 +52,84 @@ impl WebSocketCallback for Control {
         // One message at a time, at most 16 KiB: allocated per connection.
         let mut buffer = alloc::vec![0u8; MAX_WS_MESSAGE];
         loop {
-            let message = match rx.next_message(&mut buffer, core::future::pending::<()>()).await? {
-                Either::First(Ok(m)) => m,
-                Either::First(Err(ReadMessageError::ReadFrameError(
-                    ReadFrameError::OutOfSpace | ReadFrameError::MessageIsTooLong(_),
-                ))) => return tx.close((CLOSE_TOO_BIG, "message too big")).await,
-                Either::First(Err(ReadMessageError::TextIsNotUtf8)) => {
-                    return tx.close((CLOSE_BAD_DATA, "invalid UTF-8")).await;
-                }
-                Either::First(Err(e)) => return tx.close((e.code(), "")).await,
-                Either::Second(()) => return Ok(()),
-            };
-            match message {
-                Message::Text(text) => tx.send_text(&command(text).await.to_json()).await?,
-                Message::Binary(_) => tx.send_text(r#"{"error":"bad json"}"#).await?,
-                Message::Ping(data) => tx.send_pong(data).await?,
-                Message::Pong(_) => {}
-                Message::Close(_) => return tx.close(None).await,
+            match next_message(&mut rx, &mut tx, &mut buffer).await? {
+                Incoming::Text(len) => match core::str::from_utf8(&buffer[..len]) {
+                    Ok(text) => tx.send_text(&command(text).await.to_json()).await?,
+                    Err(_) => return tx.close((CLOSE_BAD_DATA, "invalid UTF-8")).await,
+                },
+                Incoming::Binary => tx.send_text(r#"{"error":"bad json"}"#).await?,
+                Incoming::Close => return tx.close(None).await,
+                Incoming::Broken(code, reason) => return tx.close((code, reason)).await,
+                Incoming::Gone => return Ok(()),
             }
+        }
+    }
+}
+
+/// What [`next_message`] read.
+enum Incoming {
+    /// A text message of this many bytes, at the start of the buffer.
+    Text(usize),
+    /// A binary message.
+    Binary,
+    /// A close frame.
+    Close,
+    /// A frame the protocol does not allow here: close with this code.
+    Broken(u16, &'static str),
+    /// The connection ended.
+    Gone,
+}
+
+/// RFC 6455 5.4: a protocol error, close code 1002.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// The next data message, its fragments put together in `buffer`, with the
+/// pings that come before or between them answered (RFC 6455 5.4 lets
+/// control frames come between the fragments of a message; picoserve's own
+/// `next_message` refuses them).
+async fn next_message<R: Read, W: Write<Error = R::Error>>(
+    rx: &mut SocketRx<R>,
+    tx: &mut SocketTx<W>,
+    buffer: &mut [u8],
+) -> Result<Incoming, W::Error> {
+    use picoserve::response::ws::{Control as Ctl, Data, Opcode};
+    let mut len = 0;
+    let mut text = None;
+    loop {
+        let frame = match rx.next_frame(&mut buffer[len..], core::future::pending::<()>()).await? {
+            Either::First(Ok(f)) => f,
+            Either::First(Err(ReadFrameError::OutOfSpace | ReadFrameError::MessageIsTooLong(_))) => {
+                return Ok(Incoming::Broken(CLOSE_TOO_BIG, "message too big"));
+            }
+            Either::First(Err(ReadFrameError::UnexpectedEof)) | Either::Second(()) => return Ok(Incoming::Gone),
+        };
+        match frame.opcode {
+            Opcode::Control(Ctl::Ping) => {
+                let payload = &buffer[len..len + frame.length];
+                tx.send_pong(payload).await?;
+                continue;
+            }
+            Opcode::Control(Ctl::Pong) => continue,
+            Opcode::Control(Ctl::Close) => return Ok(Incoming::Close),
+            Opcode::Data(Data::Text | Data::Binary) if text.is_some() => {
+                return Ok(Incoming::Broken(CLOSE_PROTOCOL_ERROR, "a new message inside a fragmented one"));
+            }
+            Opcode::Data(Data::Text) => text = Some(true),
+            Opcode::Data(Data::Binary) => text = Some(false),
+            Opcode::Data(Data::Continue) if text.is_none() => {
+                return Ok(Incoming::Broken(CLOSE_PROTOCOL_ERROR, "a continuation without a message"));
+            }
+            Opcode::Data(Data::Continue) => {}
+            Opcode::Data(Data::Reserved(_)) | Opcode::Control(Ctl::Reserved(_)) => {
+                return Ok(Incoming::Broken(CLOSE_PROTOCOL_ERROR, "reserved opcode"));
+            }
+        }
+        len += frame.length;
+        if frame.is_final {
+            return Ok(match text {
+                Some(true) => Incoming::Text(len),
+                _ => Incoming::Binary,
+            });
         }
     }
 }

@@ -64,6 +64,7 @@ kinds! {
     expect_snapshot,
     expect_latest_frame,
     http,
+    bad_input,
 }
 
 /// One step kind of the scenario language.

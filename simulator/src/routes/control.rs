@@ -25,7 +25,17 @@ use crate::shared::Shared;
 /// are read and answered with close 1009.
 const READ_LIMIT: usize = 4 * MAX_WS_MESSAGE;
 
-pub(super) async fn control(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+pub(super) async fn control(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // RFC 6455 4.2.1: the key is 16 random bytes in base64; axum does not
+    // check it, so a client with a bad one would be upgraded.
+    let key = headers.get("sec-websocket-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !cam_core::protocol::is_websocket_key(key) {
+        return super::json_error(axum::http::StatusCode::BAD_REQUEST, "bad Sec-WebSocket-Key");
+    }
     ws.max_message_size(READ_LIMIT).max_frame_size(READ_LIMIT).on_upgrade(move |socket| session(socket, shared))
 }
 
