@@ -174,6 +174,11 @@ fn sigterm_and_ctrl_c_stop_the_run_cleanly_and_write_the_reports() {
 /// after every response (the body ends with it), `/control` refused
 /// without a token, and `GET /events` a stream that stays open.
 async fn http10_cam() -> (String, tokio::task::JoinHandle<()>) {
+    canned_cam("HTTP/1.0 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n{\"error\":\"unauthorized\"}").await
+}
+
+/// [`http10_cam`] answering every other request with `other`.
+async fn canned_cam(other: &'static str) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -203,9 +208,7 @@ async fn http10_cam() -> (String, tokio::task::JoinHandle<()>) {
                     "/hil/reset" | "/status" if authorized => {
                         "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\":true}"
                     }
-                    _ => {
-                        "HTTP/1.0 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n{\"error\":\"unauthorized\"}"
-                    }
+                    _ => other,
                 };
                 let _ = conn.write_all(reply.as_bytes()).await;
                 let _ = conn.shutdown().await;
@@ -250,4 +253,27 @@ expect_json = { error = "unauthorized" }
     assert_eq!(summary.passed, 1, "{:?}", reports[0].failed());
     let refusal = reports[0].timeline.entries.iter().find(|e| e.text.starts_with("refused: 401"));
     assert!(refusal.is_some(), "{:#?}", reports[0].timeline.entries);
+}
+
+/// A cam that answers malformed requests 500, or upgrades whatever asks:
+/// `bad_input` fails it, saying what came back.
+#[rstest::rstest]
+#[case::a_500_for_a_bad_request_line("HTTP/1.1 500 Internal Server Error\r\n\r\n", "bad_request_line", "500")]
+#[case::an_upgrade_with_a_bad_key("HTTP/1.1 101 Switching Protocols\r\n\r\n", "ws_bad_key", "101")]
+#[tokio::test]
+async fn bad_input_fails_a_cam_that_answers_it_badly(
+    #[case] reply: &'static str,
+    #[case] kind: &str,
+    #[case] got: &str,
+) {
+    let (url, _cam) = canned_cam(reply).await;
+    let src = format!("[config]\nauth = true\n[[step]]\nbad_input = {{ kind = \"{kind}\" }}\n");
+    let s = cam_hil::scenario::parse(&root().join("scenarios/inline.toml"), &src).unwrap();
+    let target = TargetSpec::Url(Endpoint::new(url, Some("s3cret".into())));
+    let (_, reports) = suite::run(std::slice::from_ref(&s), &target, &mut Quiet).await;
+    let (_, failure) =
+        reports[0].failed().unwrap_or_else(|| panic!("the cam answers badly: {:#?}", reports[0].timeline.entries));
+    let m = failure.mismatch_values().unwrap_or_else(|| panic!("{failure:?}"));
+    assert!(m.actual.contains(got), "{m}");
+    assert_eq!(m.expected, "a 4xx or a close");
 }
