@@ -153,3 +153,18 @@ fn eval_writes_a_report_with_scores_and_plots() {
     let (code, _, stderr) = cam_hil(&["eval", "--report", report.to_str().unwrap(), "/nonexistent/clip"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// `--fault-plan` puts any selected scenario under a plan, every scenario
+/// under a plan prints it, and `--seed` re-seeds it.
+#[test]
+fn a_fault_plan_from_the_command_line_is_applied_and_printed() {
+    let (code, out, err) = cam_hil(&["run", "scenarios/still.toml", "--fault-plan", "seed=3,latency_ms=1,cut=rst"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("  fault plan: seed=3,cut=rst,latency_ms=1 (replay it: --fault-plan"), "{out}");
+    let (code, out, _) = cam_hil(&["run", "scenarios/still.toml", "--fault-plan", "latency_ms=1", "--seed", "9"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("fault plan: seed=9,latency_ms=1"), "{out}");
+    let (code, _, err) = cam_hil(&["run", "scenarios/still.toml", "--fault-plan", "latency=1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown field `latency`"), "{err}");
+}
