@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use cam_core::event_log::EventId;
 use cam_hil::client::{SseKind, open_sse};
+use cam_hil::faults::FaultPlan;
 use cam_hil::faults::proxy::FaultProxy;
-use cam_hil::faults::{Dice, FaultPlan};
 use cam_hil::target::Endpoint;
 use cam_sim::{SimConfig, Simulator};
 
@@ -43,7 +43,7 @@ async fn main() {
 
     // 1. Cuts under load.
     let plan = FaultPlan { seed: 7, sse_cut_chance: 0.05, ..FaultPlan::default() };
-    let proxy = FaultProxy::start(&upstream, plan.clone(), Dice::new(plan.seed)).await.unwrap();
+    let proxy = FaultProxy::start(&upstream, plan.clone()).await.unwrap();
     let through = Endpoint::new(format!("http://{}", proxy.addr()), None);
     let mut streams = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -123,7 +123,7 @@ async fn main() {
     drop(proxy);
 
     // 2. What the proxy costs, fault-free.
-    let idle = FaultProxy::start(&upstream, FaultPlan::default(), Dice::new(0)).await.unwrap();
+    let idle = FaultProxy::start(&upstream, FaultPlan::default()).await.unwrap();
     let direct = reqwest::Client::builder().no_proxy().build().unwrap();
     let proxied = reqwest::Client::builder().no_proxy().build().unwrap();
     let (direct_url, proxied_url) = (format!("{}/status", sim.url()), format!("http://{}/status", idle.addr()));

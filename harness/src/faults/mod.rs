@@ -225,9 +225,11 @@ impl fmt::Display for FaultPlan {
     }
 }
 
-/// The seeded generator of a scenario run's faults, shared by the proxy's
-/// connections and the replay. Draws are taken in the order traffic comes,
-/// so the same plan, seed and traffic give the same faults.
+/// A seeded generator of faults. Each kind of fault draws from its own
+/// stream ([`Dice::stream`]: the frames, the SSE cuts, the jitter, the
+/// acks), so that draws of one kind do not depend on how much traffic of
+/// another came first: the same plan and seed give the same frame faults,
+/// and with one SSE reader the same cuts.
 #[derive(Debug, Clone)]
 pub struct Dice(std::sync::Arc<std::sync::Mutex<rand::rngs::StdRng>>);
 
@@ -236,6 +238,12 @@ impl Dice {
     pub fn new(seed: u64) -> Self {
         use rand::SeedableRng;
         Self(std::sync::Arc::new(std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))))
+    }
+
+    /// The generator of one kind of fault under `seed` (`stream` names the
+    /// kind: [`FRAMES`], [`CUTS`], [`JITTER`], [`ACKS`]).
+    pub fn stream(seed: u64, stream: u64) -> Self {
+        Self::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 
     /// `true` with probability `chance` (never for 0, always for 1).
@@ -263,6 +271,16 @@ impl Dice {
         (0..len).map(|_| rng.random()).collect()
     }
 }
+
+/// [`Dice::stream`] of the frame faults and of stalls and refusals after
+/// frames.
+pub const FRAMES: u64 = 1;
+/// [`Dice::stream`] of the SSE cuts.
+pub const CUTS: u64 = 2;
+/// [`Dice::stream`] of the latency jitter.
+pub const JITTER: u64 = 3;
+/// [`Dice::stream`] of the dropped acks.
+pub const ACKS: u64 = 4;
 
 #[cfg(test)]
 mod tests {

@@ -54,7 +54,11 @@ impl Drop for FaultProxy {
 #[derive(Debug)]
 struct State {
     plan: FaultPlan,
-    dice: Dice,
+    /// Stalls after frames.
+    frames: Dice,
+    cuts: Dice,
+    jitter: Dice,
+    acks: Dice,
     upstream: String,
     /// New connections are refused until then.
     refuse_until: Mutex<Option<Instant>>,
@@ -93,16 +97,20 @@ impl State {
 impl FaultProxy {
     /// Listens on an ephemeral loopback port and forwards every connection
     /// to `upstream` (`host:port`), applying `plan`'s network faults with
-    /// draws from `dice`.
+    /// draws from generators seeded with its seed ([`Dice::stream`]).
     ///
     /// # Errors
     /// No loopback port.
-    pub async fn start(upstream: &str, plan: FaultPlan, dice: Dice) -> std::io::Result<Self> {
+    pub async fn start(upstream: &str, plan: FaultPlan) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let seed = plan.seed;
         let state = Arc::new(State {
             plan,
-            dice,
+            frames: Dice::stream(seed, super::FRAMES),
+            cuts: Dice::stream(seed, super::CUTS),
+            jitter: Dice::stream(seed, super::JITTER),
+            acks: Dice::stream(seed, super::ACKS),
             upstream: upstream.to_string(),
             refuse_until: Mutex::new(None),
             stall_until: Mutex::new(None),
@@ -142,7 +150,7 @@ impl FaultProxy {
     pub fn on_frame(&self, total: u64) {
         let plan = &self.state.plan;
         let now = Instant::now();
-        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.state.dice.roll(plan.stall_chance)) {
+        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.state.frames.roll(plan.stall_chance)) {
             *self.state.stall_until.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(now + Duration::from_millis(plan.stall_ms));
             self.state.note(format!("stall: the oldest SSE reader stops reading for {} ms", plan.stall_ms));
@@ -225,7 +233,8 @@ impl Link {
 /// The added latency (and jitter) before a chunk goes on.
 async fn delay(state: &State) {
     let plan = &state.plan;
-    let ms = plan.latency_ms + state.dice.below(plan.jitter_ms + 1);
+    let jitter = if plan.jitter_ms > 0 { state.jitter.below(plan.jitter_ms + 1) } else { 0 };
+    let ms = plan.latency_ms + jitter;
     if ms > 0 {
         // The injected fault: the network takes this long.
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -407,9 +416,9 @@ impl Down {
                     self.id, plan.half_open_ms, self.events
                 ));
             }
-            let due = plan.sse_cut_after.is_some_and(|n| self.events >= n) || self.state.dice.roll(plan.sse_cut_chance);
+            let due = plan.sse_cut_after.is_some_and(|n| self.events >= n) || self.state.cuts.roll(plan.sse_cut_chance);
             if due {
-                let mid = self.state.dice.roll(plan.mid_event_share.unwrap_or(0.5));
+                let mid = self.state.cuts.roll(plan.mid_event_share.unwrap_or(0.5));
                 // A record begun in an earlier chunk may have its middle
                 // already forwarded: cut at once then.
                 let at = if mid { e.start + (e.end - e.start) / 2 } else { e.end }.max(start);
@@ -443,7 +452,7 @@ impl Down {
         let mut out = Vec::new();
         for frame in frames.feed(chunk) {
             let text = frame.first().is_some_and(|b| b & 0x0f == 0x1);
-            if text && self.state.dice.roll(plan.ack_drop_chance) {
+            if text && self.state.acks.roll(plan.ack_drop_chance) {
                 self.state.note(format!("WebSocket {}: a text frame from the cam dropped", self.id));
                 continue;
             }

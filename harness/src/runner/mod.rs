@@ -321,7 +321,7 @@ pub struct Session<'a> {
 pub struct FaultSession {
     /// The plan.
     pub plan: FaultPlan,
-    /// Its seeded generator.
+    /// The generator of the frame faults ([`Dice::stream`] `FRAMES`).
     pub dice: Dice,
     /// The proxy in front of the cam, for network faults.
     pub proxy: Option<FaultProxy>,
@@ -600,7 +600,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
 async fn fault_session(scenario: &Scenario, target: &dyn Target) -> Result<(Endpoint, Option<FaultSession>), String> {
     let endpoint = target.endpoint().clone();
     let Some(plan) = scenario.needs.fault_plan.clone() else { return Ok((endpoint, None)) };
-    let dice = Dice::new(plan.seed);
+    let dice = Dice::stream(plan.seed, crate::faults::FRAMES);
     if !plan.network() {
         return Ok((endpoint, Some(FaultSession { plan, dice, proxy: None, frames: 0 })));
     }
@@ -611,8 +611,7 @@ async fn fault_session(scenario: &Scenario, target: &dyn Target) -> Result<(Endp
     } else {
         format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
     };
-    let proxy =
-        FaultProxy::start(&upstream, plan.clone(), dice.clone()).await.map_err(|e| format!("fault proxy: {e}"))?;
+    let proxy = FaultProxy::start(&upstream, plan.clone()).await.map_err(|e| format!("fault proxy: {e}"))?;
     // Keep a loopback name the cam's certificate may hold.
     let host = match upstream.rsplit_once(':').map(|(h, _)| h) {
         Some("localhost") => "localhost",
