@@ -9,7 +9,8 @@
 //!   running; [`steps`]: one module per step kind (its parse, load-time
 //!   checks, run and example), e.g. [`steps::replay`] sends the frames and
 //!   [`steps::expect_events`] judges the events; [`matcher`]: JSON
-//!   matchers for acks, bodies and event data; [`faults`]: fault plans;
+//!   matchers for acks, bodies and event data; [`faults`]: the fault layer
+//!   (a proxy in front of any target, frame faults, resets);
 //! - [`target`]: the cams a scenario runs against, behind one trait, each
 //!   stating what it serves; [`board`] reads a board's console, [`qemu`]
 //!   boots the emulated board, [`target::sim`] starts the simulator;
