@@ -233,13 +233,13 @@ pub fn write(dir: &Path, reports: &[ScenarioReport], summary: &Summary) -> Resul
     write_with(dir, reports, summary, &mut Thumbnails::new(dir))
 }
 
-/// [`write`] with thumbnails made earlier kept (`thumbs` for `dir`), for a
+/// [`write()`] with thumbnails made earlier kept (`thumbs` for `dir`), for a
 /// report rewritten after every scenario: each clip is loaded and each
 /// thumbnail made once per run. The page is written to a temporary file
 /// and renamed, so a run killed meanwhile leaves the previous page whole.
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write()`].
 pub fn write_with(
     dir: &Path,
     reports: &[ScenarioReport],
