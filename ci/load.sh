@@ -3,7 +3,8 @@
 # simulator each receive every one of 100 events, in order; prints the
 # delivery latency (p50/p99/max). Fails if any client misses or reorders an
 # event; then 200 clients through the harness's fault proxy with random
-# cuts, each receiving every acked event of the highway clip exactly once,
+# cuts, each receiving every acked event of the highway clip exactly once
+# from its first event on (clients cut before any are counted apart),
 # and what the proxy adds to a round trip. Figures: docs/benchmarks.md.
 # Usage: bash ci/load.sh [CLIENTS] [EVENTS]
 set -euo pipefail

@@ -319,9 +319,12 @@ pub fn reset_line(port: &str) -> Result<(), String> {
             _ => None,
         })
         .ok_or_else(|| format!("{port} is not a USB serial port: its reset line cannot be driven"))?;
-    let mut serial = serialport::new(port, 115_200).open_native().map_err(|e| format!("cannot open {port}: {e}"))?;
-    // The console shares the port: do not lock others out.
-    let _ = serial.set_exclusive(false);
+    // Shared, as the console opened it: an exclusive open would fail on the
+    // console's lock.
+    let serial = serialport::new(port, 115_200)
+        .exclusive(false)
+        .open_native()
+        .map_err(|e| format!("cannot open {port}: {e}"))?;
     let mut connection =
         Connection::new(serial, info, ResetAfterOperation::HardReset, ResetBeforeOperation::DefaultReset, 115_200);
     connection.reset().map_err(|e| format!("resetting {port}: {e}"))

@@ -14,8 +14,9 @@
 //! - its reset line: a reboot after N frames, carried out by the target
 //!   ([`crate::target::Target::reset`]).
 //!
-//! Everything is drawn from one seeded generator per scenario run: the same
-//! plan and seed with the same traffic give the same faults. A plan comes
+//! Every draw comes from generators seeded with the plan's `seed`, one per
+//! kind of fault ([`Dice::stream`]): the same plan and seed give the same
+//! frame faults and stalls, and with one SSE reader the same cuts. A plan comes
 //! from `[config] fault_plan = { … }` or from `cam-hil run --fault-plan
 //! 'seed=7,sse_cut_chance=0.1'` ([`FaultPlan::from_str`]); `docs/scenarios.md`
 //! ("Fault plans") lists the keys and the targets each runs on.
@@ -153,6 +154,19 @@ impl FaultPlan {
                 return Err(format!("{key}: {x} is not in [0, 1]"));
             }
         }
+        const HOUR_MS: u64 = 3_600_000;
+        for (key, ms) in [
+            ("latency_ms", self.latency_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("stall_ms", self.stall_ms),
+            ("half_open_ms", self.half_open_ms),
+            ("refuse_ms", self.refuse_ms),
+            ("ack_delay_ms", self.ack_delay_ms),
+        ] {
+            if ms > HOUR_MS {
+                return Err(format!("{key}: {ms} ms is more than an hour"));
+            }
+        }
         if self.bytes_per_s == Some(0) {
             return Err("bytes_per_s: 0 would forward nothing".into());
         }
@@ -167,9 +181,15 @@ impl FromStr for FaultPlan {
     /// `[config] fault_plan` (`seed=7,sse_cut_chance=0.1,cut=rst`).
     fn from_str(s: &str) -> Result<Self, String> {
         let mut table = toml::Table::new();
+        // Any u64, which a TOML integer (i64) cannot hold.
+        let mut seed = None;
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| format!("{pair:?}: expected key=value"))?;
             let (key, value) = (key.trim(), value.trim());
+            if key == "seed" {
+                seed = Some(value.parse::<u64>().map_err(|e| format!("seed: {e}"))?);
+                continue;
+            }
             let parsed = value
                 .parse::<i64>()
                 .map(toml::Value::Integer)
@@ -177,7 +197,8 @@ impl FromStr for FaultPlan {
                 .unwrap_or_else(|_| toml::Value::String(value.to_string()));
             table.insert(key.to_string(), parsed);
         }
-        let plan = FaultPlan::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())?;
+        let mut plan = FaultPlan::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())?;
+        plan.seed = seed.unwrap_or(plan.seed);
         plan.check()?;
         Ok(plan)
     }
@@ -272,8 +293,7 @@ impl Dice {
     }
 }
 
-/// [`Dice::stream`] of the frame faults and of stalls and refusals after
-/// frames.
+/// [`Dice::stream`] of the frame faults.
 pub const FRAMES: u64 = 1;
 /// [`Dice::stream`] of the SSE cuts.
 pub const CUTS: u64 = 2;
@@ -281,6 +301,8 @@ pub const CUTS: u64 = 2;
 pub const JITTER: u64 = 3;
 /// [`Dice::stream`] of the dropped acks.
 pub const ACKS: u64 = 4;
+/// [`Dice::stream`] of the stalls after frames.
+pub const STALLS: u64 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -292,6 +314,9 @@ mod tests {
         assert_eq!((plan.seed, plan.sse_cut_chance, plan.ack_delay_ms, plan.cut), (7, 0.1, 500, Cut::Rst));
         assert_eq!(plan.to_string().parse::<FaultPlan>().unwrap(), plan);
         assert_eq!("seed=3".parse::<FaultPlan>().unwrap(), FaultPlan { seed: 3, ..FaultPlan::default() });
+        let big = FaultPlan { seed: u64::MAX, ..FaultPlan::default() };
+        assert_eq!(big.to_string().parse::<FaultPlan>().unwrap(), big, "every seed replays");
+        assert!("latency_ms=99999999999".parse::<FaultPlan>().unwrap_err().contains("more than an hour"));
         assert!("stall_chance=-0.1".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
         assert!("sse_cut_chance=2".parse::<FaultPlan>().unwrap_err().contains("not in [0, 1]"));
         assert!("bogus=1".parse::<FaultPlan>().unwrap_err().contains("unknown field `bogus`"));

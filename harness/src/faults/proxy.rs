@@ -31,6 +31,8 @@ enum Kind {
     Sse,
     WebSocket,
     Http,
+    /// TLS: bytes the proxy cannot read.
+    Opaque,
 }
 
 /// A fault proxy for one scenario run. Dropping it stops it and every
@@ -55,7 +57,7 @@ impl Drop for FaultProxy {
 struct State {
     plan: FaultPlan,
     /// Stalls after frames.
-    frames: Dice,
+    stalls: Dice,
     cuts: Dice,
     jitter: Dice,
     acks: Dice,
@@ -107,7 +109,7 @@ impl FaultProxy {
         let seed = plan.seed;
         let state = Arc::new(State {
             plan,
-            frames: Dice::stream(seed, super::FRAMES),
+            stalls: Dice::stream(seed, super::STALLS),
             cuts: Dice::stream(seed, super::CUTS),
             jitter: Dice::stream(seed, super::JITTER),
             acks: Dice::stream(seed, super::ACKS),
@@ -120,7 +122,17 @@ impl FaultProxy {
         });
         let accepting = state.clone();
         let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
+            loop {
+                let client = match listener.accept().await {
+                    Ok((c, _)) => c,
+                    // Out of file descriptors and the like: the next accept
+                    // may succeed; the proxy must not stop for good.
+                    Err(e) => {
+                        accepting.note(format!("accept failed: {e}"));
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                };
                 let id = accepting.next_id.fetch_add(1, Ordering::Relaxed);
                 if let Some(until) = State::until(&accepting.refuse_until) {
                     let left = until.saturating_duration_since(Instant::now()).as_millis();
@@ -150,7 +162,7 @@ impl FaultProxy {
     pub fn on_frame(&self, total: u64) {
         let plan = &self.state.plan;
         let now = Instant::now();
-        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.state.frames.roll(plan.stall_chance)) {
+        if plan.stall_ms > 0 && (plan.stall_after_frames == Some(total) || self.state.stalls.roll(plan.stall_chance)) {
             *self.state.stall_until.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(now + Duration::from_millis(plan.stall_ms));
             self.state.note(format!("stall: the oldest SSE reader stops reading for {} ms", plan.stall_ms));
@@ -197,17 +209,21 @@ async fn read_head(r: &mut OwnedReadHalf) -> std::io::Result<(Vec<u8>, usize)> {
     }
 }
 
-fn classify(head: &[u8]) -> Kind {
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    let mut first = text.lines().next().unwrap_or("").split_whitespace();
-    let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+/// What a connection carries, from its first line: `GET /events` is an SSE
+/// stream, `GET /control` a WebSocket (once the cam answers 101), a TLS
+/// handshake opaque bytes, anything else plain HTTP.
+fn classify(first: &[u8]) -> Kind {
+    if first.first() == Some(&0x16) {
+        return Kind::Opaque;
+    }
+    let text = String::from_utf8_lossy(first).to_ascii_lowercase();
+    let mut words = text.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
-    if method == "get" && path == "/events" {
-        Kind::Sse
-    } else if method == "get" && path == "/control" && text.contains("upgrade: websocket") {
-        Kind::WebSocket
-    } else {
-        Kind::Http
+    match (method, path) {
+        ("get", "/events") => Kind::Sse,
+        ("get", "/control") => Kind::WebSocket,
+        _ => Kind::Http,
     }
 }
 
@@ -268,21 +284,28 @@ async fn serve(state: &Arc<State>, id: u64, client: TcpStream) -> std::io::Resul
     let _ = cam.set_nodelay(true);
     let (mut client_r, mut client_w) = client.into_split();
     let (mut cam_r, mut cam_w) = cam.into_split();
-    let (head, _) = read_head(&mut client_r).await?;
-    let kind = classify(&head);
+    let first = read_first_line(&mut client_r).await?;
+    let kind = classify(&first);
     if let Some(c) = state.conns.lock().unwrap_or_else(|p| p.into_inner()).iter_mut().find(|c| c.id == id) {
         c.kind = Some(kind);
     }
     let link = Arc::new(Link { paused_until: Mutex::new(None) });
-    cam_w.write_all(&head).await?;
-    let up = {
+    cam_w.write_all(&first).await?;
+    // The client-to-cam direction; told to stop, it hands its halves back
+    // unclosed, so that a cut by RST resets the connections (a dropped
+    // write half would send FIN first).
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let up = AbortOnDrop(Some(tokio::spawn({
         let (state, link) = (state.clone(), link.clone());
-        tokio::spawn(async move {
+        async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
-                let n = match client_r.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
+                let n = tokio::select! {
+                    read = client_r.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    },
+                    _ = stop_rx.changed() => return Some((client_r, cam_w)),
                 };
                 link.wait_unpaused().await;
                 delay(&state).await;
@@ -291,28 +314,72 @@ async fn serve(state: &Arc<State>, id: u64, client: TcpStream) -> std::io::Resul
                 }
             }
             let _ = cam_w.shutdown().await;
-            (client_r, cam_w)
-        })
-    };
+            None
+        }
+    })));
     let mut down = Down { state: state.clone(), id, kind, link, bytes: 0, events: 0, half_opened: false };
     let cut = down.run(&mut cam_r, &mut client_w).await;
     match cut {
-        Some(Cut::Rst) => {
-            reset(cam_r.as_ref());
-            reset(client_w.as_ref());
-            up.abort();
-        }
-        Some(Cut::Fin) => {
-            let _ = client_w.shutdown().await;
-            up.abort();
+        Some(how) => {
+            let _ = stop_tx.send(true);
+            let halves = up.join().await.ok().flatten().flatten();
+            if let (Cut::Rst, Some((client_r, cam_w))) = (how, halves) {
+                if let (Ok(client), Ok(cam)) = (client_r.reunite(client_w), cam_r.reunite(cam_w)) {
+                    reset(&client);
+                    reset(&cam);
+                }
+            } else {
+                let _ = client_w.shutdown().await;
+            }
         }
         None => {
             let _ = client_w.shutdown().await;
             // The client's side ends by itself once the client closes.
-            let _ = up.await;
+            let _ = up.join().await;
         }
     }
     Ok(())
+}
+
+/// A task aborted when its handle is dropped unjoined (the proxy going away
+/// takes every connection's tasks with it).
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    /// Waits for the task's end: what it returned (`None` if it was joined
+    /// already).
+    async fn join(mut self) -> Result<Option<T>, tokio::task::JoinError> {
+        match self.0.take() {
+            Some(task) => task.await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Reads the request line (up to its LF) from `r`, or the first chunk of a
+/// TLS handshake (which has no lines): what classifies the connection.
+/// What follows goes through as it comes (a slow client stays slow).
+async fn read_first_line(r: &mut OwnedReadHalf) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    loop {
+        if r.read(&mut byte).await? == 0 {
+            return Ok(buf);
+        }
+        buf.push(byte[0]);
+        // 0x16: a TLS handshake record, not a request line.
+        if buf[0] == 0x16 || byte[0] == b'\n' || buf.len() >= MAX_HEAD {
+            return Ok(buf);
+        }
+    }
 }
 
 /// The cam-to-client direction of one connection.
@@ -332,7 +399,14 @@ impl Down {
     /// Forwards until either end closes (`None`) or the plan cuts the
     /// connection (how).
     async fn run(&mut self, cam: &mut OwnedReadHalf, client: &mut OwnedWriteHalf) -> Option<Cut> {
-        let Ok((head, end)) = read_head(cam).await else { return None };
+        let (head, end) = if self.kind == Kind::Opaque {
+            (Vec::new(), 0)
+        } else {
+            match read_head(cam).await {
+                Ok(h) => h,
+                Err(_) => return None,
+            }
+        };
         let head_text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
         let chunked = head_text.contains("transfer-encoding: chunked");
         let upgraded = head_text.starts_with("http/1.1 101");
@@ -451,7 +525,9 @@ impl Down {
         let plan = &self.state.plan;
         let mut out = Vec::new();
         for frame in frames.feed(chunk) {
-            let text = frame.first().is_some_and(|b| b & 0x0f == 0x1);
+            // A whole text message in one frame (FIN, text): an ack. A
+            // fragment is never dropped alone, which would break the stream.
+            let text = frame.first().is_some_and(|b| b & 0x8f == 0x81);
             if text && self.state.acks.roll(plan.ack_drop_chance) {
                 self.state.note(format!("WebSocket {}: a text frame from the cam dropped", self.id));
                 continue;
@@ -523,7 +599,7 @@ impl SseTracker {
                     Chunk::Size(n) => match b {
                         b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                             let d = (b as char).to_digit(16).unwrap_or(0) as u64;
-                            self.chunk = Chunk::Size(n.saturating_mul(16) + d);
+                            self.chunk = Chunk::Size(n.saturating_mul(16).saturating_add(d));
                         }
                         b'\n' if n == 0 => self.chunk = Chunk::Trailer,
                         b'\n' => self.chunk = Chunk::Data(n),
@@ -645,6 +721,43 @@ mod tests {
         assert_eq!(n, 2);
     }
 
+    /// An SSE server of two events, held open; a client through a proxy
+    /// cutting after the first event sees the cut as `how` says: a reset
+    /// for RST, an orderly end for FIN.
+    #[tokio::test]
+    async fn cuts_close_as_planned() {
+        for (how, reset_seen) in [(Cut::Rst, true), (Cut::Fin, false)] {
+            let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let upstream = server.local_addr().unwrap().to_string();
+            tokio::spawn(async move {
+                let (mut c, _) = server.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf).await;
+                let body = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nid: a-1\ndata: 1\n\nid: a-2\ndata: 2\n\n";
+                let _ = c.write_all(body.as_bytes()).await;
+                let _ = c.read(&mut buf).await; // held open until the proxy goes
+            });
+            let plan =
+                FaultPlan { sse_cut_after: Some(1), cut: how, mid_event_share: Some(0.0), ..FaultPlan::default() };
+            let proxy = FaultProxy::start(&upstream, plan).await.unwrap();
+            let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+            client.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            let end = loop {
+                match client.read(&mut buf).await {
+                    Ok(0) => break "fin",
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "rst",
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.ends_with("id: a-1\ndata: 1\n\n"), "cut between the events: {text:?}");
+            assert_eq!(end == "rst", reset_seen, "{how:?} ended as {end}");
+        }
+    }
+
     #[test]
     fn websocket_frames_come_out_whole() {
         let mut f = WsFrames::default();
@@ -660,9 +773,10 @@ mod tests {
 
     #[test]
     fn connections_are_classified_by_their_first_request() {
-        assert_eq!(classify(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"), Kind::Sse);
-        assert_eq!(classify(b"GET /events?token=t HTTP/1.1\r\n\r\n"), Kind::Sse);
-        assert_eq!(classify(b"GET /control HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), Kind::WebSocket);
-        assert_eq!(classify(b"POST /hil/frame HTTP/1.1\r\n\r\n"), Kind::Http);
+        assert_eq!(classify(b"GET /events HTTP/1.1\r\n"), Kind::Sse);
+        assert_eq!(classify(b"GET /events?token=t HTTP/1.1\r\n"), Kind::Sse);
+        assert_eq!(classify(b"GET /control HTTP/1.1\r\n"), Kind::WebSocket);
+        assert_eq!(classify(b"POST /hil/frame HTTP/1.1\r\n"), Kind::Http);
+        assert_eq!(classify(&[0x16, 0x03, 0x01]), Kind::Opaque);
     }
 }

@@ -181,6 +181,9 @@ fn scenario(h: &mut String, i: usize, r: &ScenarioReport, mut thumbs: Option<&mu
     if let Some(why) = &r.skipped {
         let _ = write!(h, "<div class=\"meta\">skipped: {}</div>", escape(why));
     }
+    if let Some(plan) = &r.fault_plan {
+        let _ = write!(h, "<div class=\"meta\">fault plan: <code>{}</code></div>", escape(plan));
+    }
     if let Some((n, p50, p99, max)) = r.latency() {
         let _ = write!(
             h,

@@ -41,7 +41,8 @@ pub fn to_xml(reports: &[ScenarioReport]) -> Result<String, String> {
         let mut case = TestCase::new(r.name.clone(), status);
         case.set_classname(r.path.display().to_string());
         case.set_time(Duration::from_secs_f64(r.duration_ms / 1000.0));
-        case.set_system_out(format!("target: {}\ntags: {}\n", r.target, r.tags.join(", ")));
+        let plan = r.fault_plan.as_ref().map_or(String::new(), |p| format!("fault plan: {p}\n"));
+        case.set_system_out(format!("target: {}\ntags: {}\n{plan}", r.target, r.tags.join(", ")));
         suite.add_test_case(case);
     }
     let mut report = Report::new("cam-hil");

@@ -358,6 +358,9 @@ impl<W: Write> Reporter for JsonReporter<W> {
                 if let Some(why) = &report.skipped {
                     v["reason"] = json!(why);
                 }
+                if let Some(plan) = &report.fault_plan {
+                    v["fault_plan"] = json!(plan);
+                }
                 if let Some((step, f)) = report.failed() {
                     v["step"] = json!(step);
                     failure_json(&mut v, f);

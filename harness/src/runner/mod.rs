@@ -341,6 +341,9 @@ pub struct Recorder {
     /// A frame was refused since the last ack: the next ack's frame number
     /// must follow the last one's.
     pub refused_since_ack: bool,
+    /// The frame number of the last ack since the cam's last reset by the
+    /// harness (`None` before any).
+    pub last_ack_seq: Option<u64>,
 }
 
 impl Recorder {
@@ -420,6 +423,7 @@ impl Session<'_> {
         self.http = Http::new(&self.endpoint).map_err(Failure::setup)?;
         self.control.set(None);
         self.recorder.refused_since_ack = false;
+        self.recorder.last_ack_seq = None;
         if was_connected {
             // A board's connections died with it, without a word (no FIN
             // comes from a chip that restarted): resume at once, as a client
@@ -556,6 +560,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
             thresholds: vec![(0, cam_core::protocol::DEFAULT_THRESHOLD)],
             base_ts_ms,
             refused_since_ack: false,
+            last_ack_seq: None,
         },
         held: crate::hold::Held::default(),
     };

@@ -194,9 +194,8 @@ impl Replay {
     }
 
     /// Sends one frame and judges the answer: an ack (recorded), or for a
-    /// frame whose bytes the fault plan altered a refusal (4xx, or a closed
-    /// connection for an oversized one) that must change nothing; never a
-    /// 5xx.
+    /// frame the fault plan touched a refusal (4xx, or a closed connection
+    /// for an oversized one) that must change nothing; never a 5xx.
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -245,7 +244,9 @@ impl Replay {
             s.timeline.push(Channel::Frame, format!("frame {index} -> {status} {body}"));
             return Err(Failure::differs(context, "status", "200 or a 4xx refusal, never 5xx", format!("{status}: {}", clip_text(&body))));
         }
-        if status.is_client_error() && faults.alters_bytes() {
+        // Any frame the plan touched may be refused: bytes altered, sent
+        // again, out of order or with a capture time that repeats.
+        if status.is_client_error() && faults != FrameFaults::default() {
             s.timeline.push(Channel::Frame, format!("frame {index} -> {status}: refused ({})", clip_text(&body)));
             s.recorder.refused_since_ack = true;
             return Ok(());
@@ -262,7 +263,7 @@ impl Replay {
         // A refused frame changes nothing: the cam's frame numbers go on
         // as if it had never been sent.
         if s.recorder.refused_since_ack
-            && let Some(last) = s.recorder.frames.last().map(|f| f.reply.frame)
+            && let Some(last) = s.recorder.last_ack_seq
             && reply.frame != last + 1
         {
             return Err(Failure::differs(
@@ -273,6 +274,7 @@ impl Replay {
             ));
         }
         s.recorder.refused_since_ack = false;
+        s.recorder.last_ack_seq = Some(reply.frame);
         s.sse.ledger.on_ack(&reply);
         s.recorder.frames.push(FrameRecord { clip: self.clip.clone(), index, label, sent_ms, ts_ms, reply });
         Ok(())
