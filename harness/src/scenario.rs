@@ -70,6 +70,9 @@ pub struct Needs {
     pub console: bool,
     /// A step reads a file from the cam's storage (`expect_snapshot`).
     pub storage: bool,
+    /// A step speaks raw HTTP on TCP (`bad_input`): the cam must serve
+    /// `http://`.
+    pub plain_http: bool,
     /// A step resets the cam (`reboot`), or the fault plan does.
     pub reset: bool,
     /// `[config] fault_plan = { … }` (or `cam-hil run --fault-plan`): the
@@ -218,6 +221,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         tls: raw.config.tls,
         console: false,
         storage: false,
+        plain_http: false,
         reset: false,
         fault_plan,
         retry_ms: raw.config.retry_ms,

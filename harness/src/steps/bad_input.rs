@@ -92,6 +92,10 @@ impl Action for BadInput {
         format!("the cam's answer to {:?}", self.abuse)
     }
 
+    fn needs(&self, needs: &mut crate::scenario::Needs) {
+        needs.plain_http = true;
+    }
+
     fn run<'a>(&'a self, s: &'a mut Session<'_>, cx: &'a StepCx<'_>) -> StepFuture<'a> {
         Box::pin(async move {
             let what = match self.abuse {

@@ -161,6 +161,8 @@ pub enum TargetSpec {
 pub struct Serves {
     /// `https://`.
     pub tls: bool,
+    /// Plain `http://` (raw requests on TCP can reach it).
+    pub plain_http: bool,
     /// A cam that requires a token, and the token.
     pub token: bool,
     /// A serial console the harness reads.
@@ -192,6 +194,8 @@ impl Serves {
             "the scenario reads the serial console; this target has none"
         } else if needs.storage && !self.storage {
             "the scenario reads the cam's storage; this target gives no access to it"
+        } else if needs.plain_http && !self.plain_http {
+            "the scenario sends raw HTTP on TCP (bad_input); this cam serves https://"
         } else if needs.connection_limits && !self.connection_limits {
             "the scenario checks a cam's own connection limits; this target has none (run it on the emulated \
              board, a board or a cam at a URL)"
@@ -332,6 +336,7 @@ impl TargetSpec {
         match self {
             TargetSpec::Sim => Serves {
                 tls: true,
+                plain_http: true,
                 token: true,
                 console: true,
                 storage: true,
@@ -341,6 +346,7 @@ impl TargetSpec {
             },
             TargetSpec::Url(e) => Serves {
                 tls: e.base.starts_with("https://"),
+                plain_http: e.base.starts_with("http://"),
                 token: e.token.is_some(),
                 faults: true,
                 connection_limits: true,
@@ -348,6 +354,7 @@ impl TargetSpec {
             },
             TargetSpec::Board(_, e) | TargetSpec::Qemu(_, e) => Serves {
                 token: e.token.is_some(),
+                plain_http: true,
                 console: true,
                 reset: true,
                 faults: true,
@@ -493,6 +500,19 @@ impl Target for UrlTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_skips_what_it_does_not_serve_naming_it() {
+        let https: TargetSpec = "url:https://192.0.2.7".parse().unwrap();
+        let raw = Needs { plain_http: true, ..Needs::default() };
+        let why = https.serves().unmet(&raw, "url:https://192.0.2.7").expect("raw HTTP cannot reach https://");
+        assert!(why.contains("bad_input"), "{why}");
+        let http: TargetSpec = "url:http://192.0.2.7".parse().unwrap();
+        assert_eq!(http.serves().unmet(&raw, "url"), None);
+        let reset = Needs { reset: true, ..Needs::default() };
+        assert!(http.serves().unmet(&reset, "url").is_some_and(|w| w.contains("cannot be reset")));
+        assert_eq!(TargetSpec::Sim.serves().unmet(&reset, "sim"), None);
+    }
 
     #[test]
     fn parses_targets() {
