@@ -277,15 +277,7 @@ pub fn flash(port: &str, elf: &[u8], baud: u32) -> Result<(), String> {
     use espflash::image_format::idf::IdfBootloaderFormat;
     use espflash::target::{Chip, DefaultProgressCallback};
 
-    let info = serialport::available_ports()
-        .map_err(|e| format!("listing serial ports: {e}"))?
-        .into_iter()
-        .find(|p| p.port_name == port)
-        .and_then(|p| match p.port_type {
-            serialport::SerialPortType::UsbPort(info) => Some(info),
-            _ => None,
-        })
-        .ok_or_else(|| format!("{port} is not a USB serial port: cannot flash it"))?;
+    let info = usb_port(port).map_err(|e| format!("{e}: cannot flash it"))?;
     let serial = serialport::new(port, 115_200).open_native().map_err(|e| format!("cannot open {port}: {e}"))?;
     let connection =
         Connection::new(serial, info, ResetAfterOperation::HardReset, ResetBeforeOperation::DefaultReset, 115_200);
@@ -301,6 +293,23 @@ pub fn flash(port: &str, elf: &[u8], baud: u32) -> Result<(), String> {
     flasher.connection().reset().map_err(|e| format!("resetting {port}: {e}"))
 }
 
+/// The USB details of serial port `port` (espflash tells the C3's built-in
+/// USB-Serial-JTAG from a USB-UART bridge by them).
+///
+/// # Errors
+/// The ports cannot be listed, or `port` is not a USB serial port.
+fn usb_port(port: &str) -> Result<serialport::UsbPortInfo, String> {
+    serialport::available_ports()
+        .map_err(|e| format!("listing serial ports: {e}"))?
+        .into_iter()
+        .find(|p| p.port_name == port)
+        .and_then(|p| match p.port_type {
+            serialport::SerialPortType::UsbPort(info) => Some(info),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{port} is not a USB serial port"))
+}
+
 /// Resets the board on `port` through its reset line, with the RTS/DTR
 /// sequence espflash uses (its USB-Serial-JTAG variant for the C3's
 /// built-in USB port, told apart by the USB product id). The console keeps
@@ -310,15 +319,7 @@ pub fn flash(port: &str, elf: &[u8], baud: u32) -> Result<(), String> {
 /// The port is not a USB serial port, or cannot be opened or driven.
 pub fn reset_line(port: &str) -> Result<(), String> {
     use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
-    let info = serialport::available_ports()
-        .map_err(|e| format!("listing serial ports: {e}"))?
-        .into_iter()
-        .find(|p| p.port_name == port)
-        .and_then(|p| match p.port_type {
-            serialport::SerialPortType::UsbPort(info) => Some(info),
-            _ => None,
-        })
-        .ok_or_else(|| format!("{port} is not a USB serial port: its reset line cannot be driven"))?;
+    let info = usb_port(port).map_err(|e| format!("{e}: its reset line cannot be driven"))?;
     // Shared, as the console opened it: an exclusive open would fail on the
     // console's lock.
     let serial = serialport::new(port, 115_200)

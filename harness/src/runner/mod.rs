@@ -679,15 +679,15 @@ async fn run_step(s: &mut Session<'_>, step: &crate::steps::Step, progress: &Pro
 }
 
 impl ScenarioReport {
-    /// The report of a scenario that did not start, and why.
-    pub fn not_started(scenario: &Scenario, target: &str, why: Failure) -> Self {
+    /// A report with nothing run: `name` from `path`, on `target`.
+    fn empty(name: &str, path: &std::path::Path, target: &str) -> Self {
         Self {
-            name: scenario.name.clone(),
-            path: scenario.path.clone(),
-            tags: scenario.tags.clone(),
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            tags: Vec::new(),
             target: target.to_string(),
             steps: Vec::new(),
-            setup_failure: Some(why),
+            setup_failure: None,
             skipped: None,
             events: Vec::new(),
             frames: Vec::new(),
@@ -700,26 +700,19 @@ impl ScenarioReport {
         }
     }
 
+    /// The report of a scenario that did not start, and why.
+    pub fn not_started(scenario: &Scenario, target: &str, why: Failure) -> Self {
+        Self {
+            tags: scenario.tags.clone(),
+            setup_failure: Some(why),
+            ..Self::empty(&scenario.name, &scenario.path, target)
+        }
+    }
+
     /// A scenario left out before the run (`--skip-tag`), or not started
     /// (`--fail-fast`, no target left), and why: a skip.
     pub fn left_out(name: &str, path: &std::path::Path, why: &str) -> Self {
-        Self {
-            name: name.to_string(),
-            path: path.to_path_buf(),
-            tags: Vec::new(),
-            target: String::new(),
-            steps: Vec::new(),
-            setup_failure: None,
-            skipped: Some(why.to_string()),
-            events: Vec::new(),
-            frames: Vec::new(),
-            base_ts_ms: 0,
-            thresholds: Vec::new(),
-            latencies_ms: Vec::new(),
-            timeline: Timeline::new(),
-            duration_ms: 0.0,
-            fault_plan: None,
-        }
+        Self { skipped: Some(why.to_string()), ..Self::empty(name, path, "") }
     }
 
     /// A scenario the target cannot run, and why (not a failure).

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{Action, Kind, StepCx, StepFuture, StepTable, clip_text, error_chain};
 use crate::outcome::Failure;
 use crate::runner::Session;
-use crate::scenario::{ScenarioError, check_clip, clip_len};
+use crate::scenario::{ScenarioError, clip_len};
 use crate::timeline::Channel;
 
 /// The `expect_latest_frame` step kind.
@@ -45,11 +45,7 @@ pub struct ExpectLatestFrame {
 fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
     let (raw, span): (Raw, _) = t.take_spanned("expect_latest_frame")?.expect("chosen by its keyword");
     let at = |m: String| t.error(Some(span.clone()), m);
-    let clip = match (&raw.fixture, t.fixture()) {
-        (Some(f), _) => check_clip(t.base(), f).map_err(at)?,
-        (None, Some(f)) => f.to_path_buf(),
-        (None, None) => return Err(at("expect_latest_frame needs a fixture (top-level or its own)".into())),
-    };
+    let clip = t.clip(raw.fixture.as_deref(), span.clone())?;
     let len = clip_len(&clip).map_err(at)?;
     if raw.frame >= len {
         return Err(at(format!("frame {} is not in the fixture (0..={})", raw.frame, len - 1)));

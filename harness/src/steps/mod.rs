@@ -188,6 +188,22 @@ impl<'a> StepTable<'a> {
         self.fixture
     }
 
+    /// The clip a step names (`fixture = "…"`, against the scenario's
+    /// folder), else the scenario's own; the error is at `span`.
+    ///
+    /// # Errors
+    /// Neither names a clip, or the named one is unusable.
+    pub fn clip(&self, named: Option<&str>, span: Range<usize>) -> Result<PathBuf, ScenarioError> {
+        match (named, self.fixture) {
+            (Some(f), _) => crate::scenario::check_clip(self.base(), f).map_err(|m| self.error(Some(span), m)),
+            (None, Some(f)) => Ok(f.to_path_buf()),
+            (None, None) => {
+                Err(self
+                    .error(Some(span), format!("{} needs a fixture (top-level `fixture` or its own)", self.keyword)))
+            }
+        }
+    }
+
     /// The step's time limit.
     pub fn timeout(&self) -> Duration {
         self.timeout

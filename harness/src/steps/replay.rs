@@ -75,11 +75,7 @@ pub struct Replay {
 fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
     let (r, span): (Raw, _) = t.take_spanned("replay")?.expect("chosen by its keyword");
     let at = |m: String| t.error(Some(span.clone()), m);
-    let clip = match (&r.fixture, t.fixture()) {
-        (Some(f), _) => crate::scenario::check_clip(t.base(), f).map_err(at)?,
-        (None, Some(f)) => f.to_path_buf(),
-        (None, None) => return Err(at("replay needs a fixture (top-level `fixture` or `replay.fixture`)".into())),
-    };
+    let clip = t.clip(r.fixture.as_deref(), span.clone())?;
     let times = clip_times(&clip).map_err(at)?;
     let len = times.len();
     let (from, to) = (r.from.unwrap_or(0), r.to.unwrap_or(len - 1));
