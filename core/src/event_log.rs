@@ -113,12 +113,18 @@ pub struct Resume {
     /// this boot never issued): the cam rebooted since the client's last
     /// event, and `events` holds everything of this boot still buffered.
     pub restarted: bool,
+    /// The `seq` of this boot's newest event when the client came (0
+    /// before any): a client without `Last-Event-ID` is told this place
+    /// (the `hello` event, `docs/protocol.md`, "A new client's place").
+    pub newest: u64,
 }
 
 impl Resume {
-    /// What a client without `Last-Event-ID` gets: live events only.
-    pub fn fresh(boot: u32) -> Self {
-        Self { boot, events: Vec::new(), gap: None, restarted: false }
+    /// What a client without `Last-Event-ID` gets: its place (`newest`,
+    /// the seq of this boot's newest event, 0 before any), then live
+    /// events only.
+    pub fn fresh(boot: u32, newest: u64) -> Self {
+        Self { boot, events: Vec::new(), gap: None, restarted: false, newest }
     }
 }
 
@@ -184,7 +190,7 @@ impl EventLog {
     /// is from before a reboot (see [`Resume`]).
     pub fn since(&self, last: Option<LastEventId>) -> Resume {
         let seq = match last {
-            None => return Resume::fresh(self.boot),
+            None => return Resume::fresh(self.boot, self.last_id().seq),
             Some(LastEventId::Id(id)) if id.boot != self.boot => return self.since_restart(),
             Some(LastEventId::Id(id)) => id.seq,
             Some(LastEventId::Seq(n)) => n,
@@ -199,14 +205,14 @@ impl EventLog {
             None if self.next_seq > seq + 1 => Some(self.next_seq),
             _ => None,
         };
-        Resume { boot: self.boot, events, gap, restarted: false }
+        Resume { boot: self.boot, events, gap, restarted: false, newest: self.last_id().seq }
     }
 
     fn since_restart(&self) -> Resume {
         let events: Vec<_> = self.ring.iter().cloned().collect();
         // The ring is empty only before the first event: nothing was missed.
         let gap = self.ring.front().map(|oldest| oldest.id.seq).filter(|&first| first > 1);
-        Resume { boot: self.boot, events, gap, restarted: true }
+        Resume { boot: self.boot, events, gap, restarted: true, newest: self.last_id().seq }
     }
 }
 
@@ -257,7 +263,8 @@ mod tests {
         let r = log.since(id(1));
         assert_eq!((seqs(&r), r.gap, r.restarted), (vec![2, 3], None, false));
         assert!(log.since(id(3)).events.is_empty());
-        assert_eq!(log.since(None), Resume::fresh(BOOT));
+        assert_eq!(log.since(None), Resume::fresh(BOOT, 3));
+        assert_eq!(EventLog::new(4, BOOT).since(None), Resume::fresh(BOOT, 0));
     }
 
     #[test]

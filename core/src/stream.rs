@@ -1,11 +1,13 @@
 //! One `GET /events` connection, as every target writes it: on connect, a
+//! `hello` event giving a client without `Last-Event-ID` its place, or a
 //! `restart` event if the client's `Last-Event-ID` is from before the cam
 //! rebooted, or a `gap` event if it fell out of the buffer, then the
 //! buffered events after it; then live events, skipping those already sent
 //! from the buffer; `retry:` on the first event; `: keepalive` comments
 //! when idle.
 //!
-//! Source: `docs/protocol.md` ("`GET /events`", "Resume", "Reboots").
+//! Source: `docs/protocol.md` ("`GET /events`", "A new client's place",
+//! "Resume", "Reboots").
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -30,16 +32,28 @@ impl EventStream {
     /// (`Last-Event-ID`), given what the event log holds after it
     /// ([`crate::EventLog::since`]). Returns the stream and the blocks to
     /// send before any live event.
+    ///
+    /// A client without `Last-Event-ID` first gets a `hello` event whose
+    /// `id` is this boot's newest (`<boot>-<newest>`, `-0` before any) and
+    /// whose data is `{"boot":"<8 hex>","newest":<seq>}`. It has a place
+    /// from then on: cut even before its first `motion` event, it resumes
+    /// with that id and misses nothing. A named event, not an id-only
+    /// block: browsers take either, but clients such as eventsource-client
+    /// drop a block without `data:` and would never learn the id.
     pub fn open(last: Option<LastEventId>, resume: Resume, retry_ms: Option<u64>) -> (Self, Vec<String>) {
         let boot = resume.boot;
         let sent_up_to = match last {
             Some(LastEventId::Id(id)) if id.boot == boot => id.seq,
             Some(LastEventId::Seq(n)) => n,
+            None => resume.newest,
             _ => 0,
         };
         let mut stream = Self { boot, sent_up_to, retry_ms };
         let mut blocks = Vec::with_capacity(resume.events.len() + 2);
-        if let (true, Some(last)) = (resume.restarted, last) {
+        if last.is_none() {
+            let data = format!(r#"{{"boot":"{boot:08x}","newest":{}}}"#, resume.newest);
+            blocks.push(stream.block("hello", resume.newest, &data));
+        } else if let (true, Some(last)) = (resume.restarted, last) {
             // The cam rebooted: `<boot>-0` makes the client's next
             // Last-Event-ID point before the first event of this boot.
             stream.sent_up_to = 0;
@@ -100,16 +114,35 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_connection_sends_live_events_with_retry_once() {
-        let (mut s, first) = EventStream::open(None, Resume::fresh(BOOT), Some(3000));
-        assert!(first.is_empty());
-        assert!(s.live(&ev(1)).unwrap().starts_with("event: motion\nid: 0000b007-1\nretry: 3000\n"));
+    fn a_fresh_connection_is_told_its_place_then_sends_live_events() {
+        let (mut s, first) = EventStream::open(None, Resume::fresh(BOOT, 0), Some(3000));
+        assert_eq!(
+            first,
+            ["event: hello\nid: 0000b007-0\nretry: 3000\ndata: {\"boot\":\"0000b007\",\"newest\":0}\n\n"]
+        );
+        assert!(s.live(&ev(1)).unwrap().starts_with("event: motion\nid: 0000b007-1\ndata: "), "retry once");
         assert!(s.live(&ev(2)).unwrap().starts_with("event: motion\nid: 0000b007-2\ndata: "));
     }
 
     #[test]
+    fn a_fresh_connection_mid_boot_starts_after_the_newest_event() {
+        let mut log = EventLog::new(8, BOOT);
+        for _ in 0..5 {
+            log.push(ev(0));
+        }
+        let (mut s, first) = EventStream::open(None, log.since(None), None);
+        assert_eq!(first, ["event: hello\nid: 0000b007-5\ndata: {\"boot\":\"0000b007\",\"newest\":5}\n\n"]);
+        assert!(s.live(&ev(5)).is_none(), "from before the client came");
+        assert!(s.live(&ev(6)).unwrap().starts_with("event: motion\nid: 0000b007-6\n"));
+        // A client cut right after it resumes from the hello's id: nothing
+        // between is lost.
+        let resumed = log.since(Some(LastEventId::Id(EventId { boot: BOOT, seq: 5 })));
+        assert!(!resumed.restarted && resumed.gap.is_none() && resumed.events.is_empty());
+    }
+
+    #[test]
     fn a_resume_sends_the_buffer_then_skips_what_it_sent() {
-        let resume = Resume { boot: BOOT, events: alloc::vec![ev(2), ev(3)], gap: None, restarted: false };
+        let resume = Resume { boot: BOOT, events: alloc::vec![ev(2), ev(3)], gap: None, restarted: false, newest: 3 };
         let (mut s, first) = EventStream::open(id(BOOT, 1), resume, Some(3000));
         assert_eq!(first.len(), 2);
         assert!(first[0].starts_with("event: motion\nid: 0000b007-2\nretry: 3000\n"));
@@ -140,14 +173,14 @@ mod tests {
 
     #[test]
     fn a_gap_comes_first() {
-        let resume = Resume { boot: BOOT, events: alloc::vec![ev(4)], gap: Some(4), restarted: false };
+        let resume = Resume { boot: BOOT, events: alloc::vec![ev(4)], gap: Some(4), restarted: false, newest: 4 };
         let (_, first) = EventStream::open(id(BOOT, 1), resume, None);
         assert_eq!(first[0], "event: gap\nid: 0000b007-3\ndata: {\"missed_from\":2,\"first\":4}\n\n");
     }
 
     #[test]
     fn a_bare_numeric_id_resumes_by_seq() {
-        let resume = Resume { boot: BOOT, events: alloc::vec![ev(3)], gap: None, restarted: false };
+        let resume = Resume { boot: BOOT, events: alloc::vec![ev(3)], gap: None, restarted: false, newest: 3 };
         let (mut s, first) = EventStream::open(Some(LastEventId::Seq(2)), resume, None);
         assert!(first[0].starts_with("event: motion\nid: 0000b007-3\n"));
         assert!(s.live(&ev(3)).is_none());

@@ -6,6 +6,11 @@
 //! - every event has an `id`; within a boot the `seq` of `<boot>-<seq>`
 //!   increases;
 //! - the first event of each connection carries `retry:`;
+//! - a connection opened without `Last-Event-ID` starts with a `hello`
+//!   event giving the client its place, and only such a connection gets
+//!   one (one that sent `Last-Event-ID` and is greeted as new was
+//!   forgotten). Acked events up to the `hello`'s id are before the
+//!   client's place: not awaited on that connection;
 //! - the boot changes only through a `restart` event with id `<boot>-0`,
 //!   whose boot is new. Ids that move to another boot without one are a
 //!   reboot the cam did not announce, and break the rules.
@@ -62,6 +67,11 @@ pub struct Ledger {
     last_id: Option<String>,
     /// Set on every (re)connection until its first event arrives.
     awaiting_first_event: bool,
+    /// The `Last-Event-ID` the latest connection sent.
+    resumed_from: Option<String>,
+    /// Acked events that were before the place a `hello` gave a
+    /// connection opened without `Last-Event-ID`.
+    passed_over: Vec<EventId>,
     connections: usize,
     violations: Vec<String>,
     restarts: Vec<Restart>,
@@ -75,10 +85,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A connection to `GET /events` opened with this `Content-Type`.
-    pub fn on_connect(&mut self, content_type: &str) {
+    /// A connection to `GET /events` opened with this `Content-Type`,
+    /// having sent `last_event_id` (`None`: no `Last-Event-ID`).
+    pub fn on_connect(&mut self, content_type: &str, last_event_id: Option<&str>) {
         self.connections += 1;
         self.awaiting_first_event = true;
+        self.resumed_from = last_event_id.map(str::to_string);
         if !is_event_stream(content_type) {
             self.violations.push(format!(
                 "connection {} answered with Content-Type {content_type:?}, not text/event-stream",
@@ -113,8 +125,27 @@ impl Ledger {
 
     /// An SSE event arrived: checks the rules and books it.
     pub fn on_event(&mut self, name: &str, id: Option<&str>, retry: Option<u64>, data: &str) {
-        if std::mem::take(&mut self.awaiting_first_event) && retry.is_none() {
+        let first = std::mem::take(&mut self.awaiting_first_event);
+        if first && retry.is_none() {
             self.violations.push(format!("first event of connection {} has no `retry:`", self.connections));
+        }
+        let tagged = id.and_then(EventId::parse).is_some();
+        match (&self.resumed_from, name == "hello") {
+            // A tagged `hello` is judged with the events it skipped.
+            (Some(from), true) if !tagged => self.violations.push(format!(
+                "`hello` event on connection {}, which sent Last-Event-ID {from}: the cam greeted the client as new and forgot its place",
+                self.connections
+            )),
+            (None, true) if !first => self.violations.push(format!(
+                "a second `hello` event on connection {}: only a new connection's first event is one",
+                self.connections
+            )),
+            // Cams that predate boot ids predate `hello` too.
+            (None, false) if first && tagged => self.violations.push(format!(
+                "connection {} sent no Last-Event-ID and its first event is `{name}`, not `hello`: the client was not told its place, so a cut before its first event would lose events",
+                self.connections
+            )),
+            _ => {}
         }
         if name == "motion" {
             self.motion_received += 1;
@@ -155,6 +186,40 @@ impl Ledger {
                 }
                 _ => self.violations.push(format!("`gap` event id {id} without `missed_from` < `first`: {data}")),
             }
+        }
+        if name == "hello" {
+            // A new client's place: the boot may be new to the ledger (the
+            // client never named one), and acked events up to it are not
+            // this connection's to send.
+            if let (Some(boot), Some(prev)) = (self.stream_boot, self.last_seq)
+                && boot == id.boot
+                && id.seq < prev
+            {
+                self.violations.push(format!(
+                    "`hello` event id {id} is behind the stream's latest id {}",
+                    EventId { boot, seq: prev }
+                ));
+            }
+            let rank = |b: u32| self.ack_boots.iter().position(|&x| x == b).unwrap_or(usize::MAX);
+            let place = rank(id.boot);
+            let before = |x: &EventId| if x.boot == id.boot { x.seq <= id.seq } else { rank(x.boot) < place };
+            let (passed, kept): (Vec<EventId>, Vec<EventId>) = self.outstanding.iter().partition(|x| before(x));
+            if let Some(from) = &self.resumed_from {
+                let skipped = if passed.is_empty() { String::new() } else { format!(": {}", list_ids(&passed)) };
+                self.violations.push(format!(
+                    "`hello` event {id} on connection {}, which sent Last-Event-ID {from}: the cam greeted the client as new and forgot its place{skipped}",
+                    self.connections
+                ));
+            }
+            self.passed_over.extend(passed);
+            self.outstanding = kept;
+            let same_boot = self.stream_boot == Some(id.boot);
+            self.last_seq = Some(match self.last_seq {
+                Some(prev) if same_boot => prev.max(id.seq),
+                _ => id.seq,
+            });
+            self.stream_boot = Some(id.boot);
+            return;
         }
         if name == "restart" {
             if id.seq != 0 {
@@ -220,6 +285,12 @@ impl Ledger {
         };
         let rank = |b: u32| self.ack_boots.iter().position(|&x| x == b).unwrap_or(usize::MAX);
         rank(boot) < rank(now)
+    }
+
+    /// Acked events a connection opened without `Last-Event-ID` was not
+    /// owed: they were before the place its `hello` event gave it.
+    pub fn passed_over(&self) -> &[EventId] {
+        &self.passed_over
     }
 
     /// `motion` events acked so far, and received so far.
@@ -318,10 +389,16 @@ mod tests {
         l.on_event("motion", Some(id), Some(1000), "{}");
     }
 
+    /// A connection without `Last-Event-ID`, greeted with `hello` id `place`.
+    fn fresh(l: &mut Ledger, place: &str) {
+        l.on_connect("text/event-stream", None);
+        l.on_event("hello", Some(place), Some(1000), "{}");
+    }
+
     #[test]
     fn acked_events_are_awaited_until_they_arrive() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        fresh(&mut l, "a-0");
         l.on_ack(&ack("a-1"));
         l.on_ack(&ack("a-2"));
         motion(&mut l, "a-1");
@@ -333,7 +410,7 @@ mod tests {
     #[test]
     fn a_reboot_must_be_announced_and_expected() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        fresh(&mut l, "a-0");
         for id in ["a-1", "a-2", "a-3"] {
             l.on_ack(&ack(id));
         }
@@ -341,7 +418,7 @@ mod tests {
         // The cam reboots before a-2 and a-3 leave it.
         l.on_ack(&ack("b-1"));
         assert_eq!(l.awaited().len(), 3, "the stream is still in boot a: a-2, a-3 can come");
-        l.on_connect("text/event-stream");
+        l.on_connect("text/event-stream", Some("a-1"));
         l.on_event("restart", Some("b-0"), Some(1000), r#"{"last_id":"a-1"}"#);
         motion(&mut l, "b-1");
         assert!(!l.awaiting());
@@ -360,12 +437,12 @@ mod tests {
     #[test]
     fn events_a_gap_announces_lost_are_not_awaited_and_are_named() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        fresh(&mut l, "a-0");
         for id in ["a-1", "a-2", "a-3", "a-4"] {
             l.on_ack(&ack(id));
         }
-        l.on_event("motion", Some("a-1"), Some(1000), "{}");
-        l.on_connect("text/event-stream");
+        l.on_event("motion", Some("a-1"), None, "{}");
+        l.on_connect("text/event-stream", Some("a-1"));
         l.on_event("gap", Some("a-3"), Some(1000), r#"{"missed_from":2,"first":4}"#);
         l.on_event("motion", Some("a-4"), None, "{}");
         assert!(!l.awaiting(), "the lost ones are not waited for");
@@ -377,7 +454,7 @@ mod tests {
     #[test]
     fn an_unannounced_reboot_breaks_the_rules() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        fresh(&mut l, "a-4");
         motion(&mut l, "a-5");
         motion(&mut l, "b-1");
         assert!(l.check().unwrap_err().message.contains("a reboot the cam did not announce"));
@@ -386,7 +463,7 @@ mod tests {
     #[test]
     fn ids_must_increase_within_a_boot_and_restarts_end_in_zero() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        fresh(&mut l, "a-4");
         motion(&mut l, "a-5");
         motion(&mut l, "a-5");
         l.on_event("restart", Some("b-3"), None, "{}");
@@ -400,11 +477,60 @@ mod tests {
     #[test]
     fn bare_numeric_ids_are_judged_by_count() {
         let mut l = Ledger::default();
-        l.on_connect("text/event-stream");
+        // Cams that predate boot ids predate `hello` too.
+        l.on_connect("text/event-stream", None);
         l.on_ack(&FrameReply { frame: 1, change: 0.5, motion: true, id: None });
         assert!(l.awaiting());
         motion(&mut l, "7");
         assert!(!l.awaiting() && l.check().is_ok());
         assert_eq!(l.last_id(), Some("7"));
+    }
+
+    #[test]
+    fn a_new_connection_is_told_its_place_and_only_a_new_one() {
+        let mut l = Ledger::default();
+        l.on_connect("text/event-stream", None);
+        motion(&mut l, "a-1");
+        let err = l.check().unwrap_err().message;
+        assert!(
+            err.contains("connection 1 sent no Last-Event-ID and its first event is `motion`, not `hello`"),
+            "{err}"
+        );
+
+        let mut l = Ledger::default();
+        fresh(&mut l, "a-0");
+        l.on_ack(&ack("a-1"));
+        l.on_connect("text/event-stream", Some("a-0"));
+        l.on_event("hello", Some("a-3"), Some(1000), "{}");
+        let err = l.check().unwrap_err().message;
+        assert!(
+            err.ends_with("`hello` event 0000000a-3 on connection 2, which sent Last-Event-ID a-0: the cam greeted the client as new and forgot its place: 1 acked motion event(s) never arrived: ids 0000000a-1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn acked_events_before_a_new_connections_place_are_not_its_own() {
+        let mut l = Ledger::default();
+        fresh(&mut l, "a-0");
+        for id in ["a-1", "a-2", "a-3", "a-4"] {
+            l.on_ack(&ack(id));
+        }
+        motion(&mut l, "a-1");
+        // An `sse_connect = { resume = false }`: the cam's place is a-3,
+        // and a-4 was acked before the hello was read.
+        fresh(&mut l, "a-3");
+        assert_eq!(l.passed_over(), [EventId { boot: 0xa, seq: 2 }, EventId { boot: 0xa, seq: 3 }]);
+        assert_eq!(l.awaited(), [EventId { boot: 0xa, seq: 4 }]);
+        motion(&mut l, "a-4");
+        assert!(!l.awaiting() && l.check().is_ok());
+        // A place behind what the stream already delivered is wrong.
+        fresh(&mut l, "a-2");
+        assert!(
+            l.check()
+                .unwrap_err()
+                .message
+                .contains("`hello` event id 0000000a-2 is behind the stream's latest id 0000000a-4")
+        );
     }
 }

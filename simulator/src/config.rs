@@ -95,6 +95,9 @@ pub enum Fault {
     /// A client resuming from before a reboot gets the new boot's events
     /// without the `restart` event.
     NoRestartEvent,
+    /// A client without `Last-Event-ID` is not told its place: no `hello`
+    /// event, nor the `retry:` it carries.
+    NoHello,
     /// The console prints a panic report after the 5th frame (the cam keeps
     /// serving, as if it had rebooted at once).
     ConsolePanic,

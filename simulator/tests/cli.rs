@@ -36,12 +36,14 @@ async fn fixture_replay_reaches_an_sse_client() {
     let mut stream = resp.bytes_stream();
     let mut text = String::new();
     // The square appears on frame 10 (0.5 s in at speed 4): wait for it.
-    while !text.contains("\n\n") {
+    // First comes the `hello` event, giving this new client its place.
+    while !text.contains("event: motion\n") || !text.ends_with("\n\n") {
         text.push_str(std::str::from_utf8(&stream.next().await.unwrap().unwrap()).unwrap());
     }
-    let id = text.lines().nth(1).and_then(|l| l.strip_prefix("id: ")).unwrap_or_else(|| panic!("{text}"));
-    assert!(text.starts_with("event: motion\n") && id.ends_with("-1"), "{text}");
-    assert!(text.contains("\nretry: 3000\n"), "{text}");
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    assert!(blocks[0].starts_with("event: hello\nid: ") && blocks[0].contains("\nretry: 3000\n"), "{text}");
+    let id = blocks[1].lines().nth(1).and_then(|l| l.strip_prefix("id: ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(blocks[1].starts_with("event: motion\n") && id.ends_with("-1"), "{text}");
     let status: serde_json::Value = client.get(format!("{url}/status")).send().await.unwrap().json().await.unwrap();
     assert!(status["frames"].as_u64().unwrap() >= 11, "{status}");
 }

@@ -65,12 +65,33 @@ async fn events_stream_headers_retry_and_ids() {
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     assert_eq!(resp.headers()["cache-control"], "no-cache");
     make_events(&sim, 2).await;
-    let text = read_blocks(resp, 2).await;
+    let text = read_blocks(resp, 3).await;
     let blocks: Vec<&str> = text.split("\n\n").collect();
-    let (id1, id2) = (id(&sim, 1), id(&sim, 2));
-    assert!(blocks[0].starts_with(&format!("event: motion\nid: {id1}\nretry: 3000\ndata: {{\"ts\":")), "{text}");
-    assert!(blocks[1].starts_with(&format!("event: motion\nid: {id2}\ndata: ")), "retry only once: {text}");
-    assert!(blocks[1].contains(r#""count":2,"change":"#) && blocks[1].ends_with(r#""frame":3}"#), "{text}");
+    let (boot, id1, id2) = (sim.shared().boot(), id(&sim, 1), id(&sim, 2));
+    // A new client is told its place first, with `retry:`.
+    assert_eq!(
+        blocks[0],
+        format!("event: hello\nid: {boot:08x}-0\nretry: 3000\ndata: {{\"boot\":\"{boot:08x}\",\"newest\":0}}")
+    );
+    assert!(blocks[1].starts_with(&format!("event: motion\nid: {id1}\ndata: {{\"ts\":")), "retry only once: {text}");
+    assert!(blocks[2].starts_with(&format!("event: motion\nid: {id2}\ndata: ")), "{text}");
+    assert!(blocks[2].contains(r#""count":2,"change":"#) && blocks[2].ends_with(r#""frame":3}"#), "{text}");
+}
+
+/// A client that connects mid-boot and is cut before its first `motion`
+/// event resumes from its `hello` id and misses nothing.
+#[tokio::test]
+async fn a_new_client_cut_before_its_first_event_resumes_from_its_hello() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    make_events(&sim, 3).await;
+    let resp = http().get(format!("{}/events", sim.url())).send().await.unwrap();
+    let hello = read_blocks(resp, 1).await; // then the client is cut
+    let place = hello.lines().nth(1).and_then(|l| l.strip_prefix("id: ")).unwrap().to_string();
+    assert_eq!(place, id(&sim, 3), "{hello}");
+    make_events(&sim, 2).await; // events 4 and 5, while it is away
+    let resumed = read_blocks(events_after(&sim, &place).await, 2).await;
+    assert!(!resumed.contains("event: hello"), "a resuming client has its place: {resumed}");
+    assert_eq!(seqs(&resumed), [4, 5], "{resumed}");
 }
 
 #[tokio::test]
@@ -109,7 +130,8 @@ async fn a_bad_last_event_id_is_refused() {
 async fn idle_streams_get_keepalive_comments() {
     let (sim, _d) = sim(SimConfig { keepalive: Duration::from_millis(50), ..SimConfig::default() }).await;
     let resp = http().get(format!("{}/events", sim.url())).send().await.unwrap();
-    assert_eq!(read_blocks(resp, 2).await, ": keepalive\n\n: keepalive\n\n");
+    let text = read_blocks(resp, 3).await;
+    assert!(text.starts_with("event: hello\n") && text.ends_with("\n\n: keepalive\n\n: keepalive\n\n"), "{text}");
 }
 
 /// A client's end of `GET /control`.
@@ -245,11 +267,21 @@ async fn read_until_body_ends(sock: &mut tokio::net::TcpStream) -> Vec<u64> {
     seqs(&String::from_utf8_lossy(&raw))
 }
 
-/// The `seq` of every `id:` line, all of one boot.
+/// The `seq` of every `id:` line, all of one boot, but for the `hello`
+/// event a new client gets first.
 fn seqs(text: &str) -> Vec<u64> {
-    let ids: Vec<EventId> =
-        text.lines().filter_map(|l| l.strip_prefix("id: ")).map(|id| EventId::parse(id).expect(id)).collect();
-    assert!(ids.windows(2).all(|w| w[0].boot == w[1].boot), "one boot: {text}");
+    let mut name = "";
+    let mut ids = Vec::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n;
+        } else if let Some(id) = line.strip_prefix("id: ")
+            && name != "hello"
+        {
+            ids.push(EventId::parse(id).expect(id));
+        }
+    }
+    assert!(ids.windows(2).all(|w: &[EventId]| w[0].boot == w[1].boot), "one boot: {text}");
     ids.iter().map(|id| id.seq).collect()
 }
 
@@ -274,7 +306,7 @@ async fn a_stalled_sse_client_is_dropped_without_holding_anything_up() {
 
     // A healthy client reading everything, and a WebSocket.
     let healthy = http().get(format!("{}/events", sim.url())).send().await.unwrap();
-    let reader = tokio::spawn(read_blocks(healthy, EVENTS));
+    let reader = tokio::spawn(read_blocks(healthy, EVENTS + 1)); // its `hello`, then the events
     let mut ws = control(&sim).await;
 
     make_events(&sim, EVENTS).await; // every frame acked: the detector never waited

@@ -62,7 +62,7 @@ pub(crate) async fn events(
         let Some(probes) = PROBES.receiver() else { continue };
         let resume = match guard.borrow().as_ref() {
             Some(cam) => cam.log().since(last_id),
-            None => Resume::fresh(0),
+            None => Resume::fresh(0, 0),
         };
         drop(guard);
         let (stream, first) = EventStream::open(last_id, resume, Some(DEFAULT_RETRY_MS));

@@ -130,7 +130,7 @@ fn render(reports: &[ScenarioReport], summary: &Summary, mut thumbs: Option<&mut
             r.skipped.as_ref().map_or(String::new(), |why| format!("<br>skipped: {}", escape(why))),
             escape(&r.tags.join(", ")),
             r.steps.len(),
-            r.events.len(),
+            r.pushed_events(),
             r.duration_ms
         );
     }

@@ -152,7 +152,7 @@ pub fn scenario_text(r: &ScenarioReport) -> String {
         r.name,
         r.path.display(),
         r.steps.len(),
-        r.events.len(),
+        r.pushed_events(),
         r.duration_ms
     );
     if let Some(plan) = &r.fault_plan {

@@ -145,6 +145,12 @@ impl ScenarioReport {
         self.outcome() == Outcome::Passed
     }
 
+    /// How many events the cam pushed: every one received but the `hello`
+    /// events that told new connections their place.
+    pub fn pushed_events(&self) -> usize {
+        self.events.iter().filter(|e| e.name != "hello").count()
+    }
+
     /// Event latency figures (injection to arrival, ms): `(count, p50, p99,
     /// max)`, or `None` without matched events.
     pub fn latency(&self) -> Option<(usize, f64, f64, f64)> {

@@ -26,15 +26,21 @@ pub struct SseSession {
     pub ledger: Ledger,
     /// Comments received, in order.
     pub comments: Vec<String>,
+    /// The `Last-Event-ID` the client sends when it reconnects: the id of
+    /// the latest event it received, as eventsource-client keeps it.
+    resume_id: Option<String>,
 }
 
 impl SseSession {
-    /// Opens `GET /events` and waits for its headers: from then on the cam
-    /// has this client subscribed, so no later event can be missed.
+    /// Opens `GET /events` and waits until this client has its place: the
+    /// headers when it sent `last_event_id`; without one, the cam's `hello`
+    /// event too (`docs/protocol.md`, "A new client's place"), through any
+    /// cut and reconnection before it. From then on no later event can be
+    /// missed.
     ///
     /// # Errors
-    /// The request fails, times out at `deadline`, or is not answered with
-    /// `text/event-stream`.
+    /// The request fails, is not answered with `text/event-stream`, or the
+    /// headers or the `hello` event do not come by `deadline`.
     pub async fn connect(
         &mut self,
         endpoint: &Endpoint,
@@ -44,24 +50,43 @@ impl SseSession {
     ) -> Result<(), Failure> {
         let mut sse = open_sse(endpoint, last_event_id.as_deref()).map_err(Failure::transport)?;
         timeline.push(Channel::Sse, format!("connecting, Last-Event-ID {}", last_event_id.as_deref().unwrap_or("-")));
+        let fresh = last_event_id.is_none();
+        self.resume_id = last_event_id;
+        let mut headers = false;
         loop {
-            let item = timeout_at(deadline, sse.rx.recv())
-                .await
-                .map_err(|_| Failure::timeout("the SSE stream's headers", "GET /events did not connect in time"))?
-                .ok_or_else(|| Failure::transport("SSE client ended"))?;
-            if let SseKind::Error(e) = &item.kind {
-                return Err(Failure::transport(format!("GET /events failed: {e}")));
-            }
-            if let SseKind::Connected { content_type, .. } = &item.kind
-                && !is_event_stream(content_type)
-            {
-                return Err(Failure::sse_rules(format!(
-                    "GET /events answered with Content-Type {content_type:?}, not text/event-stream: the target does not speak SSE"
-                )));
-            }
-            let connected = matches!(item.kind, SseKind::Connected { .. });
+            let item = match timeout_at(deadline, sse.rx.recv()).await {
+                Ok(Some(item)) => item,
+                Ok(None) => return Err(Failure::transport("SSE client ended")),
+                Err(_) if !headers => {
+                    return Err(Failure::timeout("the SSE stream's headers", "GET /events did not connect in time"));
+                }
+                Err(_) => {
+                    return Err(Failure::timeout(
+                        "the cam's `hello` event",
+                        "GET /events without Last-Event-ID answered but sent no `hello` event in time: a cam tells a new client its place first (docs/protocol.md, \"A new client's place\")",
+                    ));
+                }
+            };
+            let placed = match &item.kind {
+                // Before the headers: the cam cannot be reached. After
+                // them: the stream was cut and the client reconnects.
+                SseKind::Error(e) if !headers => return Err(Failure::transport(format!("GET /events failed: {e}"))),
+                SseKind::Connected { content_type, .. } if !is_event_stream(content_type) => {
+                    return Err(Failure::sse_rules(format!(
+                        "GET /events answered with Content-Type {content_type:?}, not text/event-stream: the target does not speak SSE"
+                    )));
+                }
+                SseKind::Connected { .. } => {
+                    headers = true;
+                    !fresh
+                }
+                // A cam without `hello` breaks the ledger's rules: its first
+                // event ends the wait, and the rule fails the step.
+                SseKind::Event { .. } => true,
+                _ => false,
+            };
             self.record(item, timeline);
-            if connected {
+            if placed {
                 break;
             }
         }
@@ -171,12 +196,13 @@ impl SseSession {
         }
     }
 
-    /// `Ok` when no event arrived beyond those consumed.
+    /// `Ok` when no event arrived beyond those consumed. A `hello` event
+    /// tells a new connection its place; it is not news from the cam.
     ///
     /// # Errors
     /// The events that did, as a mismatch of the event count.
     pub fn check_no_new_event(&self) -> Result<(), Failure> {
-        let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().collect();
+        let new: Vec<&ReceivedEvent> = self.events[self.cursor..].iter().filter(|e| e.name != "hello").collect();
         if new.is_empty() {
             Ok(())
         } else {
@@ -195,7 +221,7 @@ impl SseSession {
     fn record(&mut self, item: SseItem, timeline: &mut Timeline) {
         match item.kind {
             SseKind::Connected { status, content_type } => {
-                self.ledger.on_connect(&content_type);
+                self.ledger.on_connect(&content_type, self.resume_id.as_deref().filter(|id| !id.is_empty()));
                 timeline.push_at(item.at, Channel::Sse, format!("connected ({status})"));
             }
             SseKind::Comment(c) => {
@@ -211,6 +237,7 @@ impl SseSession {
                     format!("event {name} id {}{shown_retry} {}", id.as_deref().unwrap_or("-"), clip_text(&data)),
                 );
                 self.ledger.on_event(&name, id.as_deref(), retry, &data);
+                self.resume_id.clone_from(&id);
                 let at_ms = timeline.entries.last().map_or(0.0, |e| e.at_ms);
                 let data = serde_json::from_str(&data).unwrap_or(Value::Null);
                 self.events.push(ReceivedEvent { name, id, data, at_ms });

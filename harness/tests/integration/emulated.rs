@@ -54,7 +54,7 @@ async fn the_highway_transcript_of_the_firmware_equals_the_simulators() {
     let (sim, fw) = tokio::join!(run("highway", &TargetSpec::Sim), run("highway", &board));
     assert!(sim.passed(), "simulator: {:?}", sim.failure());
     assert!(fw.passed(), "emulated firmware: {:?}", fw.failure());
-    assert_eq!(fw.events.len(), 209, "events from the firmware");
+    assert_eq!(fw.events.iter().filter(|e| e.name == "motion").count(), 209, "motion events from the firmware");
     let (sim, fw) = (sim.transcript(), fw.transcript());
     if sim != fw {
         let first = sim.lines().zip(fw.lines()).position(|(a, b)| a != b);
@@ -72,7 +72,7 @@ const BROKEN: &[(&str, &str, &str)] = &[
     (
         "cam-fw-qemu-break-ignore-last-event-id.elf",
         "resume",
-        "acked 4 frame(s) as motion (frames 11, 16, 17, 18) but the SSE stream delivered only 1",
+        "the cam greeted the client as new and forgot its place: 3 acked motion event(s) never arrived: ids ",
     ),
 ];
 

@@ -199,7 +199,10 @@ async fn canned_cam(other: &'static str) -> (String, tokio::task::JoinHandle<()>
                 let reply = match path.as_str() {
                     "/events" if authorized => {
                         let _ = conn
-                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hello\n\n")
+                            .write_all(concat!(
+                                "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
+                                "event: hello\nid: 00000001-0\nretry: 1000\ndata: {\"boot\":\"00000001\",\"newest\":0}\n\n"
+                            ).as_bytes())
                             .await;
                         // Keep the stream open until the client goes.
                         let _ = conn.read(&mut byte).await;

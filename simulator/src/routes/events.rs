@@ -35,7 +35,11 @@ pub(super) async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap
     let retry = Some(shared.config.retry_ms).filter(|_| !faults.has(Fault::NoRetry));
     let mut resume = resume;
     resume.restarted &= !faults.has(Fault::NoRestartEvent);
-    let (stream, first) = EventStream::open(last_id, resume, retry);
+    let (stream, mut first) = EventStream::open(last_id, resume, retry);
+    if faults.has(Fault::NoHello) && last_id.is_none() {
+        // A fresh stream's first block is its `hello` (`EventStream::open`).
+        first.remove(0);
+    }
     let period = shared.config.keepalive;
     let mut keepalive = tokio::time::interval_at(Instant::now() + period, period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
