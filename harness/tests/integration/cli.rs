@@ -168,3 +168,23 @@ fn a_fault_plan_from_the_command_line_is_applied_and_printed() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown field `latency`"), "{err}");
 }
+
+/// `cam-hil run --target url:… --tag faults`, as a user puts their own cam
+/// under the fault plans: against a correct cam reached only over the
+/// network, every `faults` scenario passes but the one that needs a reset,
+/// which is skipped with the reason.
+#[test]
+fn every_faults_scenario_runs_against_a_cam_at_a_url() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A cam that asks its clients back after 20 ms, so the cuts cost little.
+    let config = cam_sim::SimConfig { retry_ms: 20, snapshot_dir: dir.path().into(), ..Default::default() };
+    let cam = rt.block_on(cam_sim::Simulator::start(config)).unwrap();
+    let target = format!("url:{}", cam.url());
+    let (code, out, err) = cam_hil(&["run", "--target", &target, "--tag", "faults"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("6 passed, 0 failed, 1 skipped\n"), "{out}");
+    assert!(out.contains("SKIP a reboot mid-replay"), "{out}");
+    assert!(out.contains("cannot be reset"), "{out}");
+    drop(cam);
+}
