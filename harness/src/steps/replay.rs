@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::time::timeout_at;
 
 use super::{Action, Kind, StepCx, StepFuture, StepTable, clip_text, error_chain};
+use crate::client::{CONNECT_RETRIES, retry_refused};
 use crate::faults::frames::FrameFaults;
 use crate::outcome::Failure;
 use crate::runner::{FrameRecord, Session};
@@ -205,25 +206,39 @@ impl Replay {
         faults: FrameFaults,
     ) -> Result<(), Failure> {
         let sent_ms = s.timeline.now_ms();
-        let request = s
-            .http
-            .request(reqwest::Method::POST, "/hil/frame")
-            .header(FRAME_TS_HEADER, ts_ms.to_string())
-            .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
-            .body(bytes.to_vec())
-            .send();
-        let exchange = async {
-            let resp = request.await?;
-            let status = resp.status();
-            Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
+        let http = &s.http;
+        let attempt = || {
+            let request = http
+                .request(reqwest::Method::POST, "/hil/frame")
+                .header(FRAME_TS_HEADER, ts_ms.to_string())
+                .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+                .body(bytes.to_vec())
+                .send();
+            async move {
+                let resp = request.await?;
+                let status = resp.status();
+                Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
+            }
         };
+        // A connection refused before it opened never carried the frame:
+        // try again, as any client backs off (a fault plan's refusals, a
+        // small cam with every slot taken).
+        let exchange = retry_refused(CONNECT_RETRIES.len(), reqwest::Error::is_connect, attempt);
         let context = format!("frame {index} ({file}): POST /hil/frame");
-        let answer = timeout_at(cx.deadline, exchange).await.map_err(|_| {
+        let (answer, refusals) = timeout_at(cx.deadline, exchange).await.map_err(|_| {
             Failure::timeout(
                 format!("the ack of frame {index}"),
                 format!("{context}: no answer before the step's timeout ({} ms)", cx.step.timeout.as_millis()),
             )
         })?;
+        if refusals > 0 {
+            s.timeline.push(Channel::Frame, format!("frame {index}: sent after {refusals} refused connection(s)"));
+        }
+        if faults.oversize {
+            // A cam may answer an oversized frame before reading it all and
+            // then close the connection: the next frame goes on a new one.
+            s.http = crate::client::Http::new(&s.endpoint).map_err(Failure::setup)?;
+        }
         let (status, body) = match answer {
             Ok(a) => a,
             // A cam may refuse a frame past its limit by closing the
@@ -231,7 +246,6 @@ impl Replay {
             Err(e) if faults.oversize && crate::client::is_connection_reset(&e) => {
                 s.timeline.push(Channel::Frame, format!("frame {index} -> connection closed: refused (oversized)"));
                 s.recorder.refused_since_ack = true;
-                s.http = crate::client::Http::new(&s.endpoint).map_err(Failure::setup)?;
                 return Ok(());
             }
             Err(e) => return Err(Failure::transport(format!("{context}: {}", error_chain(&e)))),
