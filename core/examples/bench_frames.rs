@@ -1,8 +1,9 @@
 //! Times the core detector over a clip's frames, as the OpenCV comparison
 //! (`ci/bench_opencv.py`) does for OpenCV on the same frames: decode to
 //! luma + grid + compare, per frame, best of `ROUNDS` passes.
-//! `cargo run --release -p camhil-core --example bench_frames -- fixtures/cdnet_highway`
-//! prints `frames=N us_per_frame=X`.
+//! `cargo run --release -p camhil-core --example bench_frames -- fixtures/cdnet_highway [background]`
+//! prints `frames=N us_per_frame=X`; with `background`, the detector runs
+//! with its background model (`DetectorConfig::background`).
 use std::time::Instant;
 
 use cam_core::{Detector, DetectorConfig, fixture};
@@ -10,13 +11,17 @@ use cam_core::{Detector, DetectorConfig, fixture};
 const ROUNDS: usize = 20;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: bench_frames CLIP_DIR")?);
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: bench_frames CLIP_DIR [background]")?);
+    let config = DetectorConfig {
+        background: std::env::args().nth(2).as_deref() == Some("background"),
+        ..DetectorConfig::default()
+    };
     let manifest = fixture::parse_manifest(&std::fs::read_to_string(dir.join("manifest.csv"))?)?;
     let frames: Vec<Vec<u8>> = manifest.iter().map(|r| std::fs::read(dir.join(&r.file))).collect::<Result<_, _>>()?;
     let mut best = f64::INFINITY;
     let mut events = 0usize;
     for _ in 0..ROUNDS {
-        let mut detector = Detector::new(DetectorConfig::default());
+        let mut detector = Detector::new(config);
         let start = Instant::now();
         events = 0;
         for f in &frames {

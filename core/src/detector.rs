@@ -88,6 +88,25 @@ pub struct DetectorConfig {
     /// up to half a cell (4 pixels with 8-pixel cells) is not motion
     /// ([`LumaGrid::change_against_shaken`]; default off).
     pub tolerate_shake: bool,
+    /// Compare each frame with a per-cell background model instead of the
+    /// previous frame ([`Background`]; default off).
+    pub background: bool,
+    /// Background model: frames over which a cell's mean and spread follow
+    /// it while it is not foreground (a learning rate of 1 / this; default
+    /// 8).
+    pub learn_frames: u32,
+    /// Background model: frames a foreground cell must hold still before
+    /// it becomes background, so an object left behind or a person sitting
+    /// still stops being motion (default 10).
+    pub absorb_frames: u32,
+    /// Background model: a cell is foreground when it is further from its
+    /// mean than the larger of [`DetectorConfig::cell_delta`] and this many
+    /// times its spread (mean absolute deviation; default 3).
+    pub noise_factor: f64,
+    /// Motion goes on while `change` stays above `threshold` × this, once
+    /// a frame went above `threshold`; 1 or more: no hysteresis (the
+    /// default). Used by the cam ([`crate::Cam`]), after detection.
+    pub hysteresis: f64,
 }
 
 impl Default for DetectorConfig {
@@ -101,6 +120,11 @@ impl Default for DetectorConfig {
             min_motion_frames: 1,
             event_gap_ms: 0,
             tolerate_shake: false,
+            background: false,
+            learn_frames: 8,
+            absorb_frames: 10,
+            noise_factor: 3.0,
+            hysteresis: 1.0,
         }
     }
 }
@@ -281,6 +305,246 @@ impl LumaGrid {
     }
 }
 
+/// No earlier background kept for a cell ([`Background`]'s `prior`).
+const NO_PRIOR: u16 = u16::MAX;
+
+/// The median of grey levels (0–255) given as 1/16 levels.
+fn median16(values: impl Iterator<Item = u16>) -> i32 {
+    let mut histogram = [0usize; 256];
+    let mut n = 0usize;
+    for v in values {
+        histogram[usize::from((v + 8) / 16).min(255)] += 1;
+        n += 1;
+    }
+    let (half, mut seen) = (n.div_ceil(2), 0);
+    for (level, count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= half {
+            return level as i32;
+        }
+    }
+    255
+}
+
+/// A per-cell background model on the cell grid, in the manner of the
+/// Motion project's reference frame and of MOG: for every cell a running
+/// mean and spread (mean absolute deviation) of its luma, in 1/16 grey
+/// levels.
+///
+/// - A cell is *foreground* when it is further from its mean than the
+///   larger of `cell_delta` and `noise_factor` × its spread (the noise is
+///   estimated per cell, so a swaying tree needs more than a wall), or
+///   when it moved that much since the previous frame (what frame
+///   differencing sees, the model sees too).
+/// - Cells that are not foreground update their mean and spread at a rate
+///   of 1 / `learn_frames` (selective update: an object passing does not
+///   smear into the background; a slow light change is followed).
+/// - A foreground cell that holds still (within `cell_delta` of the frame
+///   before) for `absorb_frames` frames becomes background: an object left
+///   behind, a person sitting still. Its old mean is kept, and when the
+///   scene behind comes back (the object is taken away again) the cell
+///   returns to it at once instead of leaving a ghost.
+/// - A lighting change ([`DetectorConfig::lightswitch`]) makes the frame
+///   the background.
+///
+/// For a 40 × 30 grid it holds 1,200 cells × 10 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Background {
+    cols: usize,
+    rows: usize,
+    /// Mean luma per cell, in 1/16 grey levels.
+    mean: Vec<u16>,
+    /// Mean absolute deviation from `mean` while not foreground, in 1/16
+    /// grey levels.
+    spread: Vec<u16>,
+    /// The foreground threshold that follows from it, in 1/16 grey levels:
+    /// the larger of `cell_delta` and `noise_factor` × `spread`.
+    threshold: Vec<u16>,
+    /// Frames a foreground cell has held still.
+    still: Vec<u16>,
+    /// The mean before the cell absorbed what covers it, or [`NO_PRIOR`].
+    prior: Vec<u16>,
+    /// The previous frame's cells.
+    prev: Vec<u8>,
+    /// Their median (0–255).
+    prev_median: u8,
+    /// The last [`Background::judge`]'s findings per cell (3 bits per
+    /// pair).
+    judged: Vec<u8>,
+}
+
+impl Background {
+    /// A model of `grid` alone: its cells as means, no spread yet, so every
+    /// cell's threshold is `cfg.cell_delta`.
+    pub fn new(grid: &LumaGrid, cfg: &DetectorConfig) -> Self {
+        let n = grid.cells.len();
+        Self {
+            cols: grid.cols,
+            rows: grid.rows,
+            mean: grid.cells.iter().map(|&v| u16::from(v) * 16).collect(),
+            spread: alloc::vec![0; n],
+            threshold: alloc::vec![u16::from(cfg.cell_delta) * 16; n],
+            still: alloc::vec![0; n],
+            prior: alloc::vec![NO_PRIOR; n],
+            prev: grid.cells.clone(),
+            prev_median: grid.median(),
+            judged: alloc::vec![0; n],
+        }
+    }
+
+    /// Whether `grid` has this model's shape.
+    pub fn fits(&self, grid: &LumaGrid) -> bool {
+        self.cols == grid.cols && self.rows == grid.rows
+    }
+
+    /// The median of the cells' means (0–255).
+    pub fn median(&self) -> u8 {
+        median16(self.mean.iter().copied()) as u8
+    }
+
+    /// The range of means cell `i` is compared with (1/16 grey levels):
+    /// its own, or with `shaken` the smallest and largest of it and its
+    /// eight neighbours.
+    fn range(&self, i: usize, shaken: bool) -> (i32, i32) {
+        if !shaken {
+            let m = i32::from(self.mean[i]);
+            return (m, m);
+        }
+        let (row, col) = (i / self.cols, i % self.cols);
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        for r in row.saturating_sub(1)..=(row + 1).min(self.rows - 1) {
+            for c in col.saturating_sub(1)..=(col + 1).min(self.cols - 1) {
+                let m = i32::from(self.mean[r * self.cols + c]);
+                lo = lo.min(m);
+                hi = hi.max(m);
+            }
+        }
+        (lo, hi)
+    }
+
+    /// Judges every cell of `grid` under the `(offset, prev_offset)` pair
+    /// `k` (0: raw, 1: compensated): the grid's brightness shift against
+    /// the model and against the previous frame. A cell is
+    /// - *close* when it is within its threshold of the model (the larger
+    ///   of `cell_delta` and `noise_factor` × its spread),
+    /// - *uncovered* when, not close, it is back within it of what an
+    ///   absorbed object covered,
+    /// - *moved* when it moved more than its threshold since the previous
+    ///   frame,
+    ///
+    /// and foreground when neither close nor uncovered, or moved. Returns
+    /// the foreground count; the judgements stay for
+    /// [`Background::learn`] (pair 0 writes them, pair 1 adds to them). One
+    /// pass, integer arithmetic.
+    fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
+        let (keep, shift) = if k == 0 { (0u8, 0) } else { (0xff, 3) };
+        if cfg.tolerate_shake {
+            self.judge_shaken(grid, offset, prev_offset, keep, shift)
+        } else {
+            self.judge_cells(grid, offset, prev_offset, keep, shift)
+        }
+    }
+
+    /// One pair of [`Background::judge`] against each cell's own mean:
+    /// branch-free, one pass over the model's columns.
+    fn judge_cells(&mut self, grid: &LumaGrid, offset: i32, prev_offset: i32, keep: u8, shift: u8) -> usize {
+        // In i16 lanes, which the compiler packs eight to a vector: levels
+        // and offsets are within ±255, so ×16 and differences stay within
+        // ±12,240.
+        let (offset, prev_offset) = (offset.clamp(-255, 255) as i16, prev_offset.clamp(-255, 255) as i16);
+        let mut count = 0u32;
+        let model = self.threshold.iter().zip(&self.mean).zip(&self.prev).zip(&self.prior);
+        for ((&v, (((&t, &m), &p), &prior)), judged) in grid.cells.iter().zip(model).zip(self.judged.iter_mut()) {
+            let (v, t) = (i16::from(v), t.min(i16::MAX as u16) as i16);
+            let v16 = (v - offset) * 16;
+            let close = (v16 - m as i16).abs() <= t;
+            let moved = ((v - prev_offset - i16::from(p)) * 16).abs() > t;
+            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - (prior & 0x7fff) as i16).abs() <= t);
+            let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
+            *judged = (*judged & keep) | (bits << shift);
+            count += u32::from((!close & !uncovered) | moved);
+        }
+        count as usize
+    }
+
+    /// One pair of [`Background::judge`] against the range of each cell's
+    /// and its neighbours' means (`tolerate_shake`).
+    fn judge_shaken(&mut self, grid: &LumaGrid, offset: i32, prev_offset: i32, keep: u8, shift: u8) -> usize {
+        let mut count = 0;
+        for i in 0..grid.cells.len() {
+            let (v, t) = (i32::from(grid.cells[i]), i32::from(self.threshold[i]));
+            let v16 = (v - offset) * 16;
+            let (lo, hi) = self.range(i, true);
+            let close = !(v16 < lo - t || v16 > hi + t);
+            let prior = self.prior[i];
+            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - i32::from(prior)).abs() <= t);
+            let moved = ((v - prev_offset - i32::from(self.prev[i])) * 16).abs() > t;
+            let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
+            self.judged[i] = (self.judged[i] & keep) | (bits << shift);
+            count += usize::from((!close & !uncovered) | moved);
+        }
+        count
+    }
+
+    /// Learns `grid` (whose median is `median`) under pair `k` of the last
+    /// [`Background::judge`], whose brightness shift against the model was
+    /// `offset`.
+    fn learn(&mut self, grid: &LumaGrid, median: u8, k: usize, offset: i32, cfg: &DetectorConfig) {
+        // 1 / learn_frames in 1/65,536: a multiply and a shift per cell
+        // instead of a division (differences stay under 2^12, so i32).
+        let rate = (65_536 / i32::try_from(cfg.learn_frames.max(1)).unwrap_or(i32::MAX)).max(1);
+        let step = |from: i32, to: i32| from + (((to - from) * rate) >> 16);
+        let absorb = u16::try_from(cfg.absorb_frames.max(1)).unwrap_or(u16::MAX);
+        let floor = i32::from(cfg.cell_delta) * 16;
+        // `noise_factor` in 1/16, so that the threshold needs no float.
+        let factor = (cfg.noise_factor * 16.0).clamp(0.0, 65_536.0) as i32;
+        let shift = 3 * k;
+        // Close to the model, moving or not (a flickering leaf): follow the
+        // cell, light changes included, and learn how much it varies. Most
+        // cells are close: one branch-free pass. No clamping is needed: a
+        // step lands between its ends, all within 0..=8,160.
+        let model = self.mean.iter_mut().zip(self.spread.iter_mut()).zip(self.threshold.iter_mut());
+        for ((&v, &judged), ((mean, spread), threshold)) in grid.cells.iter().zip(&self.judged).zip(model) {
+            let close = (judged >> shift) & 1 != 0;
+            let m = i32::from(*mean);
+            let new_mean = step(m, i32::from(v) * 16);
+            let dev = ((i32::from(v) - offset) * 16 - m).abs();
+            let new_spread = step(i32::from(*spread), dev);
+            let new_threshold = floor.max((factor * new_spread) >> 4).min(i32::from(i16::MAX));
+            *mean = if close { new_mean as u16 } else { *mean };
+            *spread = if close { new_spread as u16 } else { *spread };
+            *threshold = if close { new_threshold as u16 } else { *threshold };
+        }
+        // The rest: objects uncovered, moving, or holding still.
+        let cells = self.still.iter_mut().zip(self.prior.iter_mut()).zip(self.mean.iter_mut());
+        for ((&v, &judged), ((still, prior), mean)) in grid.cells.iter().zip(&self.judged).zip(cells) {
+            let bits = judged >> shift;
+            if bits & 1 != 0 || bits & 4 != 0 {
+                // Close (`prior` stays: the object absorbed may still go
+                // away), or away from the model and moving.
+                *still = 0;
+            } else if bits & 2 != 0 {
+                // What was behind the absorbed object is seen again.
+                *mean = *prior;
+                *prior = NO_PRIOR;
+                *still = 0;
+            } else {
+                // Away from the model, holding still.
+                *still = still.saturating_add(1);
+                if *still >= absorb {
+                    if *prior == NO_PRIOR {
+                        *prior = *mean;
+                    }
+                    *mean = u16::from(v) * 16;
+                    *still = 0;
+                }
+            }
+        }
+        self.prev.copy_from_slice(&grid.cells);
+        self.prev_median = median;
+    }
+}
+
 /// What the detector made of one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measurement {
@@ -291,18 +555,20 @@ pub struct Measurement {
     pub lighting: bool,
 }
 
-/// Frame-differencing motion detector. Holds the reference grid (the
-/// previous good frame); no clock, no I/O.
+/// The motion detector. Holds its reference: the previous good frame
+/// (frame differencing), or with [`DetectorConfig::background`] a
+/// [`Background`] model; no clock, no I/O.
 #[derive(Debug, Clone, Default)]
 pub struct Detector {
     config: DetectorConfig,
     reference: Option<LumaGrid>,
+    background: Option<Background>,
 }
 
 impl Detector {
     /// A detector with no reference frame yet.
     pub fn new(config: DetectorConfig) -> Self {
-        Self { config, reference: None }
+        Self { config, reference: None, background: None }
     }
 
     /// Its configuration.
@@ -319,6 +585,16 @@ impl Detector {
     /// left as it was.
     pub fn process(&mut self, jpeg: &[u8]) -> Result<Measurement, FrameError> {
         let grid = LumaGrid::from_jpeg(jpeg, &self.config)?;
+        Ok(self.process_grid(grid))
+    }
+
+    /// [`Detector::process`] for a frame already averaged into cells (of
+    /// this detector's `cell_px`): `cam-hil eval` decodes each clip once and
+    /// runs many configurations over its grids.
+    pub fn process_grid(&mut self, grid: LumaGrid) -> Measurement {
+        if self.config.background {
+            return self.against_background(&grid);
+        }
         let measurement = match &self.reference {
             Some(r) => {
                 let delta = self.config.cell_delta;
@@ -344,11 +620,127 @@ impl Detector {
             None => Measurement { change: 0.0, lighting: false },
         };
         self.reference = Some(grid);
-        Ok(measurement)
+        measurement
     }
 
-    /// Forgets the reference frame; the next frame has `change = 0`.
+    /// The [`Background`] path of [`Detector::process`]: the fraction of
+    /// foreground cells, the smaller of raw and lighting-compensated as for
+    /// frame differencing; then the model learns the frame.
+    fn against_background(&mut self, grid: &LumaGrid) -> Measurement {
+        let cfg = self.config;
+        let model = match &mut self.background {
+            Some(model) if model.fits(grid) => model,
+            _ => {
+                self.background = Some(Background::new(grid, &cfg));
+                return Measurement { change: 0.0, lighting: false };
+            }
+        };
+        let median = grid.median();
+        let raw = model.judge(grid, 0, (0, 0), &cfg);
+        let shifts = (i32::from(median) - i32::from(model.median()), i32::from(median) - i32::from(model.prev_median));
+        // As for frame differencing, the smaller of the raw and the
+        // compensated change; compensation can only lower it, so without a
+        // raw change or a shift it is not tried.
+        let (change, k, offset) = if cfg.compensate_lighting && raw > 0 && shifts != (0, 0) {
+            let compensated = model.judge(grid, 1, shifts, &cfg);
+            if compensated < raw { (compensated, 1, shifts.0) } else { (raw, 0, 0) }
+        } else {
+            (raw, 0, 0)
+        };
+        let change = change as f64 / grid.cells.len() as f64;
+        let lighting = change >= cfg.lightswitch;
+        if lighting {
+            // A light switched: this frame is the scene now.
+            *model = Background::new(grid, &cfg);
+        } else {
+            model.learn(grid, median, k, offset, &cfg);
+        }
+        Measurement { change, lighting }
+    }
+
+    /// Forgets the reference frame (and the background model); the next
+    /// frame has `change = 0`.
     pub fn reset(&mut self) {
         self.reference = None;
+        self.background = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 10 × 10 grid at level 100 with the cells in `object` at `level`.
+    fn grid(object: &[usize], level: u8) -> LumaGrid {
+        let mut cells = alloc::vec![100u8; 100];
+        for &i in object {
+            cells[i] = level;
+        }
+        LumaGrid { cols: 10, rows: 10, cells }
+    }
+
+    fn background(absorb_frames: u32) -> Detector {
+        Detector::new(DetectorConfig { background: true, absorb_frames, ..DetectorConfig::default() })
+    }
+
+    #[test]
+    fn an_object_left_behind_is_absorbed_and_its_removal_leaves_no_ghost() {
+        let mut d = background(5);
+        assert_eq!(d.process_grid(grid(&[], 0)).change, 0.0, "the first frame is the model");
+        let object = [11, 12, 21, 22];
+        // Put down: 4 % foreground, and for as long as it holds still...
+        let changes: Vec<f64> = (0..7).map(|_| d.process_grid(grid(&object, 200)).change).collect();
+        assert_eq!(changes, [0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.0], "absorbed once it held still for 5 frames");
+        assert_eq!(d.process_grid(grid(&object, 200)).change, 0.0);
+        // Taken away: that moves, and then the scene behind it is known
+        // at once, no ghost.
+        assert_eq!(d.process_grid(grid(&[], 0)).change, 0.04);
+        assert_eq!(d.process_grid(grid(&[], 0)).change, 0.0);
+        assert_eq!(d.process_grid(grid(&object, 200)).change, 0.04, "put down again: seen again");
+    }
+
+    #[test]
+    fn a_slow_mover_is_seen_against_the_background_where_differencing_sees_nothing() {
+        // Each frame the cells ahead brighten by 10 grey levels, below
+        // `cell_delta` (12) from one frame to the next; the model remembers
+        // the scene before.
+        let mut bg = background(10);
+        let mut diff = Detector::new(DetectorConfig::default());
+        let (mut seen_bg, mut seen_diff) = (0.0f64, 0.0f64);
+        for step in 0..6u8 {
+            let g = grid(&[44, 45], 100 + 10 * step);
+            seen_bg = seen_bg.max(bg.process_grid(g.clone()).change);
+            seen_diff = seen_diff.max(diff.process_grid(g).change);
+        }
+        assert_eq!((seen_bg, seen_diff), (0.02, 0.0));
+    }
+
+    #[test]
+    fn a_noisy_cell_needs_more_than_a_quiet_one() {
+        let mut d = background(1000);
+        d.process_grid(grid(&[], 0));
+        // Cell 0 flickers by ±10 for a while: its spread grows.
+        for k in 0..40 {
+            d.process_grid(grid(&[0], if k % 2 == 0 { 110 } else { 90 }));
+        }
+        d.process_grid(grid(&[0], 110));
+        // Now both cells are 20 above their mean: only the quiet one is
+        // foreground.
+        assert_eq!(d.process_grid(grid(&[0, 55], 120)).change, 0.01);
+    }
+
+    #[test]
+    fn a_light_ramp_is_followed_and_a_switch_becomes_the_scene() {
+        let mut d = Detector::new(DetectorConfig { background: true, lightswitch: 0.5, ..DetectorConfig::default() });
+        d.process_grid(grid(&[], 0));
+        for k in 1..=30u8 {
+            let mut g = grid(&[], 0);
+            g.cells.iter_mut().for_each(|c| *c = 100 + 2 * k);
+            assert_eq!(d.process_grid(g).change, 0.0, "frame {k}");
+        }
+        let mut lit = grid(&[], 0);
+        lit.cells.iter_mut().enumerate().for_each(|(i, c)| *c = if i % 2 == 0 { 250 } else { 20 });
+        assert!(d.process_grid(lit.clone()).lighting);
+        assert_eq!(d.process_grid(lit).change, 0.0, "the lit scene is the model now");
     }
 }

@@ -11,9 +11,9 @@
 //! 2. the [`detector`] decodes the JPEG to luma, averages it into a grid of
 //!    cells and compares that grid with the previous frame's: `change` is the
 //!    fraction of cells that moved ([`detector::Detector`]);
-//! 3. if `change > threshold` the [`state::Cam`] bumps its trigger count and
-//!    appends a [`event_log::MotionEvent`] to the [`event_log::EventLog`],
-//!    which gives it an increasing `id`;
+//! 3. if `change > threshold` (the [`gate`]'s rules) the [`state::Cam`]
+//!    bumps its trigger count and appends a [`event_log::MotionEvent`] to the
+//!    [`event_log::EventLog`], which gives it an increasing `id`;
 //! 4. the target frames that event with [`sse`] and pushes it to every
 //!    `GET /events` client; WebSocket commands on `GET /control` are parsed
 //!    and applied by [`command`]; the detector keys `set_detector` may
@@ -34,6 +34,7 @@ pub mod command;
 pub mod detector;
 pub mod event_log;
 pub mod fixture;
+pub mod gate;
 pub mod jpeg_dc;
 pub mod protocol;
 pub mod settings;

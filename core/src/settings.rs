@@ -334,6 +334,36 @@ detector_settings! {
         default: "off",
         meaning: "compare with the reference's 3 × 3 neighbourhood range (camera shake up to 4 px is not motion; small objects are missed more)",
     }
+    background: bool {
+        accepts: Accepts::Flag,
+        only_without_full_decode: None,
+        default: "off",
+        meaning: "compare with a per-cell background model (running mean and spread) instead of the previous frame",
+    }
+    learn_frames: u32 {
+        accepts: Accepts::Whole { min: 1, max: 10_000 },
+        only_without_full_decode: None,
+        default: "8",
+        meaning: "background model: frames over which a cell's mean and spread follow it while it is not foreground",
+    }
+    absorb_frames: u32 {
+        accepts: Accepts::Whole { min: 1, max: 100_000 },
+        only_without_full_decode: None,
+        default: "10",
+        meaning: "background model: frames a foreground cell must hold still before it becomes background (an object left, a person sitting still)",
+    }
+    noise_factor: f64 {
+        accepts: Accepts::AboveZero,
+        only_without_full_decode: None,
+        default: "3.0",
+        meaning: "background model: a cell is foreground when it is more than the larger of `cell_delta` and this many times its spread from its mean",
+    }
+    hysteresis: f64 {
+        accepts: Accepts::AboveZero,
+        only_without_full_decode: None,
+        default: "1.0",
+        meaning: "motion goes on while `change` stays above `threshold` × this (1 or more: no hysteresis)",
+    }
 }
 
 impl DetectorChange {
@@ -573,6 +603,11 @@ mod tests {
                 "1–1,000",
                 "0–3,600,000",
                 "true or false",
+                "true or false",
+                "1–10,000",
+                "1–100,000",
+                "above 0",
+                "above 0",
             ]
         );
         assert_eq!(grouped(0), "0");

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use crate::command::{Ack, Command, ParseError};
 use crate::detector::{Detector, DetectorConfig, FrameError};
 use crate::event_log::{EventLog, MotionEvent};
+use crate::gate::MotionGate;
 use crate::protocol::{DEFAULT_THRESHOLD, FrameReply, SNAPSHOT_DIR, StatusReply};
 use crate::storage::Storage;
 
@@ -52,10 +53,8 @@ pub struct Cam {
     rejected_frames: u64,
     latest: Option<LatestFrame>,
     log: EventLog,
-    /// Motion frames in a row so far (for `min_motion_frames`).
-    motion_run: u32,
-    /// Capture time of the last motion frame, ms (for `event_gap_ms`).
-    last_motion_ms: Option<u64>,
+    /// Threshold, hysteresis, `min_motion_frames`, `event_gap_ms`.
+    gate: MotionGate,
 }
 
 impl Default for Cam {
@@ -96,8 +95,7 @@ impl Cam {
             rejected_frames: 0,
             latest: None,
             log: EventLog::new(log_capacity, boot),
-            motion_run: 0,
-            last_motion_ms: None,
+            gate: MotionGate::default(),
         }
     }
 
@@ -124,14 +122,8 @@ impl Cam {
         self.latest = Some(LatestFrame { jpeg, ts_ms, seq: frame });
         let change = measured.change;
         let config = *self.detector.config();
-        let above = change > self.threshold && !measured.lighting;
-        self.motion_run = if above { self.motion_run.saturating_add(1) } else { 0 };
-        let motion = above && self.motion_run >= config.min_motion_frames;
-        let same_episode = self.last_motion_ms.is_some_and(|t| ts_ms.saturating_sub(t) < config.event_gap_ms);
-        if motion {
-            self.last_motion_ms = Some(ts_ms);
-        }
-        let event = (motion && !same_episode).then(|| {
+        let decision = self.gate.decide(measured, self.threshold, &config, ts_ms);
+        let event = decision.event.then(|| {
             self.trigger_count += 1;
             self.log
                 .push(MotionEvent {
@@ -182,8 +174,7 @@ impl Cam {
                 let mut c = *self.detector.config();
                 change.apply(&mut c);
                 self.detector = Detector::new(c);
-                self.motion_run = 0;
-                self.last_motion_ms = None;
+                self.gate = MotionGate::default();
                 let detector = crate::settings::DetectorSettings::of(&c);
                 Ack::Detector { ok: true, detector }
             }
@@ -204,8 +195,7 @@ impl Cam {
         self.trigger_count = 0;
         self.frames = 0;
         self.latest = None;
-        self.motion_run = 0;
-        self.last_motion_ms = None;
+        self.gate = MotionGate::default();
     }
 
     /// Sets the threshold without the `[0, 1]` check of `set_threshold`:
@@ -398,7 +388,7 @@ mod tests {
         let ack = cam.handle_text(r#"{"cmd":"set_detector","cell_delta":20,"colour":"red"}"#, 0, &mut Card::default());
         assert_eq!(
             ack.to_json(),
-            r#"{"ok":true,"detector":{"cell_px":8,"cell_delta":20,"compensate_lighting":true,"lightswitch":0.9,"min_motion_frames":1,"event_gap_ms":0,"tolerate_shake":false}}"#
+            r#"{"ok":true,"detector":{"cell_px":8,"cell_delta":20,"compensate_lighting":true,"lightswitch":0.9,"min_motion_frames":1,"event_gap_ms":0,"tolerate_shake":false,"background":false,"learn_frames":8,"absorb_frames":10,"noise_factor":3.0,"hysteresis":1.0}}"#
         );
         assert_eq!(cam.detector_config().cell_delta, 20);
         cam.hil_reset();
