@@ -142,8 +142,51 @@ pub struct Walker {
     pub to: usize,
 }
 
+/// A figure or object that moves along a path of keyframes: a rectangle of
+/// one grey level whose place and size are interpolated linearly between
+/// keyframes, rounded to whole pixels.
+///
+/// It is seen from its first keyframe's frame to its last's. Between two
+/// keyframes with the same place and size it stands still (a person
+/// sitting, an object left behind); frames of a `wiggle` span move it by
+/// ±`amplitude` pixels in x, alternating each frame (typing hands).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    /// Grey level (0–255), before the light.
+    pub level: u8,
+    /// Keyframes `(frame, x, y, width, height)`, in pixels of the scene,
+    /// frames increasing.
+    pub path: Vec<(usize, u32, u32, u32, u32)>,
+    /// Spans `(first, last, amplitude)` of frames on which it jitters in x
+    /// by ±`amplitude` pixels around its path, alternating every frame.
+    pub wiggle: Vec<(usize, usize, u32)>,
+}
+
+impl Actor {
+    /// Its rectangle `(x, y, width, height)` on `frame`, or `None` when it is
+    /// not seen.
+    pub fn rect(&self, frame: usize) -> Option<(u32, u32, u32, u32)> {
+        let (first, last) = (self.path.first()?, self.path.last()?);
+        if frame < first.0 || frame > last.0 {
+            return None;
+        }
+        let k = self.path.windows(2).position(|w| frame <= w[1].0).unwrap_or(0);
+        let (a, b) = (self.path[k], *self.path.get(k + 1).unwrap_or(&self.path[k]));
+        let t = if b.0 > a.0 { (frame - a.0) as f32 / (b.0 - a.0) as f32 } else { 0.0 };
+        let lerp = |p: u32, q: u32| (p as f32 + (q as f32 - p as f32) * t).round() as u32;
+        let mut x = lerp(a.1, b.1);
+        for &(from, to, amplitude) in &self.wiggle {
+            if (from..=to).contains(&frame) {
+                x = if (frame - from).is_multiple_of(2) { x + amplitude } else { x.saturating_sub(amplitude) };
+            }
+        }
+        Some((x, lerp(a.2, b.2), lerp(a.3, b.3), lerp(a.4, b.4)))
+    }
+}
+
 /// A generated clip: a textured scene with sensor noise, lighting changes,
-/// and optionally a moving object; the same seed gives the same bytes.
+/// and optionally a moving object and actors; the same seed gives the same
+/// bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// Frames.
@@ -160,6 +203,8 @@ pub struct Spec {
     pub walker: Option<Walker>,
     /// Camera shake, if any.
     pub shake: Option<Shake>,
+    /// Figures and objects, drawn over the walker in order.
+    pub actors: Vec<Actor>,
 }
 
 impl Spec {
@@ -178,6 +223,7 @@ impl Spec {
             ],
             walker: None,
             shake: None,
+            actors: vec![],
         }
     }
 
@@ -192,6 +238,7 @@ impl Spec {
             lights: vec![Light::Step { at: 8, delta: 50 }],
             walker: Some(Walker { size: 96, speed: 24, from: 20, to: 29 }),
             shake: None,
+            actors: vec![],
         }
     }
 
@@ -206,6 +253,7 @@ impl Spec {
             lights: vec![],
             walker: Some(Walker { size: 96, speed: 32, from: 25, to: 32 }),
             shake: Some(Shake { from: 10, to: 50, amplitude: 2 }),
+            actors: vec![],
         }
     }
 
@@ -221,7 +269,114 @@ impl Spec {
             lights: vec![Light::Settle { at: 0, delta: 90 }, Light::Settle { at: 30, delta: -70 }],
             walker: Some(Walker { size: 96, speed: 32, from: 40, to: 47 }),
             shake: None,
+            actors: vec![],
         }
+    }
+
+    /// A small figure at a desk, seen all along (48 × 96 pixels, about 6 %
+    /// of the frame): its hands type (±3 pixels a frame) on frames 15–45,
+    /// then it sits still; it raises a phone to its head on frames 56–61,
+    /// holds it still to 70, lowers it on 71–76, and sits still to the
+    /// end. 90 frames at 4 fps.
+    pub fn typing() -> Self {
+        let fixed = |level, x, y, w, h| Actor { level, path: vec![(0, x, y, w, h), (89, x, y, w, h)], wiggle: vec![] };
+        let body = fixed(150, 150, 110, 48, 96);
+        let head = fixed(185, 162, 82, 24, 26);
+        let left = Actor { wiggle: vec![(15, 45, 3)], ..fixed(215, 138, 150, 14, 10) };
+        let right = Actor {
+            level: 215,
+            path: vec![
+                (0, 190, 150, 14, 10),
+                (56, 190, 150, 14, 10),
+                (61, 186, 96, 14, 10),
+                (71, 186, 96, 14, 10),
+                (76, 190, 150, 14, 10),
+                (89, 190, 150, 14, 10),
+            ],
+            wiggle: vec![(15, 45, 3)],
+        };
+        Self { actors: vec![body, head, left, right], ..Self::still(90, 250, 5) }
+    }
+
+    /// A person walks in from the left (frames 10–29), sits down (30–32:
+    /// lower and wider), sits still to frame 75, gets up (76–78) and walks
+    /// out to the right (79–96). 100 frames at 5 fps.
+    pub fn sitter() -> Self {
+        let person = Actor {
+            level: 200,
+            path: vec![
+                (10, 0, 80, 36, 100),
+                (29, 140, 80, 36, 100),
+                (32, 136, 120, 44, 60),
+                (75, 136, 120, 44, 60),
+                (78, 140, 80, 36, 100),
+                (96, 284, 80, 36, 100),
+            ],
+            wiggle: vec![],
+        };
+        Self { actors: vec![person], ..Self::still(100, 200, 6) }
+    }
+
+    /// A dark box carried in from the right (frames 10–25) and left on the
+    /// floor from frame 25 to the end: motion only while it moves; the cam
+    /// must come to take it as part of the scene. 100 frames at 5 fps.
+    pub fn left_object() -> Self {
+        let path = vec![(10, 280, 150, 40, 40), (25, 120, 150, 40, 40), (99, 120, 150, 40, 40)];
+        Self { actors: vec![Actor { level: 40, path, wiggle: vec![] }], ..Self::still(100, 200, 7) }
+    }
+
+    /// A person walking slowly across at 4 fps: 3 pixels a frame on frames
+    /// 5–104, so that one frame barely differs from the next.
+    pub fn slow_walker() -> Self {
+        let person = Actor { level: 190, path: vec![(5, 0, 90, 30, 80), (104, 297, 90, 30, 80)], wiggle: vec![] };
+        Self { actors: vec![person], ..Self::still(110, 250, 8) }
+    }
+
+    /// Daylight rising slowly (+60 grey levels over the whole clip) while a
+    /// person, in view from the start, moves at times: walks to the right
+    /// (frames 10–25), stands still, steps back (50–57), stands still, and
+    /// walks out (80–95). 100 frames at 5 fps.
+    pub fn daylight() -> Self {
+        let person = Actor {
+            level: 170,
+            path: vec![
+                (0, 40, 80, 34, 96),
+                (10, 40, 80, 34, 96),
+                (25, 160, 80, 34, 96),
+                (50, 160, 80, 34, 96),
+                (57, 110, 80, 34, 96),
+                (80, 110, 80, 34, 96),
+                (95, 286, 80, 34, 96),
+            ],
+            wiggle: vec![],
+        };
+        Self {
+            lights: vec![Light::Ramp { from: 0, to: 99, delta: 60 }],
+            actors: vec![person],
+            ..Self::still(100, 200, 9)
+        }
+    }
+
+    /// `frames` frames, `interval_ms` apart, of the still scene with noise
+    /// of ±3 grey levels and no light change, seeded with `seed`.
+    fn still(frames: usize, interval_ms: u64, seed: u64) -> Self {
+        Self { frames, interval_ms, seed, noise: 3, lights: vec![], walker: None, shake: None, actors: vec![] }
+    }
+
+    /// Every preset of `cam-hil synth --preset NAME` by its name; each is
+    /// kept in `fixtures/synthetic_<name>`.
+    pub fn presets() -> Vec<(&'static str, Self)> {
+        vec![
+            ("lighting", Self::lighting()),
+            ("walker", Self::walker()),
+            ("shake", Self::shake()),
+            ("exposure", Self::exposure()),
+            ("typing", Self::typing()),
+            ("sitter", Self::sitter()),
+            ("left_object", Self::left_object()),
+            ("slow_walker", Self::slow_walker()),
+            ("daylight", Self::daylight()),
+        ]
     }
 
     fn light_at(&self, frame: usize) -> i16 {
@@ -259,10 +414,13 @@ impl Spec {
             .collect()
     }
 
-    /// Whether something moves on `frame`: the object is seen and it moved
-    /// (it appears, moves, or leaves on this frame).
+    /// Whether something moves on `frame`: the walker is seen and it moved
+    /// (it appears, moves, or leaves on this frame), or an actor's
+    /// rectangle differs from the frame before's (it appeared, moved,
+    /// changed shape, or left).
     pub fn moving(&self, frame: usize) -> bool {
         self.walker.is_some_and(|w| (w.from..=w.to + 1).contains(&frame))
+            || (frame > 0 && self.actors.iter().any(|a| a.rect(frame) != a.rect(frame - 1)))
     }
 
     fn render(&self, frame: usize, (dx, dy): (u32, u32), rng: &mut rand::rngs::StdRng) -> GrayImage {
@@ -272,13 +430,22 @@ impl Spec {
             let x = (frame - w.from) as u32 * w.speed;
             (x, HEIGHT / 2 - w.size / 2, w.size)
         });
+        let actors: Vec<((u32, u32, u32, u32), i16)> =
+            self.actors.iter().filter_map(|a| Some((a.rect(frame)?, i16::from(a.level)))).collect();
         GrayImage::from_fn(WIDTH, HEIGHT, |x, y| {
             // The world point this pixel sees (the camera displaced by the shake).
             let (x, y) = (x + dx, y + dy);
             // A texture of large soft tiles, so the scene has structure.
             let base = 60 + ((x / 40 + y / 30) % 3) as i16 * 30 + ((x + y) / 16) as i16;
             let object = walker.is_some_and(|(ox, oy, s)| (ox..ox + s).contains(&x) && (oy..oy + s).contains(&y));
-            let value = if object { 235 } else { base } + light + rng.random_range(-self.noise..=self.noise);
+            // The last actor drawn over this point, if any.
+            let actor = actors
+                .iter()
+                .rev()
+                .find(|((ax, ay, w, h), _)| (*ax..ax + w).contains(&x) && (*ay..ay + h).contains(&y))
+                .map(|(_, level)| *level);
+            let seen = if object { 235 } else { actor.unwrap_or(base) };
+            let value = seen + light + rng.random_range(-self.noise..=self.noise);
             Luma([value.clamp(0, 255) as u8])
         })
     }

@@ -120,6 +120,11 @@ fn event_matching() {
 #[case::walker("walker", Spec::walker())]
 #[case::shake("shake", Spec::shake())]
 #[case::exposure("exposure", Spec::exposure())]
+#[case::typing("typing", Spec::typing())]
+#[case::sitter("sitter", Spec::sitter())]
+#[case::left_object("left_object", Spec::left_object())]
+#[case::slow_walker("slow_walker", Spec::slow_walker())]
+#[case::daylight("daylight", Spec::daylight())]
 fn generated_clips_are_reproducible_byte_for_byte(#[case] name: &str, #[case] spec: Spec) {
     let dir = tempfile::tempdir().unwrap();
     spec.write(dir.path(), name).unwrap();
@@ -130,5 +135,18 @@ fn generated_clips_are_reproducible_byte_for_byte(#[case] name: &str, #[case] sp
     for f in files {
         let (new, old) = (std::fs::read(dir.path().join(&f)).unwrap(), std::fs::read(committed.join(&f)).unwrap());
         assert!(new == old, "{f:?} differs from the committed fixture");
+    }
+}
+
+/// Every preset is a committed fixture, and each has motion to find but
+/// for `lighting`, where nothing moves.
+#[test]
+fn every_preset_is_a_fixture_with_exact_labels() {
+    for (name, spec) in Spec::presets() {
+        let clip = footage::Clip::load(fixture(&format!("synthetic_{name}"))).unwrap();
+        let labels: Vec<bool> = clip.frames.iter().map(|f| f.label.unwrap()).collect();
+        let expected: Vec<bool> = (0..spec.frames).map(|i| spec.moving(i)).collect();
+        assert_eq!(labels, expected, "{name}");
+        assert_eq!(labels.iter().any(|&m| m), name != "lighting", "{name}");
     }
 }
