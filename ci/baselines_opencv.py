@@ -1,130 +1,77 @@
 #!/usr/bin/env python3
-"""Detection quality against OpenCV baselines, in one run over the same frames.
+"""Per-frame scores of the OpenCV baselines, for `cam-hil eval --loco --baselines`.
 
-For each labelled clip, three detectors decide per frame "motion or not":
-- camhil: the core detector at its defaults (`cam-hil eval`, run from here);
+For each labelled clip and each setting of two textbook detectors, the score
+of every frame: the fraction of its pixels that changed.
 - OpenCV frame differencing: grey frame, Gaussian blur 5x5, absdiff with the
-  previous frame, pixel threshold 25, motion when more than AREA of the
-  pixels changed (the textbook pipeline);
-- OpenCV MOG2: createBackgroundSubtractorMOG2(history=500, varThreshold=16,
-  detectShadows=False), a 3x3 opening on the mask, motion when more than
-  AREA of the pixels are foreground.
-All three are scored with the rules of `cam-hil eval` (docs/detector.md):
-events are runs of motion frames, matched to labelled segments with a
-tolerance of 2 frames; false alarms per hour of still footage; frame
-precision and recall. Prints a Markdown table. Needs opencv-python-headless.
+  previous frame, pixels above PIXEL_THRESHOLD changed;
+- OpenCV MOG2: createBackgroundSubtractorMOG2(history=500, varThreshold=V,
+  detectShadows=False), a 3x3 opening on the mask, foreground pixels changed.
+The first frame of a clip scores 0 (nothing to compare with yet).
 
-    python3 ci/baselines_opencv.py fixtures/cdnet_highway [more clips...]
+cam-hil then tunes each detector's setting and threshold on the score (the
+"AREA" of the textbook pipeline) exactly as it tunes its own, and prints one
+table (docs/detector.md, "Choosing the defaults"). Needs
+opencv-python-headless and numpy.
+
+    python3 ci/baselines_opencv.py --scores OUT.json DIR [DIR...]
 """
-import csv, os, subprocess, sys
+import csv, json, os, sys
 
 import cv2
 import numpy as np
 
-AREA = 0.005
-TOLERANCE = 2
+PIXEL_THRESHOLDS = [10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 160]
+VAR_THRESHOLDS = [8, 16, 25, 36, 64, 100, 144, 225, 400, 900]
 
 
-def clip(path):
+def frames_of(path):
     with open(os.path.join(path, "manifest.csv")) as f:
         rows = list(csv.DictReader(f))
-    labels = {}
-    with open(os.path.join(path, "labels.csv")) as f:
-        for row in csv.DictReader(f):
-            labels[row["file"]] = row["motion"] == "1"
-    frames = [cv2.imread(os.path.join(path, r["file"]), cv2.IMREAD_GRAYSCALE) for r in rows]
-    times = [int(r["t_ms"]) for r in rows]
-    return frames, times, [labels.get(r["file"]) for r in rows]
+    return [cv2.imread(os.path.join(path, r["file"]), cv2.IMREAD_GRAYSCALE) for r in rows]
 
 
-def frame_difference(frames):
+def frame_difference(frames, pixel_threshold):
     out, prev = [], None
     for img in frames:
         blur = cv2.GaussianBlur(img, (5, 5), 0)
         if prev is None:
-            out.append(False)
+            out.append(0.0)
         else:
-            _, mask = cv2.threshold(cv2.absdiff(blur, prev), 25, 255, cv2.THRESH_BINARY)
-            out.append(cv2.countNonZero(mask) > AREA * mask.size)
+            _, mask = cv2.threshold(cv2.absdiff(blur, prev), pixel_threshold, 255, cv2.THRESH_BINARY)
+            out.append(cv2.countNonZero(mask) / mask.size)
         prev = blur
     return out
 
 
-def mog2(frames):
-    sub = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=16, detectShadows=False)
+def mog2(frames, var_threshold):
+    sub = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=var_threshold, detectShadows=False)
     kernel = np.ones((3, 3), np.uint8)
     out = []
     for i, img in enumerate(frames):
         mask = cv2.morphologyEx(sub.apply(img), cv2.MORPH_OPEN, kernel)
         # The first frame has no model yet.
-        out.append(i > 0 and cv2.countNonZero(mask) > AREA * mask.size)
+        out.append(cv2.countNonZero(mask) / mask.size if i > 0 else 0.0)
     return out
 
 
-def runs(flags):
-    out = []
-    for i, f in enumerate(flags):
-        if f:
-            if out and out[-1][1] + 1 == i:
-                out[-1][1] = i
-            else:
-                out.append([i, i])
-    return out
-
-
-def score(motion, labels, times):
-    """The scoring of harness/src/eval.rs, on the same definitions."""
-    detected = runs(motion)
-    segments = runs([l is True for l in labels])
-    overlaps = lambda a, s: a[0] <= s[1] + TOLERANCE and max(s[0] - TOLERANCE, 0) <= a[1]
-    correct = sum(any(overlaps(d, s) for s in segments) for d in detected)
-    found = sum(any(overlaps(d, s) for d in detected) for s in segments)
-    precision = correct / len(detected) if detected else 1.0
-    recall = found / len(segments) if segments else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    n = len(times)
-    mean = (times[-1] - times[0]) / (n - 1) if n > 1 else 0
-    durations = [times[i + 1] - times[i] if i + 1 < n else mean for i in range(n)]
-    still_h = sum(d for d, l in zip(durations, labels) if l is False) / 3_600_000
-    fa_h = (len(detected) - correct) / still_h if still_h else 0.0
-    pairs = [(m, l) for m, l in zip(motion, labels) if l is not None]
-    tp = sum(m and l for m, l in pairs)
-    fp = sum(m and not l for m, l in pairs)
-    fn = sum(l and not m for m, l in pairs)
-    ratio = lambda a, b: a / b if b else 1.0
-    return [len(detected), f"{found}/{len(segments)}", precision, recall, f1, fa_h, ratio(tp, tp + fp), ratio(tp, tp + fn)]
-
-
-def camhil_rows(paths):
-    out = subprocess.run(["cargo", "run", "-q", "--release", "-p", "cam-hil", "--", "eval", *paths],
-                         check=True, capture_output=True, text=True).stdout
-    rows = {}
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 10 and cells[0] not in ("clip",) and not cells[0].startswith("-"):
-            rows[cells[0]] = [cells[2], cells[3]] + [float(c) for c in cells[4:]]
-    return rows
-
-
-def fmt(v):
-    return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-
-def main(paths):
-    ours = camhil_rows(paths)
-    print("| clip | detector | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def main(args):
+    if len(args) < 3 or args[0] != "--scores":
+        sys.exit(__doc__)
+    out_path, paths = args[1], args[2:]
+    scores = {"OpenCV frame difference": {}, "OpenCV MOG2": {}}
     for path in paths:
         name = os.path.basename(os.path.normpath(path))
-        frames, times, labels = clip(path)
-        results = [("camhil (defaults)", ours[name])]
-        results.append(("OpenCV frame difference", score(frame_difference(frames), labels, times)))
-        results.append(("OpenCV MOG2", score(mog2(frames), labels, times)))
-        for detector, row in results:
-            print(f"| {name} | {detector} | " + " | ".join(fmt(v) for v in row) + " |")
+        frames = frames_of(path)
+        for t in PIXEL_THRESHOLDS:
+            scores["OpenCV frame difference"].setdefault(f"pixel_threshold={t}", {})[name] = frame_difference(frames, t)
+        for v in VAR_THRESHOLDS:
+            scores["OpenCV MOG2"].setdefault(f"varThreshold={v}", {})[name] = mog2(frames, v)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with open(out_path, "w") as f:
+        json.dump(scores, f)
+    print(f"baselines_opencv: {len(paths)} clip(s), OpenCV {cv2.__version__}: {out_path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
     main(sys.argv[1:])

@@ -4,12 +4,14 @@
 OpenCV: cv2.imdecode(buf, IMREAD_REDUCED_GRAYSCALE_8) + absdiff against the
 previous frame + threshold + countNonZero, per frame (best of 20 passes).
 camhil: the core detector (decode to luma, 8x8 cell grid, compare, lighting
-rules) through `core/examples/bench_frames.rs`, release build, same frames.
-Prints a Markdown table with the ratio. Needs opencv-python-headless.
+rules) through `core/examples/bench_frames.rs`, release build, same frames,
+at its defaults and with its background model. The three run interleaved,
+five times; the table gives medians and the ratios (this machine varies by
+±30 % from run to run). Needs opencv-python-headless.
 
     python3 ci/bench_opencv.py fixtures/cdnet_highway [more clips...]
 """
-import csv, os, re, subprocess, sys, time
+import csv, os, re, statistics, subprocess, sys, time
 
 import cv2
 import numpy as np
@@ -39,24 +41,30 @@ def opencv_us_per_frame(data):
     return best
 
 
-def camhil_us_per_frame(clip):
-    out = subprocess.run(
-        ["cargo", "run", "-q", "--release", "-p", "camhil-core", "--example", "bench_frames", "--", clip],
-        check=True, capture_output=True, text=True,
-    ).stdout
+def camhil_us_per_frame(clip, *mode):
+    out = subprocess.run([BENCH, clip, *mode], check=True, capture_output=True, text=True).stdout
     return float(re.search(r"us_per_frame=([0-9.]+)", out).group(1))
+
+
+BENCH = "target/release/examples/bench_frames"
+REPS = 5
 
 
 def main():
     clips = sys.argv[1:] or ["fixtures/cdnet_highway"]
-    print(f"opencv {cv2.__version__}, {ROUNDS} passes, best pass per frame\n")
-    print("| clip | frames | OpenCV µs/frame | camhil µs/frame | camhil speed vs OpenCV |")
-    print("|---|---|---|---|---|")
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "camhil-core", "--example", "bench_frames"], check=True)
+    print(f"opencv {cv2.__version__}, {REPS} interleaved runs of {ROUNDS} passes each (best pass per run), medians\n")
+    print("| clip | frames | OpenCV µs/frame | camhil µs/frame | camhil speed vs OpenCV | camhil background model µs/frame | background model cost vs today |")
+    print("|---|---|---|---|---|---|---|")
     for clip in clips:
         data = frames(clip)
-        cv = opencv_us_per_frame(data)
-        ours = camhil_us_per_frame(clip)
-        print(f"| {os.path.basename(clip)} | {len(data)} | {cv:.1f} | {ours:.1f} | {cv / ours:.2f}x |")
+        cv, ours, bg = [], [], []
+        for _ in range(REPS):
+            cv.append(opencv_us_per_frame(data))
+            ours.append(camhil_us_per_frame(clip))
+            bg.append(camhil_us_per_frame(clip, "background"))
+        cv, ours, bg = statistics.median(cv), statistics.median(ours), statistics.median(bg)
+        print(f"| {os.path.basename(clip)} | {len(data)} | {cv:.1f} | {ours:.1f} | {cv / ours:.2f}x | {bg:.1f} | {bg / ours:.3f}x |")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 QEMU's time is the host's.
 
   python3 ci/qemu_figures.py [--skip-suite]
+  python3 ci/qemu_figures.py --detector '{"background": true}'   (instructions only)
 
 Needs target/debug/cam-hil and target/firmware/cam-fw-qemu.elf (bash
 ci/firmware-qemu.sh) and qemu-system-riscv32. Prints Markdown:
@@ -99,6 +100,39 @@ class Board:
             sys.exit(f"POST {path}: {r.status} {data!r}")
         return json.loads(data or b"null")
 
+    def command(self, cmd):
+        """Sends one JSON command over `GET /control` (a WebSocket text frame,
+        RFC 6455) and returns its ack."""
+        import base64
+        host, port = self.url.removeprefix("http://").split(":")
+        sock = socket.create_connection((host, int(port)), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            f"GET /control HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            sys.exit(f"GET /control: {head!r}")
+        payload, mask = json.dumps(cmd).encode(), os.urandom(4)
+        assert len(payload) < 126
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+        def exactly(n):
+            data = b""
+            while len(data) < n:
+                data += sock.recv(n - len(data))
+            return data
+
+        n = exactly(2)[1] & 0x7F
+        if n >= 126:
+            n = int.from_bytes(exactly(2 if n == 126 else 8), "big")
+        ack = json.loads(exactly(n))
+        sock.close()
+        return ack
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
@@ -111,13 +145,19 @@ def clip_frames(clip):
         yield os.path.join(ROOT, "fixtures", clip, name), int(t_ms)
 
 
-def instructions():
+def instructions(detector=None):
+    """Per clip, after a reset and, given `detector` (a `set_detector`
+    command's settings, e.g. {"background": true}), those settings."""
     board = Board(icount=True)
     out = ["| clip | frames | median instructions | max instructions |", "|---|---|---|---|"]
     for clip in sorted(os.listdir(os.path.join(ROOT, "fixtures"))):
         if not os.path.isfile(os.path.join(ROOT, "fixtures", clip, "manifest.csv")):
             continue
         board.post("/hil/reset", retry=True)
+        if detector:
+            ack = board.command({"cmd": "set_detector", **detector})
+            if not ack.get("ok"):
+                sys.exit(f"set_detector: {ack}")
         start = len(board.lines)
         n = 0
         for path, t_ms in clip_frames(clip):
@@ -190,6 +230,11 @@ def heap_after_suite():
 
 
 if __name__ == "__main__":
+    if "--detector" in sys.argv:
+        # Only the instruction counts, under these detector settings (JSON).
+        for line in instructions(json.loads(sys.argv[sys.argv.index("--detector") + 1])):
+            print(line)
+        sys.exit(0)
     for line in instructions():
         print(line)
     print()

@@ -286,7 +286,10 @@ impl Metrics {
 
 /// A Markdown table row of `m` for the clip `name`.
 pub fn table_row(name: &str, m: &Metrics) -> String {
-    format!("| {name} | {:.2} | {} |", m.threshold, m.cells().join(" | "))
+    // Two decimals, or as many as a smaller threshold needs (0.005).
+    let t = m.threshold;
+    let threshold = if (t * 100.0 - (t * 100.0).round()).abs() < 1e-9 { format!("{t:.2}") } else { format!("{t}") };
+    format!("| {name} | {threshold} | {} |", m.cells().join(" | "))
 }
 
 /// The header of [`table_row`]'s table.

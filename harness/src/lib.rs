@@ -59,3 +59,4 @@ pub mod synth;
 pub mod target;
 pub mod timeline;
 pub mod tls;
+pub mod tune;

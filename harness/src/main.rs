@@ -1,6 +1,6 @@
 //! `cam-hil`: run scenarios against a cam. See `cam-hil --help`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cam_hil::record::{self, Recording};
@@ -84,6 +84,21 @@ enum Command {
         /// Turn on the camera-shake tolerance (`tolerate_shake`).
         #[arg(long)]
         tolerate_shake: bool,
+        /// Detector settings as `key=value,…` (the keys of
+        /// `docs/detector.md`), e.g. `background=true,absorb_frames=20`;
+        /// applied after the flags above.
+        #[arg(long, value_parser = parse_detector_change)]
+        detector: Option<cam_core::settings::DetectorChange>,
+        /// Leave-one-clip-out instead: tune camhil's settings (and the
+        /// baselines') on all clips but one, score on the one left out, for
+        /// every clip; then the settings tuned on every clip
+        /// (`docs/detector.md`, "Choosing the defaults").
+        #[arg(long)]
+        loco: bool,
+        /// With `--loco`: the OpenCV baselines' per-frame scores, as
+        /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
+        #[arg(long, requires = "loco")]
+        baselines: Option<PathBuf>,
     },
     /// Boot the firmware's qemu-virt build on the emulated board for a person:
     /// prints its console, then `cam-hil: firmware at http://ADDR` once it
@@ -107,7 +122,11 @@ enum Command {
         /// `bright-square` (the protocol scenarios' clip), `lighting` (lights
         /// only, nothing moves), `walker` (an object crosses while a light
         /// goes on), `exposure` (auto-exposure settling while an object
-        /// crosses) or `shake` (camera shake while an object crosses).
+        /// crosses), `shake` (camera shake while an object crosses),
+        /// `typing` (a small figure typing and phoning), `sitter` (a person
+        /// walks in, sits still, leaves), `left_object` (a box carried in
+        /// and left), `slow_walker` (3 pixels a frame at 4 fps) or
+        /// `daylight` (a slow daylight rise with a person moving at times).
         #[arg(long, default_value = "bright-square")]
         preset: String,
         /// Folder to write.
@@ -286,25 +305,41 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dirs, threshold, sweep, report, tolerance, no_lighting_rules, tolerate_shake } => {
+        Command::Eval { dirs, loco: true, baselines, tolerance, .. } => {
+            eval_loco(&dirs, baselines.as_deref(), tolerance)
+        }
+        Command::Eval {
+            dirs,
+            threshold,
+            sweep,
+            report,
+            tolerance,
+            no_lighting_rules,
+            tolerate_shake,
+            detector,
+            ..
+        } => {
             let mut config = cam_core::DetectorConfig { tolerate_shake, ..Default::default() };
             if no_lighting_rules {
                 config.compensate_lighting = false;
                 config.lightswitch = 2.0;
+            }
+            if let Some(change) = detector {
+                change.apply(&mut config);
             }
             let outputs = EvalOutputs { sweep: sweep.as_deref(), report: report.as_deref() };
             eval(&dirs, threshold, outputs, tolerance, config)
         }
         Command::Synth { preset, dir } => match match preset.as_str() {
             "bright-square" => synth::bright_square(&dir, SquareClip::default()),
-            "lighting" => synth::Spec::lighting().write(&dir, &preset),
-            "walker" => synth::Spec::walker().write(&dir, &preset),
-            "shake" => synth::Spec::shake().write(&dir, &preset),
-            "exposure" => synth::Spec::exposure().write(&dir, &preset),
-            other => {
-                eprintln!("cam-hil: unknown preset {other:?}: bright-square, lighting, walker, shake or exposure");
-                return ExitCode::from(2);
-            }
+            name => match synth::Spec::presets().into_iter().find(|(n, _)| *n == name) {
+                Some((_, spec)) => spec.write(&dir, &preset),
+                None => {
+                    let names: Vec<&str> = synth::Spec::presets().iter().map(|(n, _)| *n).collect();
+                    eprintln!("cam-hil: unknown preset {name:?}: bright-square or {}", names.join(", "));
+                    return ExitCode::from(2);
+                }
+            },
         } {
             Ok(()) => {
                 println!("cam-hil: wrote {}", dir.display());
@@ -316,6 +351,19 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `key=value,…` as detector settings: each value is read as JSON (`true`,
+/// `20`, `0.5`), checked as a scenario's `detector = { … }` is.
+fn parse_detector_change(text: &str) -> Result<cam_core::settings::DetectorChange, String> {
+    let mut obj = serde_json::Map::new();
+    for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}` is not key=value"))?;
+        let value = serde_json::from_str(value.trim())
+            .map_err(|_| format!("`{key}`: {value:?} is not a number or true/false"))?;
+        obj.insert(key.trim().to_string(), value);
+    }
+    cam_core::settings::DetectorChange::from_config_object(&obj).map_err(|e| e.to_string())
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -490,6 +538,111 @@ async fn boot_qemu(spec: &cam_hil::qemu::QemuSpec, listen: std::net::SocketAddr)
 struct EvalOutputs<'a> {
     sweep: Option<&'a std::path::Path>,
     report: Option<&'a std::path::Path>,
+}
+
+/// `cam-hil eval --loco`: leave-one-clip-out tables for camhil and the
+/// baselines, then what tuning on every clip chooses.
+fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> ExitCode {
+    use cam_hil::tune::{self, LabelledClip};
+    let mut clips = Vec::new();
+    for dir in dirs {
+        match footage::Clip::load(dir) {
+            Ok(c) if c.frames.iter().any(|f| f.label.is_some()) => clips.push(c),
+            Ok(c) => eprintln!("cam-hil: {} has no labels.csv: left out", c.name()),
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let labelled: Vec<LabelledClip> = clips.iter().map(LabelledClip::of).collect();
+    let mut families = match tune::camhil_family(&clips, tune::camhil_variants()) {
+        Ok(f) => vec![f],
+        Err(e) => {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = baselines {
+        match std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|t| tune::baseline_families(&t, &labelled))
+        {
+            Ok(more) => families.extend(more),
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    // Today's defaults, untuned, for comparison.
+    let today = match tune::camhil_family(&clips, vec![("defaults".into(), cam_core::DetectorConfig::default())]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let default_threshold = cam_core::protocol::DEFAULT_THRESHOLD;
+    println!("Leave-one-clip-out: each clip scored with the settings tuned on all the others.\n");
+    println!(
+        "| clip | detector | settings (tuned without this clip) | frame precision | frame recall | frame F1 | events | event precision | event recall | event F1 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let loco: Vec<_> = families.iter().map(|f| tune::leave_one_out(f, &labelled, tolerance)).collect();
+    let row = |clip: &str, detector: &str, settings: &str, m: &cam_hil::eval::Metrics| {
+        println!(
+            "| {clip} | {detector} | {settings} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.2} |",
+            m.frame_precision,
+            m.frame_recall,
+            tune::frame_f1(m),
+            m.detected,
+            m.precision,
+            m.recall,
+            m.f1
+        );
+    };
+    let mut means = vec![(0.0, 0.0); families.len()];
+    for (c, clip) in labelled.iter().enumerate() {
+        let series = &today.variants[0].series[c];
+        let frames = tune::decide(clip, series, default_threshold, 1.0);
+        if let Some(m) = cam_hil::eval::score(&frames, default_threshold, tolerance) {
+            row(&clip.name, "camhil today", &format!("defaults, threshold={default_threshold}"), &m);
+        }
+        for (k, family) in families.iter().enumerate() {
+            let (choice, m) = &loco[k][c];
+            let settings = format!(
+                "{}, threshold={}, hysteresis={}",
+                family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
+            );
+            row(&clip.name, &family.name, &settings, m);
+            means[k].0 += tune::frame_f1(m) / labelled.len() as f64;
+            means[k].1 += m.f1 / labelled.len() as f64;
+        }
+    }
+    println!("\nMean over the clips left out:\n");
+    println!("| detector | frame F1 | event F1 |\n|---|---|---|");
+    for (k, family) in families.iter().enumerate() {
+        println!("| {} | {:.2} | {:.2} |", family.name, means[k].0, means[k].1);
+    }
+    println!("\nTuned on every clip:\n");
+    println!(
+        "| detector | settings | threshold | hysteresis | mean frame F1 | mean event F1 |\n|---|---|---|---|---|---|"
+    );
+    for family in &families {
+        let (choice, scores) = tune::tune(family, &labelled, tolerance);
+        let n = scores.len().max(1) as f64;
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} |",
+            family.name,
+            family.variants[choice.variant].settings,
+            choice.threshold,
+            choice.hysteresis,
+            scores.iter().map(tune::frame_f1).sum::<f64>() / n,
+            scores.iter().map(|m| m.f1).sum::<f64>() / n
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn eval(

@@ -154,6 +154,55 @@ fn eval_writes_a_report_with_scores_and_plots() {
     assert_eq!(code, 2, "{stderr}");
 }
 
+/// `cam-hil eval --loco`: every family is tuned on the other clips and
+/// scored on the one left out, in one table; a baseline that flags every
+/// frame scores 0 on the clip where nothing moves, and bad baseline scores
+/// are refused with the reason.
+#[test]
+fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let clips = ["synthetic_walker", "synthetic_lighting", "synthetic_exposure"];
+    let always: serde_json::Map<String, serde_json::Value> = clips
+        .iter()
+        .map(|c| {
+            (c.to_string(), serde_json::json!((0..60).map(|i| if i == 0 { 0.0 } else { 0.5 }).collect::<Vec<f64>>()))
+        })
+        .collect();
+    let baselines = dir.path().join("baselines.json");
+    std::fs::write(&baselines, serde_json::json!({ "always": { "x=1": always } }).to_string()).unwrap();
+    let paths: Vec<String> = clips.iter().map(|c| format!("{fixtures}/{c}")).collect();
+    let mut args = vec!["eval", "--loco", "--baselines", baselines.to_str().unwrap()];
+    args.extend(paths.iter().map(String::as_str));
+    let (code, stdout, stderr) = cam_hil(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let row = |clip: &str, family: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {clip} | {family} | ")))
+            .unwrap_or_else(|| panic!("{clip} {family}: {stdout}"))
+            .to_string()
+    };
+    for clip in clips {
+        for family in ["camhil today", "camhil", "always"] {
+            row(clip, family);
+        }
+    }
+    // Frame precision, recall, F1 of a detector that flags every frame on
+    // a clip where nothing moves.
+    assert!(
+        row("synthetic_lighting", "always").contains("| x=1, threshold=0.0002, hysteresis=1 | 0.00 | 1.00 | 0.00 |"),
+        "{stdout}"
+    );
+    assert!(row("synthetic_lighting", "camhil").contains("| 1.00 | 1.00 | 1.00 | 0 |"), "{stdout}");
+    assert!(stdout.contains("Tuned on every clip:") && stdout.contains("\n| always | x=1 | "), "{stdout}");
+
+    std::fs::write(&baselines, r#"{"always": {"x=1": {"synthetic_walker": [0.5]}}}"#).unwrap();
+    let (code, _, stderr) = cam_hil(&args);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("has 1 frames of synthetic_walker, not 60"), "{stderr}");
+}
+
 /// `--fault-plan` puts any selected scenario under a plan, every scenario
 /// under a plan prints it, and `--seed` re-seeds it.
 #[test]

@@ -1,0 +1,411 @@
+//! Choosing detector settings on labelled clips, and saying how they do on
+//! a clip they were not chosen on (leave-one-clip-out), for camhil's
+//! detector and the OpenCV baselines by one procedure (`docs/detector.md`,
+//! "Choosing the defaults").
+//!
+//! - A [`Family`] is one detector: camhil's, OpenCV frame differencing,
+//!   OpenCV MOG2. Its [`Variant`]s are its settings other than the
+//!   threshold; each variant's per-frame score on every clip ([`Series`]:
+//!   camhil's `change`, the baselines' fraction of changed pixels) is
+//!   computed once.
+//! - A [`Choice`] is a variant, a threshold and a hysteresis. Its motion
+//!   frames follow from a series by the cam's own rules
+//!   ([`cam_core::gate::MotionGate`]), so a choice scores the same here as
+//!   on a cam.
+//! - [`tune`] picks the choice with the highest mean frame-level F1 over
+//!   the clips it may see; ties go to the higher mean event-level F1, then
+//!   to the earlier variant, threshold and hysteresis in the lists given.
+//! - [`leave_one_out`] tunes once per clip on all the others and scores the
+//!   choice on the clip left out.
+
+use cam_core::gate::MotionGate;
+use cam_core::{DetectorConfig, Measurement};
+
+use crate::eval::{self, EvalFrame, Metrics};
+
+/// A labelled clip as tuning sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledClip {
+    /// Its folder's name.
+    pub name: String,
+    /// Capture time of each frame, ms.
+    pub t_ms: Vec<u64>,
+    /// Ground truth of each frame, where labelled.
+    pub labels: Vec<Option<bool>>,
+}
+
+impl LabelledClip {
+    /// The clip's times and labels.
+    pub fn of(clip: &footage::Clip) -> Self {
+        Self {
+            name: clip.name(),
+            t_ms: clip.frames.iter().map(|f| f.t_ms).collect(),
+            labels: clip.frames.iter().map(|f| f.label).collect(),
+        }
+    }
+}
+
+/// One variant's measurements of one clip, frame by frame.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// The score compared with the threshold: a fraction in `[0, 1]`.
+    pub score: Vec<f64>,
+    /// Frames the detector took for a lighting change (never motion).
+    pub lighting: Vec<bool>,
+}
+
+/// A detector's settings other than the threshold, and its series on every
+/// clip (in the order of the clips given to [`tune`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// The settings, as `key=value,…`.
+    pub settings: String,
+    /// One series per clip.
+    pub series: Vec<Series>,
+}
+
+/// One detector and its variants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// Its name in tables.
+    pub name: String,
+    /// Every variant tuning may choose.
+    pub variants: Vec<Variant>,
+    /// Hysteresis values tuning may choose (`[1.0]`: none).
+    pub hysteresis: Vec<f64>,
+}
+
+/// A variant of a family, with a threshold and a hysteresis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    /// Index into the family's variants.
+    pub variant: usize,
+    /// Threshold on the score.
+    pub threshold: f64,
+    /// [`DetectorConfig::hysteresis`].
+    pub hysteresis: f64,
+}
+
+/// The thresholds tuning tries: 0.0002 to 0.30, closer together where
+/// small objects are told from noise.
+pub const THRESHOLDS: &[f64] = &[
+    0.0002, 0.0003, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03,
+    0.04, 0.05, 0.06, 0.08, 0.10, 0.125, 0.15, 0.20, 0.25, 0.30,
+];
+
+/// The frames of `series` under `threshold` and `hysteresis`, decided by
+/// the cam's rules (one event per motion frame, as at the defaults), as
+/// [`eval::score`] takes them.
+pub fn decide(clip: &LabelledClip, series: &Series, threshold: f64, hysteresis: f64) -> Vec<EvalFrame> {
+    let config = DetectorConfig { hysteresis, ..DetectorConfig::default() };
+    let mut gate = MotionGate::default();
+    let n = clip.t_ms.len();
+    let mean = if n > 1 { (clip.t_ms[n - 1] - clip.t_ms[0]) / (n as u64 - 1) } else { 0 };
+    (0..n)
+        .map(|i| {
+            let m = Measurement { change: series.score[i], lighting: series.lighting.get(i).copied().unwrap_or(false) };
+            let d = gate.decide(m, threshold, &config, clip.t_ms[i]);
+            let duration_ms = clip.t_ms.get(i + 1).map_or(mean, |next| next - clip.t_ms[i]);
+            EvalFrame { index: i, change: m.change, motion: d.event, label: clip.labels[i], duration_ms }
+        })
+        .collect()
+}
+
+/// Frame-level F1 from [`Metrics`]' frame precision and recall: 1 for a
+/// clip with nothing to find and nothing found, 0 when either is 0.
+pub fn frame_f1(m: &Metrics) -> f64 {
+    let (p, r) = (m.frame_precision, m.frame_recall);
+    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+}
+
+/// The scores of every choice of `family` on every clip:
+/// `[variant][hysteresis][threshold][clip]`.
+fn grid(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Vec<Vec<Vec<Vec<Metrics>>>> {
+    family
+        .variants
+        .iter()
+        .map(|v| {
+            family
+                .hysteresis
+                .iter()
+                .map(|&h| {
+                    THRESHOLDS
+                        .iter()
+                        .map(|&t| {
+                            clips
+                                .iter()
+                                .zip(&v.series)
+                                .map(|(clip, s)| {
+                                    eval::score(&decide(clip, s, t, h), t, tolerance)
+                                        .unwrap_or_else(|| Metrics { threshold: t, ..unlabelled() })
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Scores of a clip without labels: nothing to find, nothing found.
+fn unlabelled() -> Metrics {
+    Metrics {
+        threshold: 0.0,
+        detected: 0,
+        correct: 0,
+        segments: 0,
+        found: 0,
+        precision: 1.0,
+        recall: 1.0,
+        f1: 1.0,
+        still_hours: 0.0,
+        false_alarms_per_hour: 0.0,
+        frame_precision: 1.0,
+        frame_recall: 1.0,
+    }
+}
+
+/// The best choice on the clips `train` (indices into the grid's clips).
+fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize]) -> Choice {
+    let mut best: Option<(f64, f64, Choice)> = None;
+    for (v, by_h) in scores.iter().enumerate() {
+        for (h, by_t) in by_h.iter().enumerate() {
+            for (t, by_clip) in by_t.iter().enumerate() {
+                let n = train.len().max(1) as f64;
+                let frame = train.iter().map(|&c| frame_f1(&by_clip[c])).sum::<f64>() / n;
+                let event = train.iter().map(|&c| by_clip[c].f1).sum::<f64>() / n;
+                let better = best.as_ref().is_none_or(|(bf, be, _)| {
+                    frame > *bf + 1e-12 || ((frame - *bf).abs() <= 1e-12 && event > *be + 1e-12)
+                });
+                if better {
+                    let choice = Choice { variant: v, threshold: THRESHOLDS[t], hysteresis: family.hysteresis[h] };
+                    best = Some((frame, event, choice));
+                }
+            }
+        }
+    }
+    best.map(|(_, _, c)| c).unwrap_or(Choice { variant: 0, threshold: THRESHOLDS[0], hysteresis: 1.0 })
+}
+
+/// The choice with the highest mean frame-level F1 over every clip (see
+/// the module docs), and its scores on each.
+pub fn tune(family: &Family, clips: &[LabelledClip], tolerance: usize) -> (Choice, Vec<Metrics>) {
+    let scores = grid(family, clips, tolerance);
+    let all: Vec<usize> = (0..clips.len()).collect();
+    let choice = best(family, &scores, &all);
+    let row = scores_of(family, &scores, choice);
+    (choice, row)
+}
+
+/// For each clip, the choice tuned on all the other clips and its scores on
+/// the clip left out.
+pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Vec<(Choice, Metrics)> {
+    let scores = grid(family, clips, tolerance);
+    (0..clips.len())
+        .map(|out| {
+            let train: Vec<usize> = (0..clips.len()).filter(|&c| c != out).collect();
+            let choice = best(family, &scores, &train);
+            (choice, scores_of(family, &scores, choice)[out])
+        })
+        .collect()
+}
+
+/// The scores of `choice` on every clip.
+fn scores_of(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], choice: Choice) -> Vec<Metrics> {
+    let h = family.hysteresis.iter().position(|&x| x == choice.hysteresis).unwrap_or(0);
+    let t = THRESHOLDS.iter().position(|&x| x == choice.threshold).unwrap_or(0);
+    scores[choice.variant][h][t].clone()
+}
+
+/// camhil's detector settings tuning tries: frame differencing (today's
+/// detector) at four `cell_delta`s, with and without `tolerate_shake`, and
+/// the background model over `cell_delta`, `noise_factor`, `absorb_frames`
+/// and `learn_frames`; each with the lighting rules at their defaults.
+pub fn camhil_variants() -> Vec<(String, DetectorConfig)> {
+    let mut out = Vec::new();
+    for tolerate_shake in [false, true] {
+        for cell_delta in [8u8, 12, 16, 20, 24] {
+            let config = DetectorConfig { cell_delta, tolerate_shake, ..DetectorConfig::default() };
+            out.push((format!("background=false,cell_delta={cell_delta},tolerate_shake={tolerate_shake}"), config));
+        }
+    }
+    for cell_delta in [10u8, 12, 16, 20, 24] {
+        for noise_factor in [3.0, 4.0, 6.0] {
+            for absorb_frames in [1u32, 2, 3, 5, 10] {
+                for learn_frames in [2u32, 4, 8] {
+                    let config = DetectorConfig {
+                        background: true,
+                        cell_delta,
+                        noise_factor,
+                        absorb_frames,
+                        learn_frames,
+                        ..DetectorConfig::default()
+                    };
+                    out.push((
+                        format!(
+                            "background=true,cell_delta={cell_delta},noise_factor={noise_factor},absorb_frames={absorb_frames},learn_frames={learn_frames}"
+                        ),
+                        config,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The hysteresis values tuning tries for camhil (1.0: none).
+pub const CAMHIL_HYSTERESIS: &[f64] = &[1.0, 0.75, 0.5, 0.3];
+
+/// camhil's family: every variant of `variants` run over every clip. Each
+/// clip is decoded once (8-pixel cells) and every variant's detector runs
+/// over its grids.
+///
+/// # Errors
+/// A frame that does not decode, naming it.
+pub fn camhil_family(clips: &[footage::Clip], variants: Vec<(String, DetectorConfig)>) -> Result<Family, String> {
+    let grids: Vec<Vec<cam_core::detector::LumaGrid>> = clips
+        .iter()
+        .map(|clip| {
+            clip.frames
+                .iter()
+                .map(|f| {
+                    cam_core::detector::LumaGrid::from_jpeg(&f.jpeg, &DetectorConfig::default())
+                        .map_err(|e| format!("{}: {e}", f.file))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let variants = variants
+        .into_iter()
+        .map(|(settings, config)| {
+            let series = grids
+                .iter()
+                .map(|frames| {
+                    let mut detector = cam_core::Detector::new(config);
+                    let measured: Vec<Measurement> = frames.iter().map(|g| detector.process_grid(g.clone())).collect();
+                    Series {
+                        score: measured.iter().map(|m| m.change).collect(),
+                        lighting: measured.iter().map(|m| m.lighting).collect(),
+                    }
+                })
+                .collect();
+            Variant { settings, series }
+        })
+        .collect();
+    Ok(Family { name: "camhil".into(), variants, hysteresis: CAMHIL_HYSTERESIS.to_vec() })
+}
+
+/// The baselines' families from the scores `ci/baselines_opencv.py
+/// --scores` writes: `{"<family>": {"<settings>": {"<clip>": [score, …]}}}`,
+/// one score per frame (the fraction of pixels changed). Each family's
+/// hysteresis is 1 (none): the baselines are tuned on their own settings
+/// and threshold only.
+///
+/// # Errors
+/// Not that JSON, or a clip of `clips` missing from a variant, or with
+/// another number of frames.
+pub fn baseline_families(json: &str, clips: &[LabelledClip]) -> Result<Vec<Family>, String> {
+    type Scores = std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<f64>>>,
+    >;
+    let parsed: Scores = serde_json::from_str(json).map_err(|e| format!("baseline scores: {e}"))?;
+    parsed
+        .into_iter()
+        .map(|(name, variants)| {
+            let variants = variants
+                .into_iter()
+                .map(|(settings, by_clip)| {
+                    let series = clips
+                        .iter()
+                        .map(|clip| {
+                            let score = by_clip.get(&clip.name).ok_or_else(|| {
+                                format!("baseline scores: {name} {settings} has no clip {}", clip.name)
+                            })?;
+                            if score.len() != clip.t_ms.len() {
+                                return Err(format!(
+                                    "baseline scores: {name} {settings} has {} frames of {}, not {}",
+                                    score.len(),
+                                    clip.name,
+                                    clip.t_ms.len()
+                                ));
+                            }
+                            Ok(Series { score: score.clone(), lighting: vec![false; score.len()] })
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Ok(Variant { settings, series })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Family { name, variants, hysteresis: vec![1.0] })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(name: &str, labels: &[u8]) -> LabelledClip {
+        LabelledClip {
+            name: name.into(),
+            t_ms: (0..labels.len() as u64).map(|i| i * 200).collect(),
+            labels: labels.iter().map(|&l| Some(l == 1)).collect(),
+        }
+    }
+
+    fn series(score: &[f64]) -> Series {
+        Series { score: score.to_vec(), lighting: vec![false; score.len()] }
+    }
+
+    #[test]
+    fn hysteresis_follows_the_cams_rules() {
+        let c = clip("a", &[0, 1, 1, 1, 0]);
+        let s = series(&[0.0, 0.2, 0.07, 0.06, 0.01]);
+        let flags = |h| decide(&c, &s, 0.10, h).iter().map(|f| f.motion).collect::<Vec<_>>();
+        assert_eq!(flags(1.0), [false, true, false, false, false]);
+        assert_eq!(flags(0.5), [false, true, true, true, false]);
+    }
+
+    /// Three clips where the best threshold differs: the clip left out is
+    /// scored with what the other two chose, never with its own best.
+    #[test]
+    fn the_clip_left_out_is_scored_with_what_the_others_chose() {
+        let clips = [clip("a", &[0, 1, 1, 0]), clip("b", &[0, 1, 1, 0]), clip("c", &[0, 1, 1, 0])];
+        // a and b: noise at 0.02, motion at 0.06; c: motion at 0.013 only.
+        let noisy = series(&[0.02, 0.06, 0.06, 0.02]);
+        let variant =
+            Variant { settings: "x".into(), series: vec![noisy.clone(), noisy, series(&[0.0, 0.013, 0.013, 0.0])] };
+        let family = Family { name: "f".into(), variants: vec![variant], hysteresis: vec![1.0] };
+        let f1 = |m: &Metrics| (frame_f1(m) * 1000.0).round() / 1000.0;
+        // On all three, finding c's motion is worth a and b's noise.
+        let (all, row) = tune(&family, &clips, 0);
+        assert_eq!(all.threshold, THRESHOLDS[0]);
+        assert_eq!(row.iter().map(f1).collect::<Vec<_>>(), [0.667, 0.667, 1.0]);
+        let loco = leave_one_out(&family, &clips, 0);
+        // Without c, the noise rules: c is scored at 0.02 and missed.
+        assert_eq!((loco[2].0.threshold, f1(&loco[2].1)), (0.02, 0.0));
+        // Without a, c still pulls the threshold down.
+        assert_eq!((loco[0].0.threshold, f1(&loco[0].1)), (THRESHOLDS[0], 0.667));
+    }
+
+    #[test]
+    fn a_variant_that_alarms_on_a_still_clip_loses() {
+        let clips = [clip("moving", &[0, 1, 1, 0]), clip("still", &[0, 0, 0, 0])];
+        let noisy = Variant {
+            settings: "noisy".into(),
+            series: vec![series(&[0.0, 0.5, 0.5, 0.0]), series(&[0.0, 0.4, 0.4, 0.0])],
+        };
+        let quiet =
+            Variant { settings: "quiet".into(), series: vec![series(&[0.0, 0.5, 0.5, 0.0]), series(&[0.0; 4])] };
+        let family = Family { name: "f".into(), variants: vec![noisy, quiet], hysteresis: vec![1.0] };
+        let (choice, row) = tune(&family, &clips, 0);
+        assert_eq!(choice.variant, 1, "{choice:?}");
+        assert!(row.iter().all(|m| frame_f1(m) == 1.0), "{row:?}");
+        // Below 0.4 the noisy one alarms on the still clip, which scores 0.
+        let scores = grid(&family, &clips, 0);
+        let still_alarm = &scores[0][0][0][1];
+        assert_eq!(frame_f1(still_alarm), 0.0, "an alarm on a still clip scores 0");
+    }
+}
