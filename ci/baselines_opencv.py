@@ -5,7 +5,7 @@ For each labelled clip and each setting of two textbook detectors, the score
 of every frame: the fraction of its pixels that changed.
 - OpenCV frame differencing: grey frame, Gaussian blur 5x5, absdiff with the
   previous frame, pixels above PIXEL_THRESHOLD changed;
-- OpenCV MOG2: createBackgroundSubtractorMOG2(history=500, varThreshold=V,
+- OpenCV MOG2: createBackgroundSubtractorMOG2(history=H, varThreshold=V,
   detectShadows=False), a 3x3 opening on the mask, foreground pixels changed.
 The first frame of a clip scores 0 (nothing to compare with yet).
 
@@ -23,6 +23,7 @@ import numpy as np
 
 PIXEL_THRESHOLDS = [10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 160]
 VAR_THRESHOLDS = [8, 16, 25, 36, 64, 100, 144, 225, 400, 900]
+HISTORIES = [50, 100, 500]
 
 
 def frames_of(path):
@@ -44,8 +45,8 @@ def frame_difference(frames, pixel_threshold):
     return out
 
 
-def mog2(frames, var_threshold):
-    sub = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=var_threshold, detectShadows=False)
+def mog2(frames, history, var_threshold):
+    sub = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=False)
     kernel = np.ones((3, 3), np.uint8)
     out = []
     for i, img in enumerate(frames):
@@ -65,8 +66,9 @@ def main(args):
         frames = frames_of(path)
         for t in PIXEL_THRESHOLDS:
             scores["OpenCV frame difference"].setdefault(f"pixel_threshold={t}", {})[name] = frame_difference(frames, t)
-        for v in VAR_THRESHOLDS:
-            scores["OpenCV MOG2"].setdefault(f"varThreshold={v}", {})[name] = mog2(frames, v)
+        for h in HISTORIES:
+            for v in VAR_THRESHOLDS:
+                scores["OpenCV MOG2"].setdefault(f"history={h},varThreshold={v}", {})[name] = mog2(frames, h, v)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     with open(out_path, "w") as f:
         json.dump(scores, f)

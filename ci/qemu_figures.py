@@ -113,20 +113,30 @@ class Board:
         )
         head = b""
         while b"\r\n\r\n" not in head:
-            head += sock.recv(1)
+            byte = sock.recv(1)
+            if not byte:
+                sys.exit(f"GET /control: the connection closed after {head!r}")
+            head += byte
         if not head.startswith(b"HTTP/1.1 101"):
             sys.exit(f"GET /control: {head!r}")
         payload, mask = json.dumps(cmd).encode(), os.urandom(4)
-        assert len(payload) < 126
+        if len(payload) >= 126:
+            sys.exit("command too long for this helper's one-byte frame length")
         sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
         def exactly(n):
             data = b""
             while len(data) < n:
-                data += sock.recv(n - len(data))
+                more = sock.recv(n - len(data))
+                if not more:
+                    sys.exit("GET /control: the connection closed before the ack")
+                data += more
             return data
 
-        n = exactly(2)[1] & 0x7F
+        first, second = exactly(2)
+        if first != 0x81:
+            sys.exit(f"GET /control: expected one whole text frame, got opcode byte {first:#x}")
+        n = second & 0x7F
         if n >= 126:
             n = int.from_bytes(exactly(2 if n == 126 else 8), "big")
         ack = json.loads(exactly(n))

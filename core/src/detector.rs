@@ -92,12 +92,13 @@ pub struct DetectorConfig {
     /// previous frame ([`Background`]; default off).
     pub background: bool,
     /// Background model: frames over which a cell's mean and spread follow
-    /// it while it is not foreground (a learning rate of 1 / this; default
-    /// 8).
+    /// it while it is not foreground (a learning rate of 1 / this, 1–64;
+    /// default 8).
     pub learn_frames: u32,
-    /// Background model: frames a foreground cell must hold still before
-    /// it becomes background, so an object left behind or a person sitting
-    /// still stops being motion (default 10).
+    /// Background model: frames a foreground cell must hold still, after
+    /// the frame it arrived on, before it becomes background, so an object
+    /// left behind or a person sitting still stops being motion (default
+    /// 10).
     pub absorb_frames: u32,
     /// Background model: a cell is foreground when it is further from its
     /// mean than the larger of [`DetectorConfig::cell_delta`] and this many
@@ -339,15 +340,15 @@ fn median16(values: impl Iterator<Item = u16>) -> i32 {
 /// - Cells that are not foreground update their mean and spread at a rate
 ///   of 1 / `learn_frames` (selective update: an object passing does not
 ///   smear into the background; a slow light change is followed).
-/// - A foreground cell that holds still (within `cell_delta` of the frame
-///   before) for `absorb_frames` frames becomes background: an object left
-///   behind, a person sitting still. Its old mean is kept, and when the
+/// - A foreground cell that holds still (within its threshold of the frame
+///   before) for `absorb_frames` frames after the one it arrived on becomes
+///   background: an object left behind, a person sitting still. Its old mean is kept, and when the
 ///   scene behind comes back (the object is taken away again) the cell
 ///   returns to it at once instead of leaving a ghost.
 /// - A lighting change ([`DetectorConfig::lightswitch`]) makes the frame
 ///   the background.
 ///
-/// For a 40 × 30 grid it holds 1,200 cells × 10 bytes.
+/// For a 40 × 30 grid it holds 1,200 cells × 12 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Background {
     cols: usize,
@@ -375,7 +376,8 @@ pub struct Background {
 
 impl Background {
     /// A model of `grid` alone: its cells as means, no spread yet, so every
-    /// cell's threshold is `cfg.cell_delta`.
+    /// cell's threshold starts at `cfg.cell_delta` (× 16: thresholds,
+    /// means and spreads are kept in 1/16 grey levels).
     pub fn new(grid: &LumaGrid, cfg: &DetectorConfig) -> Self {
         let n = grid.cells.len();
         Self {
@@ -437,7 +439,8 @@ impl Background {
     /// [`Background::learn`] (pair 0 writes them, pair 1 adds to them). One
     /// pass, integer arithmetic.
     fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
-        let (keep, shift) = if k == 0 { (0u8, 0) } else { (0xff, 3) };
+        // Pair 1 keeps pair 0's three bits and adds its own above them.
+        let (keep, shift) = if k == 0 { (0u8, 0) } else { (0x07, 3) };
         if cfg.tolerate_shake {
             self.judge_shaken(grid, offset, prev_offset, keep, shift)
         } else {
@@ -448,9 +451,10 @@ impl Background {
     /// One pair of [`Background::judge`] against each cell's own mean:
     /// branch-free, one pass over the model's columns.
     fn judge_cells(&mut self, grid: &LumaGrid, offset: i32, prev_offset: i32, keep: u8, shift: u8) -> usize {
-        // In i16 lanes, which the compiler packs eight to a vector: levels
-        // and offsets are within ±255, so ×16 and differences stay within
-        // ±12,240.
+        // In i16 lanes, which the compiler packs eight to a vector: a level
+        // less an offset is within -255..=510, so ×16 is within
+        // -4,080..=8,160 and every difference with a mean (0..=4,080)
+        // within ±8,175.
         let (offset, prev_offset) = (offset.clamp(-255, 255) as i16, prev_offset.clamp(-255, 255) as i16);
         let mut count = 0u32;
         let model = self.threshold.iter().zip(&self.mean).zip(&self.prev).zip(&self.prior);
@@ -459,7 +463,9 @@ impl Background {
             let v16 = (v - offset) * 16;
             let close = (v16 - m as i16).abs() <= t;
             let moved = ((v - prev_offset - i16::from(p)) * 16).abs() > t;
-            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - (prior & 0x7fff) as i16).abs() <= t);
+            // `min`: NO_PRIOR must not overflow the lane (the test
+            // before masks it anyway; means are at most 4,080).
+            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - prior.min(4095) as i16).abs() <= t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             *judged = (*judged & keep) | (bits << shift);
             count += u32::from((!close & !uncovered) | moved);
@@ -491,9 +497,10 @@ impl Background {
     /// `offset`.
     fn learn(&mut self, grid: &LumaGrid, median: u8, k: usize, offset: i32, cfg: &DetectorConfig) {
         // 1 / learn_frames in 1/65,536: a multiply and a shift per cell
-        // instead of a division (differences stay under 2^12, so i32).
+        // instead of a division (differences stay under 2^14, so i32),
+        // rounded to the nearest 1/16 grey level either way.
         let rate = (65_536 / i32::try_from(cfg.learn_frames.max(1)).unwrap_or(i32::MAX)).max(1);
-        let step = |from: i32, to: i32| from + (((to - from) * rate) >> 16);
+        let step = |from: i32, to: i32| from + (((to - from) * rate + 32_768) >> 16);
         let absorb = u16::try_from(cfg.absorb_frames.max(1)).unwrap_or(u16::MAX);
         let floor = i32::from(cfg.cell_delta) * 16;
         // `noise_factor` in 1/16, so that the threshold needs no float.

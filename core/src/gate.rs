@@ -3,8 +3,8 @@
 //!
 //! The rules, in order (`docs/detector.md`, "Algorithm", steps 6–7):
 //! - a frame is *above* when its `change` exceeds the threshold and it is
-//!   not a lighting change; once a frame was above, the next ones need only
-//!   exceed `threshold × hysteresis` ([`DetectorConfig::hysteresis`]);
+//!   not a lighting change; once motion is declared, the next frames need
+//!   only exceed `threshold × hysteresis` ([`DetectorConfig::hysteresis`]);
 //! - it is a *motion frame* once [`DetectorConfig::min_motion_frames`]
 //!   frames in a row were above;
 //! - a motion frame raises an event unless it comes less than
@@ -39,7 +39,10 @@ impl MotionGate {
     /// Decides the frame measured as `m`, captured at `ts_ms` (ms), under
     /// `threshold` (a fraction of cells, `[0, 1]`) and `config`.
     pub fn decide(&mut self, m: Measurement, threshold: f64, config: &DetectorConfig, ts_ms: u64) -> Decision {
-        let bar = if self.run > 0 { threshold * config.hysteresis.min(1.0) } else { threshold };
+        // The lower bar holds motion once it is declared: frames that only
+        // clear it never make up `min_motion_frames`.
+        let holding = self.run >= config.min_motion_frames.max(1);
+        let bar = if holding { threshold * config.hysteresis.min(1.0) } else { threshold };
         let above = m.change > bar && !m.lighting;
         self.run = if above { self.run.saturating_add(1) } else { 0 };
         let motion = above && self.run >= config.min_motion_frames;
@@ -73,6 +76,15 @@ mod tests {
         // On at 0.12, held by 0.08 and 0.06 (above 0.05), off at 0.04, and
         // 0.08 alone does not start it again.
         assert_eq!(held, [false, false, true, true, true, false, false]);
+    }
+
+    #[test]
+    fn hysteresis_does_not_shorten_min_motion_frames() {
+        let config = DetectorConfig { hysteresis: 0.5, min_motion_frames: 3, ..DetectorConfig::default() };
+        // One frame above 0.10, then two only above 0.05: not motion.
+        assert_eq!(decide_all(&[0.12, 0.08, 0.08, 0.0], config), [false, false, false, false]);
+        // Three above, then held by the lower bar.
+        assert_eq!(decide_all(&[0.12, 0.12, 0.12, 0.08, 0.0], config), [false, false, true, true, false]);
     }
 
     #[test]

@@ -341,7 +341,9 @@ detector_settings! {
         meaning: "compare with a per-cell background model (running mean and spread) instead of the previous frame",
     }
     learn_frames: u32 {
-        accepts: Accepts::Whole { min: 1, max: 10_000 },
+        // Beyond 64 frames a 1/16-grey-level mean would no longer follow
+        // differences of a few levels.
+        accepts: Accepts::Whole { min: 1, max: 64 },
         only_without_full_decode: None,
         default: "8",
         meaning: "background model: frames over which a cell's mean and spread follow it while it is not foreground",
@@ -604,7 +606,7 @@ mod tests {
                 "0–3,600,000",
                 "true or false",
                 "true or false",
-                "1–10,000",
+                "1–64",
                 "1–100,000",
                 "above 0",
                 "above 0",

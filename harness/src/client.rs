@@ -229,7 +229,8 @@ pub fn after(resets: usize) -> String {
 }
 
 /// Whether an HTTP request failed because the cam reset, refused or closed
-/// the connection before its reply (anywhere in its chain of causes).
+/// the connection before its reply, or while the request was being written
+/// (anywhere in its chain of causes).
 pub fn is_connection_reset(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
@@ -248,10 +249,12 @@ pub fn is_connection_reset(e: &reqwest::Error) -> bool {
     false
 }
 
-/// A connection the peer reset or refused, or closed before any byte.
+/// A connection the peer reset or refused, closed before any byte, or
+/// closed while the request was still being written (a cam answering an
+/// oversized body early and hanging up: broken pipe).
 fn is_reset(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{ConnectionRefused, ConnectionReset, UnexpectedEof};
-    matches!(e.kind(), ConnectionReset | ConnectionRefused | UnexpectedEof)
+    use std::io::ErrorKind::{BrokenPipe, ConnectionRefused, ConnectionReset, UnexpectedEof};
+    matches!(e.kind(), BrokenPipe | ConnectionRefused | ConnectionReset | UnexpectedEof)
 }
 
 /// The cam reset or closed the connection before answering the upgrade

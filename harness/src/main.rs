@@ -93,7 +93,7 @@ enum Command {
         /// baselines') on all clips but one, score on the one left out, for
         /// every clip; then the settings tuned on every clip
         /// (`docs/detector.md`, "Choosing the defaults").
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "tolerate_shake", "detector"])]
         loco: bool,
         /// With `--loco`: the OpenCV baselines' per-frame scores, as
         /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
@@ -555,6 +555,10 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             }
         }
     }
+    if clips.len() < 2 {
+        eprintln!("cam-hil: --loco needs at least two labelled clips (one is left out, the others are tuned on)");
+        return ExitCode::from(2);
+    }
     let labelled: Vec<LabelledClip> = clips.iter().map(LabelledClip::of).collect();
     let mut families = match tune::camhil_family(&clips, tune::camhil_variants()) {
         Ok(f) => vec![f],
@@ -586,13 +590,13 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
     let default_threshold = cam_core::protocol::DEFAULT_THRESHOLD;
     println!("Leave-one-clip-out: each clip scored with the settings tuned on all the others.\n");
     println!(
-        "| clip | detector | settings (tuned without this clip) | frame precision | frame recall | frame F1 | events | event precision | event recall | event F1 |"
+        "| clip | detector | settings (tuned without this clip) | frame precision | frame recall | frame F1 | events | event precision | event recall | event F1 | camhil's frame F1 at or above every baseline's |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    let loco: Vec<_> = families.iter().map(|f| tune::leave_one_out(f, &labelled, tolerance)).collect();
-    let row = |clip: &str, detector: &str, settings: &str, m: &cam_hil::eval::Metrics| {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let loco: Vec<_> = families.iter().filter_map(|f| tune::leave_one_out(f, &labelled, tolerance)).collect();
+    let row = |clip: &str, detector: &str, settings: &str, m: &cam_hil::eval::Metrics, verdict: &str| {
         println!(
-            "| {clip} | {detector} | {settings} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {clip} | {detector} | {settings} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.3} | {verdict} |",
             m.frame_precision,
             m.frame_recall,
             tune::frame_f1(m),
@@ -602,12 +606,25 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             m.f1
         );
     };
+    let mut below = Vec::new();
     let mut means = vec![(0.0, 0.0); families.len()];
     for (c, clip) in labelled.iter().enumerate() {
         let series = &today.variants[0].series[c];
         let frames = tune::decide(clip, series, default_threshold, 1.0);
         if let Some(m) = cam_hil::eval::score(&frames, default_threshold, tolerance) {
-            row(&clip.name, "camhil today", &format!("defaults, threshold={default_threshold}"), &m);
+            row(&clip.name, "camhil today", &format!("defaults, threshold={default_threshold}"), &m, "");
+        }
+        // Compared unrounded: camhil is family 0, the baselines follow.
+        let camhil_f1 = tune::frame_f1(&loco[0][c].1);
+        let beaten: Vec<String> = families
+            .iter()
+            .zip(&loco)
+            .skip(1)
+            .filter(|(_, l)| tune::frame_f1(&l[c].1) > camhil_f1)
+            .map(|(f, l)| format!("{} {:.3}", f.name, tune::frame_f1(&l[c].1)))
+            .collect();
+        if !beaten.is_empty() {
+            below.push(format!("{} (camhil {camhil_f1:.3}; {})", clip.name, beaten.join(", ")));
         }
         for (k, family) in families.iter().enumerate() {
             let (choice, m) = &loco[k][c];
@@ -615,15 +632,28 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
                 "{}, threshold={}, hysteresis={}",
                 family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
             );
-            row(&clip.name, &family.name, &settings, m);
+            let verdict = match (k, beaten.is_empty(), families.len() > 1) {
+                (0, true, true) => "yes",
+                (0, false, _) => "no",
+                _ => "",
+            };
+            row(&clip.name, &family.name, &settings, m, verdict);
             means[k].0 += tune::frame_f1(m) / labelled.len() as f64;
             means[k].1 += m.f1 / labelled.len() as f64;
         }
     }
+    if families.len() > 1 {
+        println!(
+            "\ncamhil's frame F1 is at or above every baseline's on {} of {} clips{}",
+            labelled.len() - below.len(),
+            labelled.len(),
+            if below.is_empty() { ".".to_string() } else { format!("; below on {}.", below.join("; ")) }
+        );
+    }
     println!("\nMean over the clips left out:\n");
     println!("| detector | frame F1 | event F1 |\n|---|---|---|");
     for (k, family) in families.iter().enumerate() {
-        println!("| {} | {:.2} | {:.2} |", family.name, means[k].0, means[k].1);
+        println!("| {} | {:.3} | {:.3} |", family.name, means[k].0, means[k].1);
     }
     println!("\nTuned on every clip:\n");
     println!(
@@ -633,7 +663,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         let (choice, scores) = tune::tune(family, &labelled, tolerance);
         let n = scores.len().max(1) as f64;
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} |",
             family.name,
             family.variants[choice.variant].settings,
             choice.threshold,

@@ -14,7 +14,10 @@
 //!   on a cam.
 //! - [`tune`] picks the choice with the highest mean frame-level F1 over
 //!   the clips it may see; ties go to the higher mean event-level F1, then
-//!   to the earlier variant, threshold and hysteresis in the lists given.
+//!   to the first found, in the order variant, hysteresis, threshold of the
+//!   lists given (so the lowest threshold of a flat optimum).
+//! - Every family is tuned over the same thresholds and hysteresis values:
+//!   only its own settings differ.
 //! - [`leave_one_out`] tunes once per clip on all the others and scores the
 //!   choice on the clip left out.
 
@@ -80,22 +83,28 @@ pub struct Family {
 pub struct Choice {
     /// Index into the family's variants.
     pub variant: usize,
-    /// Threshold on the score.
+    /// Threshold on the score, a fraction in `[0, 1]` (one of
+    /// [`THRESHOLDS`]).
     pub threshold: f64,
     /// [`DetectorConfig::hysteresis`].
     pub hysteresis: f64,
 }
 
-/// The thresholds tuning tries: 0.0002 to 0.30, closer together where
-/// small objects are told from noise.
+/// The thresholds tuning tries, as fractions in `[0, 1]` of the score
+/// (camhil: of the cells; the baselines: of the pixels): 0.00005 to 0.30,
+/// closer together where small objects are told from noise.
 pub const THRESHOLDS: &[f64] = &[
-    0.0002, 0.0003, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03,
-    0.04, 0.05, 0.06, 0.08, 0.10, 0.125, 0.15, 0.20, 0.25, 0.30,
+    0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015,
+    0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.125, 0.15, 0.20, 0.25, 0.30,
 ];
 
 /// The frames of `series` under `threshold` and `hysteresis`, decided by
 /// the cam's rules (one event per motion frame, as at the defaults), as
 /// [`eval::score`] takes them.
+///
+/// # Panics
+/// When `series.score` is shorter than the clip, or the clip's capture
+/// times (ms) decrease.
 pub fn decide(clip: &LabelledClip, series: &Series, threshold: f64, hysteresis: f64) -> Vec<EvalFrame> {
     let config = DetectorConfig { hysteresis, ..DetectorConfig::default() };
     let mut gate = MotionGate::default();
@@ -189,7 +198,8 @@ fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize]) -> 
 }
 
 /// The choice with the highest mean frame-level F1 over every clip (see
-/// the module docs), and its scores on each.
+/// the module docs), and its scores: one [`Metrics`] per clip, in the
+/// order of `clips`.
 pub fn tune(family: &Family, clips: &[LabelledClip], tolerance: usize) -> (Choice, Vec<Metrics>) {
     let scores = grid(family, clips, tolerance);
     let all: Vec<usize> = (0..clips.len()).collect();
@@ -198,17 +208,22 @@ pub fn tune(family: &Family, clips: &[LabelledClip], tolerance: usize) -> (Choic
     (choice, row)
 }
 
-/// For each clip, the choice tuned on all the other clips and its scores on
-/// the clip left out.
-pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Vec<(Choice, Metrics)> {
+/// For each clip, in the order of `clips`, the choice tuned on all the
+/// other clips and its scores on the clip left out. With fewer than two
+/// clips there is nothing to tune on: `None`.
+pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Option<Vec<(Choice, Metrics)>> {
+    if clips.len() < 2 {
+        return None;
+    }
     let scores = grid(family, clips, tolerance);
-    (0..clips.len())
+    let rows = (0..clips.len())
         .map(|out| {
             let train: Vec<usize> = (0..clips.len()).filter(|&c| c != out).collect();
             let choice = best(family, &scores, &train);
             (choice, scores_of(family, &scores, choice)[out])
         })
-        .collect()
+        .collect();
+    Some(rows)
 }
 
 /// The scores of `choice` on every clip.
@@ -255,8 +270,8 @@ pub fn camhil_variants() -> Vec<(String, DetectorConfig)> {
     out
 }
 
-/// The hysteresis values tuning tries for camhil (1.0: none).
-pub const CAMHIL_HYSTERESIS: &[f64] = &[1.0, 0.75, 0.5, 0.3];
+/// The hysteresis values tuning tries, for every family (1.0: none).
+pub const HYSTERESIS: &[f64] = &[1.0, 0.75, 0.5, 0.3];
 
 /// camhil's family: every variant of `variants` run over every clip. Each
 /// clip is decoded once (8-pixel cells) and every variant's detector runs
@@ -294,14 +309,13 @@ pub fn camhil_family(clips: &[footage::Clip], variants: Vec<(String, DetectorCon
             Variant { settings, series }
         })
         .collect();
-    Ok(Family { name: "camhil".into(), variants, hysteresis: CAMHIL_HYSTERESIS.to_vec() })
+    Ok(Family { name: "camhil".into(), variants, hysteresis: HYSTERESIS.to_vec() })
 }
 
 /// The baselines' families from the scores `ci/baselines_opencv.py
 /// --scores` writes: `{"<family>": {"<settings>": {"<clip>": [score, …]}}}`,
-/// one score per frame (the fraction of pixels changed). Each family's
-/// hysteresis is 1 (none): the baselines are tuned on their own settings
-/// and threshold only.
+/// one score per frame (the fraction of pixels changed). They are tuned
+/// over the same thresholds and [`HYSTERESIS`] as camhil.
 ///
 /// # Errors
 /// Not that JSON, or a clip of `clips` missing from a variant, or with
@@ -338,7 +352,7 @@ pub fn baseline_families(json: &str, clips: &[LabelledClip]) -> Result<Vec<Famil
                     Ok(Variant { settings, series })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
-            Ok(Family { name, variants, hysteresis: vec![1.0] })
+            Ok(Family { name, variants, hysteresis: HYSTERESIS.to_vec() })
         })
         .collect()
 }
@@ -383,7 +397,7 @@ mod tests {
         let (all, row) = tune(&family, &clips, 0);
         assert_eq!(all.threshold, THRESHOLDS[0]);
         assert_eq!(row.iter().map(f1).collect::<Vec<_>>(), [0.667, 0.667, 1.0]);
-        let loco = leave_one_out(&family, &clips, 0);
+        let loco = leave_one_out(&family, &clips, 0).unwrap();
         // Without c, the noise rules: c is scored at 0.02 and missed.
         assert_eq!((loco[2].0.threshold, f1(&loco[2].1)), (0.02, 0.0));
         // Without a, c still pulls the threshold down.

@@ -358,3 +358,33 @@ expect_events = { event = "motion", min = 10 }
     assert!(acked.len() >= 10, "{}", acked.len());
     assert_eq!(ids, acked, "every acked id once, in order");
 }
+
+/// A cam that hangs up on an oversized frame while the harness still
+/// writes it (reset, or a broken pipe, depending on timing) refused it:
+/// the replay takes that as a refusal, not as a transport failure.
+#[tokio::test]
+async fn a_cam_hanging_up_on_an_oversized_body_is_refusing_it() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut head, mut byte) = (Vec::new(), [0u8; 1]);
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                // Gone without reading the body: its bytes are still unread.
+                drop(conn);
+            });
+        }
+    });
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..3 {
+        let err = client.post(format!("http://{addr}/hil/frame")).body(vec![0u8; 4 << 20]).send().await.unwrap_err();
+        assert!(cam_hil::client::is_connection_reset(&err), "{err:?}");
+    }
+}
