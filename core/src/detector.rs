@@ -267,43 +267,36 @@ impl LumaGrid {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
-        let (cols, rows, delta) = (self.cols, self.rows, i16::from(delta));
-        let mut changed = 0usize;
-        for row in 0..rows {
-            for col in 0..cols {
-                let (mut lo, mut hi) = (u8::MAX, u8::MIN);
-                for r in row.saturating_sub(1)..=(row + 1).min(rows - 1) {
-                    for c in col.saturating_sub(1)..=(col + 1).min(cols - 1) {
-                        let v = other.cells[r * cols + c];
-                        lo = lo.min(v);
-                        hi = hi.max(v);
-                    }
-                }
-                let v = i16::from(self.cells[row * cols + col]) - offset;
-                if v < i16::from(lo) - delta || v > i16::from(hi) + delta {
-                    changed += 1;
-                }
-            }
-        }
+        let delta = i16::from(delta);
+        let changed = (0..self.cells.len())
+            .filter(|&i| {
+                let (lo, hi) = neighbourhood_range(&other.cells, self.cols, self.rows, i);
+                let v = i16::from(self.cells[i]) - offset;
+                v < i16::from(lo) - delta || v > i16::from(hi) + delta
+            })
+            .count();
         Some(changed as f64 / self.cells.len() as f64)
     }
 
     /// The median cell luma (0–255).
     pub fn median(&self) -> u8 {
-        let mut histogram = [0usize; 256];
-        for &c in &self.cells {
-            histogram[usize::from(c)] += 1;
-        }
-        let half = self.cells.len().div_ceil(2);
-        let mut seen = 0;
-        for (level, n) in histogram.iter().enumerate() {
-            seen += n;
-            if seen >= half {
-                return level as u8;
-            }
-        }
-        255
+        median16(self.cells.iter().map(|&c| u16::from(c) * 16)) as u8
     }
+}
+
+/// The smallest and largest of `values[i]` and its eight neighbours, on a
+/// `cols × rows` grid stored row-major (fewer neighbours at the edges).
+fn neighbourhood_range<T: Copy + Ord>(values: &[T], cols: usize, rows: usize, i: usize) -> (T, T) {
+    let (row, col) = (i / cols, i % cols);
+    let (mut lo, mut hi) = (values[i], values[i]);
+    for r in row.saturating_sub(1)..=(row + 1).min(rows - 1) {
+        for c in col.saturating_sub(1)..=(col + 1).min(cols - 1) {
+            let v = values[r * cols + c];
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    (lo, hi)
 }
 
 /// No earlier background kept for a cell ([`Background`]'s `prior`).
@@ -404,26 +397,6 @@ impl Background {
         median16(self.mean.iter().copied()) as u8
     }
 
-    /// The range of means cell `i` is compared with (1/16 grey levels):
-    /// its own, or with `shaken` the smallest and largest of it and its
-    /// eight neighbours.
-    fn range(&self, i: usize, shaken: bool) -> (i32, i32) {
-        if !shaken {
-            let m = i32::from(self.mean[i]);
-            return (m, m);
-        }
-        let (row, col) = (i / self.cols, i % self.cols);
-        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-        for r in row.saturating_sub(1)..=(row + 1).min(self.rows - 1) {
-            for c in col.saturating_sub(1)..=(col + 1).min(self.cols - 1) {
-                let m = i32::from(self.mean[r * self.cols + c]);
-                lo = lo.min(m);
-                hi = hi.max(m);
-            }
-        }
-        (lo, hi)
-    }
-
     /// Judges every cell of `grid` under the `(offset, prev_offset)` pair
     /// `k` (0: raw, 1: compensated): the grid's brightness shift against
     /// the model and against the previous frame. A cell is
@@ -480,7 +453,8 @@ impl Background {
         for i in 0..grid.cells.len() {
             let (v, t) = (i32::from(grid.cells[i]), i32::from(self.threshold[i]));
             let v16 = (v - offset) * 16;
-            let (lo, hi) = self.range(i, true);
+            let (lo, hi) = neighbourhood_range(&self.mean, self.cols, self.rows, i);
+            let (lo, hi) = (i32::from(lo), i32::from(hi));
             let close = !(v16 < lo - t || v16 > hi + t);
             let prior = self.prior[i];
             let uncovered = !close & (prior != NO_PRIOR) & ((v16 - i32::from(prior)).abs() <= t);

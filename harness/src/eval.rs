@@ -74,17 +74,29 @@ pub struct Metrics {
 pub fn run(clip: &Clip, config: DetectorConfig, threshold: f64) -> Result<Vec<EvalFrame>, String> {
     let mut cam = Cam::new(config, 16, 0);
     cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage("eval has no storage"));
-    let n = clip.frames.len();
-    let mean = if n > 1 { (clip.frames[n - 1].t_ms - clip.frames[0].t_ms) / (n as u64 - 1) } else { 0 };
+    let durations = durations_ms(&clip.frames.iter().map(|f| f.t_ms).collect::<Vec<_>>());
     clip.frames
         .iter()
+        .zip(durations)
         .enumerate()
-        .map(|(i, f)| {
+        .map(|(i, (f, duration_ms))| {
             let o = cam.process_frame(f.jpeg.clone(), f.t_ms).map_err(|e| format!("{}: {e}", f.file))?;
-            let duration_ms = clip.frames.get(i + 1).map_or(mean, |next| next.t_ms - f.t_ms);
             Ok(EvalFrame { index: i, change: o.change, motion: o.event.is_some(), label: f.label, duration_ms })
         })
         .collect()
+}
+
+/// How long each frame is shown, in ms, from capture times `t_ms` (ms,
+/// not decreasing): until the next frame; the last one, the clip's mean
+/// interval (0 for a single frame).
+///
+/// # Panics
+/// When the capture times decrease (a manifest the `footage` crate
+/// accepted never does).
+pub fn durations_ms(t_ms: &[u64]) -> Vec<u64> {
+    let n = t_ms.len();
+    let mean = if n > 1 { (t_ms[n - 1] - t_ms[0]) / (n as u64 - 1) } else { 0 };
+    (0..n).map(|i| t_ms.get(i + 1).map_or(mean, |next| next - t_ms[i])).collect()
 }
 
 /// Maximal runs of consecutive indices where `pred` holds, as inclusive ranges.

@@ -35,16 +35,22 @@ pub struct LabelledClip {
     pub t_ms: Vec<u64>,
     /// Ground truth of each frame, where labelled.
     pub labels: Vec<Option<bool>>,
+    /// How long each frame is shown, ms ([`eval::durations_ms`]).
+    pub durations_ms: Vec<u64>,
 }
 
 impl LabelledClip {
     /// The clip's times and labels.
     pub fn of(clip: &footage::Clip) -> Self {
-        Self {
-            name: clip.name(),
-            t_ms: clip.frames.iter().map(|f| f.t_ms).collect(),
-            labels: clip.frames.iter().map(|f| f.label).collect(),
-        }
+        let t_ms: Vec<u64> = clip.frames.iter().map(|f| f.t_ms).collect();
+        Self::new(clip.name(), t_ms, clip.frames.iter().map(|f| f.label).collect())
+    }
+
+    /// A clip named `name` with these capture times (ms, not decreasing)
+    /// and labels, one per frame.
+    pub fn new(name: String, t_ms: Vec<u64>, labels: Vec<Option<bool>>) -> Self {
+        let durations_ms = eval::durations_ms(&t_ms);
+        Self { name, t_ms, labels, durations_ms }
     }
 }
 
@@ -103,18 +109,15 @@ pub const THRESHOLDS: &[f64] = &[
 /// [`eval::score`] takes them.
 ///
 /// # Panics
-/// When `series.score` is shorter than the clip, or the clip's capture
-/// times (ms) decrease.
+/// When `series.score` is shorter than the clip.
 pub fn decide(clip: &LabelledClip, series: &Series, threshold: f64, hysteresis: f64) -> Vec<EvalFrame> {
     let config = DetectorConfig { hysteresis, ..DetectorConfig::default() };
     let mut gate = MotionGate::default();
-    let n = clip.t_ms.len();
-    let mean = if n > 1 { (clip.t_ms[n - 1] - clip.t_ms[0]) / (n as u64 - 1) } else { 0 };
-    (0..n)
+    (0..clip.t_ms.len())
         .map(|i| {
             let m = Measurement { change: series.score[i], lighting: series.lighting.get(i).copied().unwrap_or(false) };
             let d = gate.decide(m, threshold, &config, clip.t_ms[i]);
-            let duration_ms = clip.t_ms.get(i + 1).map_or(mean, |next| next - clip.t_ms[i]);
+            let duration_ms = clip.durations_ms[i];
             EvalFrame { index: i, change: m.change, motion: d.event, label: clip.labels[i], duration_ms }
         })
         .collect()
@@ -362,11 +365,8 @@ mod tests {
     use super::*;
 
     fn clip(name: &str, labels: &[u8]) -> LabelledClip {
-        LabelledClip {
-            name: name.into(),
-            t_ms: (0..labels.len() as u64).map(|i| i * 200).collect(),
-            labels: labels.iter().map(|&l| Some(l == 1)).collect(),
-        }
+        let t_ms = (0..labels.len() as u64).map(|i| i * 200).collect();
+        LabelledClip::new(name.into(), t_ms, labels.iter().map(|&l| Some(l == 1)).collect())
     }
 
     fn series(score: &[f64]) -> Series {
