@@ -83,9 +83,10 @@ pub struct DetectorConfig {
     /// frame raises one). An owner gets one event per visit, not one per
     /// frame. After Motion's `event_gap`.
     pub event_gap_ms: u64,
-    /// Compare each cell with the range of the reference's cell and its
-    /// eight neighbours instead of the cell alone, so that camera shake of
-    /// up to half a cell (4 pixels with 8-pixel cells) is not motion
+    /// Remove camera shake: when cells changed, estimate the shift of the
+    /// whole image against the reference (up to 3/4 of a cell, 6 pixels
+    /// with 8-pixel cells) and compare each cell with the reference
+    /// sampled where its content came from, keeping the smaller change
     /// ([`LumaGrid::change_against_shaken`]; default off).
     pub tolerate_shake: bool,
     /// Compare each frame with a per-cell background model instead of the
@@ -98,7 +99,9 @@ pub struct DetectorConfig {
     /// Background model: frames a foreground cell must hold still, after
     /// the frame it arrived on, before it becomes background, so an object
     /// left behind or a person sitting still stops being motion (default
-    /// 10).
+    /// 10). With 0 a cell holding still is background at once: only cells
+    /// that moved since the previous frame (by more than their own noise
+    /// threshold) are foreground.
     pub absorb_frames: u32,
     /// Background model: a cell is foreground when it is further from its
     /// mean than the larger of [`DetectorConfig::cell_delta`] and this many
@@ -257,22 +260,29 @@ impl LumaGrid {
         Some(changed as f64 / self.cells.len() as f64)
     }
 
-    /// Like [`LumaGrid::change_against`], but a cell counts as changed only
-    /// when it is more than `delta` outside the range (min to max) of
-    /// `other`'s cell and its eight neighbours: a shift of the whole image
-    /// by up to half a cell (camera shake) blends a cell with its
-    /// neighbours and stays inside that range, while an object of its own
-    /// brightness leaves it.
+    /// Like [`LumaGrid::change_against`], after removing camera shake: the
+    /// shift of the whole image from `other` to this grid is estimated
+    /// ([`global_shift`], up to 3/4 of a cell) and each cell is compared
+    /// with `other` sampled where its content came from (bilinear). Cells
+    /// whose content came in over the frame's edge are not counted. An
+    /// object moving against a still scene leaves the shift near zero and
+    /// is counted as by [`LumaGrid::change_against`].
     pub fn change_against_shaken(&self, other: &LumaGrid, delta: u8, offset: i16) -> Option<f64> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
-        let delta = i16::from(delta);
+        let shape = (self.cols, self.rows);
+        let Some(shake) = global_shift(&other.cells, 1, &self.cells, i32::from(offset), shape) else {
+            return self.change_against(other, delta, offset);
+        };
+        let delta = i32::from(delta) * 256;
         let changed = (0..self.cells.len())
             .filter(|&i| {
-                let (lo, hi) = neighbourhood_range(&other.cells, self.cols, self.rows, i);
-                let v = i16::from(self.cells[i]) - offset;
-                v < i16::from(lo) - delta || v > i16::from(hi) + delta
+                on_grid(self.cols, self.rows, i, shake.shift) && {
+                    let shifted = sample(&other.cells, self.cols, self.rows, i, shake.shift);
+                    let slack = shake_slack(shifted, i32::from(other.cells[i]) * 256);
+                    (i32::from(self.cells[i]) * 256 - shifted - shake.level).abs() > delta + slack
+                }
             })
             .count();
         Some(changed as f64 / self.cells.len() as f64)
@@ -284,19 +294,127 @@ impl LumaGrid {
     }
 }
 
-/// The smallest and largest of `values[i]` and its eight neighbours, on a
-/// `cols × rows` grid stored row-major (fewer neighbours at the edges).
-fn neighbourhood_range<T: Copy + Ord>(values: &[T], cols: usize, rows: usize, i: usize) -> (T, T) {
-    let (row, col) = (i / cols, i % cols);
-    let (mut lo, mut hi) = (values[i], values[i]);
-    for r in row.saturating_sub(1)..=(row + 1).min(rows - 1) {
-        for c in col.saturating_sub(1)..=(col + 1).min(cols - 1) {
-            let v = values[r * cols + c];
-            lo = lo.min(v);
-            hi = hi.max(v);
+/// Whether cell `i` of a `cols × rows` grid, moved by `(sx, sy)` cells in
+/// 1/256, still lies on the grid: content that came in over the frame's
+/// edge cannot be predicted from the reference.
+fn on_grid(cols: usize, rows: usize, i: usize, (sx, sy): (i32, i32)) -> bool {
+    let (x, y) = ((i % cols) as i32 * 256 + sx, (i / cols) as i32 * 256 + sy);
+    x >= 0 && y >= 0 && x <= (cols as i32 - 1) * 256 && y <= (rows as i32 - 1) * 256
+}
+
+/// `values` (a `cols × rows` grid, row-major) sampled bilinearly at cell
+/// `i` moved by `(sx, sy)` cells in 1/256, clamped to the grid; in 1/256
+/// of the values' own unit.
+fn sample<T: Copy + Into<i32>>(values: &[T], cols: usize, rows: usize, i: usize, (sx, sy): (i32, i32)) -> i32 {
+    let (x, y) = ((i % cols) as i32 * 256 + sx, (i / cols) as i32 * 256 + sy);
+    let (x0, y0, fx, fy) = (x.div_euclid(256), y.div_euclid(256), x.rem_euclid(256), y.rem_euclid(256));
+    let at = |r: i32, c: i32| {
+        let (r, c) = (r.clamp(0, rows as i32 - 1) as usize, c.clamp(0, cols as i32 - 1) as usize);
+        values[r * cols + c].into()
+    };
+    let top = at(y0, x0) * (256 - fx) + at(y0, x0 + 1) * fx;
+    let bottom = at(y0 + 1, x0) * (256 - fx) + at(y0 + 1, x0 + 1) * fx;
+    ((i64::from(top) * i64::from(256 - fy) + i64::from(bottom) * i64::from(fy) + 128) >> 8) as i32
+}
+
+/// How far a cell may be from its shake-shifted reference `shifted` and
+/// still be taken as shaken, beyond the usual threshold: half of what the
+/// shift itself changed it by (from `unshifted`). Sampling cell means
+/// bilinearly is exact for soft edges only; a sharp edge inside a cell
+/// moves its mean by up to that much more, while a flat cell, where an
+/// object would stand out, gets no slack.
+fn shake_slack(shifted: i32, unshifted: i32) -> i32 {
+    (shifted - unshifted).abs() / 2
+}
+
+/// Largest camera shift [`global_shift`] accepts between two frames: 3/4
+/// of a cell (6 pixels with 8-pixel cells).
+const MAX_SHIFT: i32 = 192;
+
+/// Smallest shift component [`global_shift`] reports: 1/8 cell.
+const MIN_SHIFT: i32 = 32;
+
+/// Gauss–Newton steps [`global_shift`] takes.
+const STEPS: usize = 4;
+
+/// Camera shake between a reference and a frame, as [`global_shift`]
+/// estimates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Shake {
+    /// Where each cell's content was in the reference: `(x, y)` in 1/256
+    /// cell.
+    shift: (i32, i32),
+    /// What the frame's level is above the reference's once shifted, in
+    /// 1/256 of the reference's unit.
+    level: i32,
+}
+
+/// The shake of the whole image from the reference `from` to the grid
+/// `to`, both `cols × rows`: the shift and level for which `to[i]` best
+/// matches `from` sampled at cell `i` moved by the shift, plus the level
+/// (least squares, three Gauss–Newton steps from no shift and the level
+/// `offset`, in integer sums). `from` is in 1/`scale` grey levels (1 for a
+/// frame's cells, 16 for the background model's means); `to` and `offset`
+/// in grey levels. `None` when the scene has no texture to tell a shift
+/// by, or the fit goes beyond [`MAX_SHIFT`].
+fn global_shift<T: Copy + Into<i32>>(
+    from: &[T],
+    scale: i32,
+    to: &[u8],
+    offset: i32,
+    (cols, rows): (usize, usize),
+) -> Option<Shake> {
+    let mut shake = Shake { shift: (0, 0), level: offset * scale * 256 };
+    for _ in 0..STEPS {
+        // The normal equations of the residual against (x, y, level).
+        let mut m = [[0i64; 3]; 3];
+        let mut b = [0i64; 3];
+        for (i, &v) in to.iter().enumerate() {
+            let at =
+                |dx: i32, dy: i32| i64::from(sample(from, cols, rows, i, (shake.shift.0 + dx, shake.shift.1 + dy)));
+            // Gradients over one cell, so in the values' unit per cell.
+            let g = [at(128, 0) - at(-128, 0), at(0, 128) - at(0, -128), 256];
+            let r = i64::from(v) * i64::from(scale) * 256 - at(0, 0) - i64::from(shake.level);
+            for (row, &gi) in m.iter_mut().zip(&g) {
+                for (cell, &gj) in row.iter_mut().zip(&g) {
+                    *cell += gi * gj;
+                }
+            }
+            for (bi, &gi) in b.iter_mut().zip(&g) {
+                *bi += gi * r;
+            }
+        }
+        // Solved once per step in floating point (Cramer's rule): the sums
+        // reach 10^15.
+        let m = m.map(|row| row.map(|x| x as f64));
+        let b = b.map(|x| x as f64);
+        let det3 = |c0: [f64; 3], c1: [f64; 3], c2: [f64; 3]| {
+            c0[0] * (c1[1] * c2[2] - c1[2] * c2[1]) - c1[0] * (c0[1] * c2[2] - c0[2] * c2[1])
+                + c2[0] * (c0[1] * c1[2] - c0[2] * c1[1])
+        };
+        let col = |k: usize| [m[0][k], m[1][k], m[2][k]];
+        let det = det3(col(0), col(1), col(2));
+        if det.abs() < 1.0 {
+            return None;
+        }
+        let step = |k: usize| {
+            let mut cols = [col(0), col(1), col(2)];
+            cols[k] = b;
+            det3(cols[0], cols[1], cols[2]) / det
+        };
+        shake.shift.0 += (step(0) * 256.0) as i32;
+        shake.shift.1 += (step(1) * 256.0) as i32;
+        shake.level += (step(2) * 256.0) as i32;
+        if shake.shift.0.abs() > MAX_SHIFT || shake.shift.1.abs() > MAX_SHIFT {
+            return None;
         }
     }
-    (lo, hi)
+    // Less than a pixel (1/8 cell) along an axis is no shift: the fit is
+    // that uncertain, and a cell compared with a neighbour's range it
+    // did not move towards would miss small movements.
+    let settle = |s: i32| if s.abs() < MIN_SHIFT { 0 } else { s };
+    shake.shift = (settle(shake.shift.0), settle(shake.shift.1));
+    Some(shake)
 }
 
 /// No earlier background kept for a cell ([`Background`]'s `prior`).
@@ -414,16 +532,38 @@ impl Background {
     fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
         // Pair 1 keeps pair 0's three bits and adds its own above them.
         let (keep, shift) = if k == 0 { (0u8, 0) } else { (0x07, 3) };
-        if cfg.tolerate_shake {
-            self.judge_shaken(grid, offset, prev_offset, keep, shift)
-        } else {
-            self.judge_cells(grid, offset, prev_offset, keep, shift)
+        // With `absorb_frames` 0 a cell away from the model but holding
+        // still is background at once: only what moved is foreground.
+        let still_counts = u32::from(cfg.absorb_frames > 0);
+        let count = self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts);
+        if !cfg.tolerate_shake || count == 0 {
+            return count;
         }
+        // Camera shake: judged again with the model and the previous frame
+        // sampled where each cell's content came from, and the smaller
+        // count kept.
+        let shape = (self.cols, self.rows);
+        let (Some(to_model), Some(to_prev)) = (
+            global_shift(&self.mean, 16, &grid.cells, offset, shape),
+            global_shift(&self.prev, 1, &grid.cells, prev_offset, shape),
+        ) else {
+            return count;
+        };
+        let shaken = self.judge_shaken(grid, (offset, prev_offset), (to_model, to_prev), keep, shift, still_counts);
+        if shaken < count { shaken } else { self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts) }
     }
 
     /// One pair of [`Background::judge`] against each cell's own mean:
     /// branch-free, one pass over the model's columns.
-    fn judge_cells(&mut self, grid: &LumaGrid, offset: i32, prev_offset: i32, keep: u8, shift: u8) -> usize {
+    fn judge_cells(
+        &mut self,
+        grid: &LumaGrid,
+        offset: i32,
+        prev_offset: i32,
+        keep: u8,
+        shift: u8,
+        still_counts: u32,
+    ) -> usize {
         // In i16 lanes, which the compiler packs eight to a vector: a level
         // less an offset is within -255..=510, so ×16 is within
         // -4,080..=8,160 and every difference with a mean (0..=4,080)
@@ -441,27 +581,46 @@ impl Background {
             let uncovered = !close & (prior != NO_PRIOR) & ((v16 - prior.min(4095) as i16).abs() <= t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             *judged = (*judged & keep) | (bits << shift);
-            count += u32::from((!close & !uncovered) | moved);
+            count += (u32::from(!close & !uncovered) & still_counts) | u32::from(moved);
         }
         count as usize
     }
 
-    /// One pair of [`Background::judge`] against the range of each cell's
-    /// and its neighbours' means (`tolerate_shake`).
-    fn judge_shaken(&mut self, grid: &LumaGrid, offset: i32, prev_offset: i32, keep: u8, shift: u8) -> usize {
+    /// One pair of [`Background::judge`] with camera shake removed: each
+    /// cell against the model's mean and the previous frame sampled where
+    /// its content came from (`shifts`: against the model, against the
+    /// previous frame; [`global_shift`]). Cells whose content came in over
+    /// the frame's edge are not foreground.
+    fn judge_shaken(
+        &mut self,
+        grid: &LumaGrid,
+        (offset, _): (i32, i32),
+        (to_model, to_prev): (Shake, Shake),
+        keep: u8,
+        shift: u8,
+        still_counts: u32,
+    ) -> usize {
+        let (cols, rows) = (self.cols, self.rows);
         let mut count = 0;
         for i in 0..grid.cells.len() {
             let (v, t) = (i32::from(grid.cells[i]), i32::from(self.threshold[i]));
-            let v16 = (v - offset) * 16;
-            let (lo, hi) = neighbourhood_range(&self.mean, self.cols, self.rows, i);
-            let (lo, hi) = (i32::from(lo), i32::from(hi));
-            let close = !(v16 < lo - t || v16 > hi + t);
+            // In 1/256 of 1/16 grey levels, as `sample` gives the means.
+            let (v256, t256) = (v * 16 * 256, t * 256);
+            let close = !on_grid(cols, rows, i, to_model.shift) || {
+                let shifted = sample(&self.mean, cols, rows, i, to_model.shift);
+                let slack = shake_slack(shifted, i32::from(self.mean[i]) * 256);
+                (v256 - shifted - to_model.level).abs() <= t256 + slack
+            };
             let prior = self.prior[i];
-            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - i32::from(prior)).abs() <= t);
-            let moved = ((v - prev_offset - i32::from(self.prev[i])) * 16).abs() > t;
+            let uncovered = !close & (prior != NO_PRIOR) & (((v - offset) * 16 - i32::from(prior)).abs() <= t);
+            let moved = on_grid(cols, rows, i, to_prev.shift) && {
+                let shifted = sample(&self.prev, cols, rows, i, to_prev.shift);
+                let slack = shake_slack(shifted, i32::from(self.prev[i]) * 256);
+                (v256 - (shifted + to_prev.level) * 16).abs() > t256 + slack * 16
+            };
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             self.judged[i] = (self.judged[i] & keep) | (bits << shift);
-            count += usize::from((!close & !uncovered) | moved);
+            count += ((u32::from(!close & !uncovered) & still_counts) | u32::from(moved)) as usize;
         }
         count
     }
@@ -579,23 +738,20 @@ impl Detector {
         let measurement = match &self.reference {
             Some(r) => {
                 let delta = self.config.cell_delta;
-                let compare = |offset: i16| {
-                    if self.config.tolerate_shake {
-                        grid.change_against_shaken(r, delta, offset)
-                    } else {
-                        grid.change_against(r, delta, offset)
-                    }
-                };
-                let raw = compare(0).unwrap_or(0.0);
+                let raw = grid.change_against(r, delta, 0).unwrap_or(0.0);
                 // Compensation only when it explains the frame better: a
                 // large object entering also moves the median, and then the
                 // raw comparison is the right one.
-                let change = if self.config.compensate_lighting {
-                    let offset = i16::from(grid.median()) - i16::from(r.median());
-                    raw.min(compare(offset).unwrap_or(raw))
-                } else {
-                    raw
-                };
+                let offset = i16::from(grid.median()) - i16::from(r.median());
+                let mut change = raw;
+                if self.config.compensate_lighting {
+                    change = change.min(grid.change_against(r, delta, offset).unwrap_or(raw));
+                }
+                // Likewise camera shake, removed only when something changed.
+                if self.config.tolerate_shake && change > 0.0 {
+                    let offset = if self.config.compensate_lighting { offset } else { 0 };
+                    change = change.min(grid.change_against_shaken(r, delta, offset).unwrap_or(change));
+                }
                 Measurement { change, lighting: change >= self.config.lightswitch }
             }
             None => Measurement { change: 0.0, lighting: false },
@@ -660,6 +816,90 @@ mod tests {
         LumaGrid { cols: 10, rows: 10, cells }
     }
 
+    /// `sin(2π · p / period)`, by its Taylor series after reducing the
+    /// angle to ±π (the core crate has no `std` maths in tests).
+    fn wave(p: f64, period: f64) -> f64 {
+        let turns = p / period;
+        let x = (turns - (turns + 0.5).floor()) * 2.0 * core::f64::consts::PI;
+        let (mut term, mut sum) = (x, x);
+        for k in 1..12 {
+            term *= -x * x / f64::from((2 * k) * (2 * k + 1));
+            sum += term;
+        }
+        sum
+    }
+
+    /// A 320 × 240 scene seen by a camera moved `(dx, dy)` pixels: soft
+    /// waves along both axes (up to about 6 grey levels a pixel; a lens
+    /// renders no edge sharper than its pixels), and where `object` is
+    /// given, a 32-pixel square at level 250 with its corner there (in
+    /// scene pixels).
+    fn shaken_frame(dx: i32, dy: i32, object: Option<(i32, i32)>) -> LumaGrid {
+        let (w, h) = (320usize, 240usize);
+        let mut luma = alloc::vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (sx, sy) = (x as i32 + dx + 16, y as i32 + dy + 16);
+                let mut v = (128.0 + 62.0 * wave(f64::from(sx), 72.0) + 62.0 * wave(f64::from(sy), 64.0)) as i32;
+                if let Some((ox, oy)) = object
+                    && (ox..ox + 32).contains(&sx)
+                    && (oy..oy + 32).contains(&sy)
+                {
+                    v = 250;
+                }
+                luma[y * w + x] = v as u8;
+            }
+        }
+        LumaGrid::from_luma(&luma, w, h, 8).unwrap()
+    }
+
+    #[test]
+    fn camera_shake_is_removed_and_what_moves_through_it_is_still_seen() {
+        let rest = shaken_frame(0, 0, None);
+        for (dx, dy) in [(3, 0), (0, -3), (-4, 2), (3, 3)] {
+            let shaken = shaken_frame(dx, dy, None);
+            let plain = shaken.change_against(&rest, 12, 0).unwrap();
+            assert!(plain > 0.05, "{dx},{dy} px moves the waves: {plain}");
+            assert_eq!(shaken.change_against_shaken(&rest, 12, 0), Some(0.0), "{dx},{dy} px");
+            // An object crossing the shaken scene: its cells, about
+            // 4 × 4 to 5 × 5, are still counted.
+            let crossed = shaken_frame(dx, dy, Some((150, 100)));
+            let seen = crossed.change_against_shaken(&rest, 12, 0).unwrap() * 1200.0;
+            assert!((16.0..=25.0).contains(&seen), "{dx},{dy} px: {seen} cells");
+        }
+        // No shake: the object alone, as without the tolerance (the object
+        // pulls the fitted shift a little off zero, which may explain one
+        // of its edge cells).
+        let crossed = shaken_frame(0, 0, Some((150, 100)));
+        let (plain, shaken) =
+            (crossed.change_against(&rest, 12, 0).unwrap(), crossed.change_against_shaken(&rest, 12, 0).unwrap());
+        assert!(plain - shaken <= 1.0 / 1200.0 + 1e-9, "{plain} {shaken}");
+        // A light change on top of shake: the level is fitted too.
+        let mut brighter = shaken_frame(3, -3, None);
+        brighter.cells.iter_mut().for_each(|c| *c = c.saturating_add(20));
+        assert_eq!(brighter.change_against_shaken(&rest, 12, 0), Some(0.0));
+    }
+
+    #[test]
+    fn the_detector_and_the_background_model_remove_shake_when_asked() {
+        for background in [false, true] {
+            let config = DetectorConfig { background, absorb_frames: 0, ..DetectorConfig::default() };
+            let shaken = |tolerate_shake: bool| {
+                let mut d = Detector::new(DetectorConfig { tolerate_shake, ..config });
+                let path = [(0, 0), (3, 1), (-1, 0), (1, -3), (0, 2), (-3, -1)];
+                let shake: Vec<f64> =
+                    path.iter().map(|&(x, y)| d.process_grid(shaken_frame(x, y, None)).change).collect();
+                let object = d.process_grid(shaken_frame(2, 2, Some((100, 60)))).change;
+                (shake, object)
+            };
+            let (plain, _) = shaken(false);
+            assert!(plain[1..].iter().all(|&c| c > 0.05), "background={background}: {plain:?}");
+            let (tolerant, object) = shaken(true);
+            assert_eq!(tolerant, [0.0; 6], "background={background}");
+            assert!(object >= 16.0 / 1200.0, "background={background}: {object}");
+        }
+    }
+
     fn background(absorb_frames: u32) -> Detector {
         Detector::new(DetectorConfig { background: true, absorb_frames, ..DetectorConfig::default() })
     }
@@ -678,6 +918,17 @@ mod tests {
         assert_eq!(d.process_grid(grid(&[], 0)).change, 0.04);
         assert_eq!(d.process_grid(grid(&[], 0)).change, 0.0);
         assert_eq!(d.process_grid(grid(&object, 200)).change, 0.04, "put down again: seen again");
+    }
+
+    #[test]
+    fn with_absorb_frames_0_only_what_moved_is_foreground() {
+        let mut d = background(0);
+        d.process_grid(grid(&[], 0));
+        let object = [11, 12, 21, 22];
+        let changes: Vec<f64> = (0..3).map(|_| d.process_grid(grid(&object, 200)).change).collect();
+        assert_eq!(changes, [0.04, 0.0, 0.0], "put down, then background at once");
+        assert_eq!(d.process_grid(grid(&[], 0)).change, 0.04, "taken away");
+        assert_eq!(d.process_grid(grid(&[], 0)).change, 0.0);
     }
 
     #[test]

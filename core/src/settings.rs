@@ -332,7 +332,7 @@ detector_settings! {
         accepts: Accepts::Flag,
         only_without_full_decode: None,
         default: "off",
-        meaning: "compare with the reference's 3 × 3 neighbourhood range (camera shake up to 4 px is not motion; small objects are missed more)",
+        meaning: "when cells changed, estimate the whole image's shift against the reference (camera shake, up to 6 px) and compare each cell with where its content came from; the smaller change counts",
     }
     background: bool {
         accepts: Accepts::Flag,
@@ -349,10 +349,10 @@ detector_settings! {
         meaning: "background model: frames over which a cell's mean and spread follow it while it is not foreground",
     }
     absorb_frames: u32 {
-        accepts: Accepts::Whole { min: 1, max: 100_000 },
+        accepts: Accepts::Whole { min: 0, max: 100_000 },
         only_without_full_decode: None,
         default: "10",
-        meaning: "background model: frames a foreground cell must hold still before it becomes background (an object left, a person sitting still)",
+        meaning: "background model: frames a foreground cell must hold still before it becomes background (an object left, a person sitting still); 0: what holds still is background at once, only what moved is foreground",
     }
     noise_factor: f64 {
         accepts: Accepts::AboveZero,
@@ -607,7 +607,7 @@ mod tests {
                 "true or false",
                 "true or false",
                 "1–64",
-                "1–100,000",
+                "0–100,000",
                 "above 0",
                 "above 0",
             ]
