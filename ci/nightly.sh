@@ -10,6 +10,9 @@
 # `--virtual` it runs the firmware's qemu-virt build on the emulated board
 # instead (`--target qemu:…`, needs qemu-system-riscv32), without flashing:
 # CI uses that to prove this script and the firmware's boot log and console.
+# With `--labgrid TARGET…` it runs on labgrid places instead of local ports
+# (`labgrid:PLACE` or `labgrid:tag=board=esp32c3`; LG_COORDINATOR set,
+# labgrid-client on PATH; flash on the exporter hosts first: docs/labs.md).
 # Results: target/nightly/<UTC time>/{junit.xml,report/index.html}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +31,14 @@ if [ "${1:-}" = "--virtual" ]; then
   cargo build --locked -q -p cam-hil
   targets=(--target "qemu:target/firmware/cam-fw-qemu.elf" --jobs 2)
   flash=()
+elif [ "${1:-}" = "--labgrid" ]; then
+  shift
+  [ $# -gt 0 ] || { echo "--labgrid needs at least one labgrid:PLACE or labgrid:tag=KEY=VALUE target" >&2; exit 2; }
+  cargo build --locked -q -p cam-hil
+  targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  flash=()
+  lab=1
 else
   ports=("$@")
   if [ ${#ports[@]} -eq 0 ]; then
@@ -44,7 +55,7 @@ else
 fi
 
 hil=./target/debug/cam-hil
-[ -x ./target/release/cam-hil ] && [ "${1:-}" != "--virtual" ] && hil=./target/release/cam-hil
+[ -x ./target/release/cam-hil ] && [ "${1:-}" != "--virtual" ] && [ -z "${lab:-}" ] && hil=./target/release/cam-hil
 set +e
 "$hil" run "${targets[@]}" "${flash[@]}" "${skip[@]}" --junit "$out/junit.xml" --report "$out/report"
 status=$?

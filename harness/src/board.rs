@@ -167,6 +167,12 @@ impl Console {
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+
+    /// Whether its source has gone (the port vanished, the connection
+    /// closed).
+    pub fn is_gone(&self) -> bool {
+        self.gone.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
 }
 
 impl PartialEq for Board {

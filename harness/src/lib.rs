@@ -44,6 +44,7 @@ pub mod eval;
 pub mod faults;
 pub mod hold;
 pub mod image;
+pub mod labgrid;
 pub mod ledger;
 pub mod matcher;
 pub mod outcome;

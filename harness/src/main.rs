@@ -100,6 +100,12 @@ enum Command {
         #[arg(long, requires = "loco")]
         baselines: Option<PathBuf>,
     },
+    /// labgrid chores: `cam-hil labgrid release PLACE` releases a place this
+    /// identity holds (a lock a killed run left).
+    Labgrid {
+        #[command(subcommand)]
+        action: LabgridAction,
+    },
     /// Boot the firmware's qemu-virt build on the emulated board for a person:
     /// prints its console, then `cam-hil: firmware at http://ADDR` once it
     /// serves; runs until Ctrl-C (or until the firmware stops QEMU).
@@ -134,6 +140,42 @@ enum Command {
     },
 }
 
+/// `cam-hil labgrid …`.
+#[derive(Subcommand, Debug)]
+enum LabgridAction {
+    /// Release PLACE if this identity holds it (`labgrid-client release-from`).
+    Release {
+        /// The place's name.
+        place: String,
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+}
+
+/// Where the labgrid lab is (`labgrid:` targets, `cam-hil labgrid`).
+#[derive(Args, Debug, Clone, Default)]
+struct LabArgs {
+    /// labgrid coordinator `HOST:PORT` (default: `LG_COORDINATOR`).
+    #[arg(long)]
+    coordinator: Option<String>,
+    /// `labgrid-client` (default: found on PATH).
+    #[arg(long)]
+    labgrid_client: Option<PathBuf>,
+    /// Identity `HOST/USER` labgrid places are locked under (default:
+    /// `LG_HOSTNAME`/`LG_USERNAME`, else this host and user). A run finds
+    /// a place its identity left locked by a run that is gone and takes it
+    /// back.
+    #[arg(long)]
+    identity: Option<String>,
+}
+
+impl LabArgs {
+    /// The lab these flags (and labgrid's environment) name.
+    fn resolve(&self) -> Result<cam_hil::labgrid::Lab, String> {
+        cam_hil::labgrid::Lab::resolve(self.labgrid_client.clone(), self.coordinator.clone(), self.identity.clone())
+    }
+}
+
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Scenario files or folders (default: scenarios/).
@@ -163,9 +205,11 @@ struct RunArgs {
     #[arg(long)]
     fail_fast: bool,
     /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
-    /// `board:SERIAL_PORT` (a board whose console prints its address), or
-    /// `qemu:ELF` (the firmware's qemu-virt build on a fresh emulated board
-    /// per scenario). Repeatable: scenarios are spread over the targets.
+    /// `board:SERIAL_PORT` (a board whose console prints its address),
+    /// `labgrid:PLACE` or `labgrid:tag=KEY=VALUE,…` (a place in a labgrid
+    /// lab, reserved and released), or `qemu:ELF` (the firmware's qemu-virt
+    /// build on a fresh emulated board per scenario). Repeatable: scenarios
+    /// are spread over the targets.
     #[arg(long = "target", default_value = "sim")]
     targets: Vec<TargetSpec>,
     /// Token for a `url:` target.
@@ -184,6 +228,9 @@ struct RunArgs {
     /// Baud rate of a board's console.
     #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
     baud: u32,
+    /// For `labgrid:` targets.
+    #[command(flatten)]
+    lab: LabArgs,
     /// Flash this firmware ELF to every board target before running
     /// (espflash; regions already holding the same bytes are skipped).
     #[arg(long)]
@@ -245,6 +292,22 @@ async fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Run(args) => run(*args).await,
+        Command::Labgrid { action: LabgridAction::Release { place, lab } } => {
+            let released = async {
+                let lab = lab.resolve()?;
+                lab.release_from(&place).await.map(|()| lab.identity)
+            };
+            match released.await {
+                Ok(identity) => {
+                    println!("cam-hil: released labgrid place {place} (held by {identity})");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cam-hil: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Qemu { elf, listen, qemu, icount } => {
             boot_qemu(&cam_hil::qemu::QemuSpec { elf, binary: qemu, icount }, listen).await
         }
@@ -366,9 +429,14 @@ fn parse_detector_change(text: &str) -> Result<cam_core::settings::DetectorChang
     cam_core::settings::DetectorChange::from_config_object(&obj).map_err(|e| e.to_string())
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths };
-    let selection = Selection { tags: args.tags, skip_tags: args.skip_tags, name: args.name, shard: args.shard };
+async fn run(mut args: RunArgs) -> ExitCode {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { std::mem::take(&mut args.paths) };
+    let selection = Selection {
+        tags: std::mem::take(&mut args.tags),
+        skip_tags: std::mem::take(&mut args.skip_tags),
+        name: args.name.take(),
+        shard: args.shard,
+    };
     let loaded = suite::discover(&paths).and_then(|f| Ok((suite::load_all(&f, &selection)?, f)));
     let (mut scenarios, left_out) = match loaded.and_then(|(s, f)| Ok((s, suite::left_out_by_tag(&f, &selection)?))) {
         Ok(s) => s,
@@ -395,17 +463,61 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("cam-hil: no scenario selected");
         return ExitCode::from(2);
     }
-    let targets: Vec<TargetSpec> = args
-        .targets
+    let lab = if args.targets.iter().any(TargetSpec::is_labgrid) {
+        match args.lab.resolve() {
+            Ok(lab) => Some(lab),
+            Err(e) => {
+                eprintln!("cam-hil: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let targets: Vec<TargetSpec> = std::mem::take(&mut args.targets)
         .into_iter()
         .map(|t| {
-            t.with_credentials(args.token.clone(), args.ca.clone())
+            let t = t
+                .with_credentials(args.token.clone(), args.ca.clone())
                 .with_board(args.baud, args.flash.clone())
-                .with_qemu(args.qemu.clone(), args.icount)
+                .with_qemu(args.qemu.clone(), args.icount);
+            match &lab {
+                Some(lab) => t.with_lab(lab),
+                None => t,
+            }
         })
         .collect();
+    let code = run_on_targets(&args, scenarios, left_out, &targets).await;
+    // Whatever happened (passed, failed, stopped by Ctrl-C or SIGTERM),
+    // labgrid places are released and their reservations cancelled.
     for target in &targets {
-        if let Err(e) = target.probe().await {
+        target.release().await;
+    }
+    code
+}
+
+/// The run proper, once the targets are known: probe, run, report.
+async fn run_on_targets(
+    args: &RunArgs,
+    scenarios: Vec<cam_hil::scenario::Scenario>,
+    left_out: Vec<(cam_hil::scenario::Scenario, String)>,
+    targets: &[TargetSpec],
+) -> ExitCode {
+    // Ctrl-C or SIGTERM (a cancelled CI job) stops the run cleanly, also
+    // while a target is still being probed (a labgrid place in the queue).
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("cam-hil: stopping: the running scenarios end, their targets stop, the reports are written");
+        let _ = cancel_tx.send(true);
+    });
+    for target in targets {
+        let mut cancelled = cancel_rx.clone();
+        let probed = tokio::select! {
+            probed = target.probe() => probed,
+            _ = cancelled.wait_for(|c| *c) => return ExitCode::from(130),
+        };
+        if let Err(e) = probed {
             eprintln!("cam-hil: {e}");
             return ExitCode::from(2);
         }
@@ -413,13 +525,6 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.jobs > 1 && targets.iter().any(|t| !t.fresh_per_scenario()) {
         eprintln!("cam-hil: a cam runs scenarios one at a time (--jobs applies to the simulator and qemu targets)");
     }
-    // Ctrl-C or SIGTERM (a cancelled CI job) stops the run cleanly.
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        stop_signal().await;
-        eprintln!("cam-hil: stopping: the running scenarios end, their targets stop, the reports are written");
-        let _ = cancel_tx.send(true);
-    });
     let files =
         std::sync::Arc::new(std::sync::Mutex::new(report::FileReporter::new(args.junit.clone(), args.report.clone())));
     let mut reporters: Vec<Box<dyn report::Reporter>> = vec![Box::new(Shared(files.clone()))];
@@ -442,7 +547,7 @@ async fn run(args: RunArgs) -> ExitCode {
             .collect(),
         cancel: Some(cancel_rx.clone()),
     };
-    let (summary, _) = suite::run_on(&scenarios, &targets, &options, &mut reporter).await;
+    let (summary, _) = suite::run_on(&scenarios, targets, &options, &mut reporter).await;
     let errors = files.lock().map(|f| f.errors.clone()).unwrap_or_default();
     for e in &errors {
         eprintln!("cam-hil: {e}");

@@ -259,7 +259,7 @@ pub async fn run_on(
                 // Only a board is retired: a fresh-per-scenario target
                 // (the emulated board) boots anew for the next scenario.
                 let gone = report.failed().is_some_and(|(_, f)| f.kind == crate::outcome::FailureKind::TargetGone);
-                if gone && matches!(target, TargetSpec::Board(..)) {
+                if gone && matches!(target, TargetSpec::Board(..) | TargetSpec::Labgrid(..)) {
                     if alive.fetch_sub(1, Ordering::SeqCst) == 1 {
                         slot_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
                     }

@@ -98,6 +98,7 @@ impl Simulator {
         let app = routes::router(shared.clone(), hil);
         let server = tokio::spawn(accept_loop(listener, app, acceptor));
         let sim = Self { addr, tls, console_path, shared, server };
+        let _ = sim.shared.url.set(sim.url());
         for line in crate::console::boot_log(&sim.url(), "cam-sim", sim.shared.boot()) {
             sim.shared.console.line(line);
         }

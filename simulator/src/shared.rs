@@ -31,6 +31,8 @@ pub struct Shared {
     pub config: SimConfig,
     /// Reboots so far: WebSocket connections end when it changes.
     reboots: tokio::sync::watch::Sender<u64>,
+    /// The URL its `listening on` line names, once it listens.
+    pub url: std::sync::OnceLock<String>,
 }
 
 impl Shared {
@@ -48,6 +50,7 @@ impl Shared {
             storage: DirStorage::new(&config.snapshot_dir),
             console,
             reboots: tokio::sync::watch::Sender::new(0),
+            url: std::sync::OnceLock::new(),
             config,
         })
     }

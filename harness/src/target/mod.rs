@@ -8,6 +8,9 @@
 //!   start with `POST /hil/reset`;
 //! - `board:SERIAL_PORT`: a board over USB, its address and health from its
 //!   console ([`crate::board`]);
+//! - `labgrid:PLACE` or `labgrid:tag=KEY=VALUE,…`: a board in a labgrid
+//!   lab, reserved, locked, read over RFC 2217 and released
+//!   ([`crate::labgrid`]);
 //! - `qemu:ELF`: the firmware's `qemu-virt` build on a fresh emulated board
 //!   per scenario ([`crate::qemu`]), like the simulator: fresh state each
 //!   time, and `--jobs N` boots N at once;
@@ -26,6 +29,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 
 use crate::board::{Board, ConsoleLine};
+use crate::labgrid::{Lab, Place, Want};
 use crate::qemu::{Machine, QemuSpec};
 use crate::scenario::Needs;
 use std::sync::Arc;
@@ -130,6 +134,12 @@ impl ResetLine for Arc<Board> {
     }
 }
 
+impl ResetLine for Arc<Place> {
+    fn reset(&self) -> Resetting<'_> {
+        Box::pin(Place::reset(self))
+    }
+}
+
 impl ResetLine for Machine {
     fn reset(&self) -> Resetting<'_> {
         Box::pin(Machine::reset(self))
@@ -147,6 +157,10 @@ pub enum TargetSpec {
     /// A board on a serial port: its address from its console, which is
     /// watched for panics and resets (`board:/dev/ttyUSB0`).
     Board(Arc<Board>, Endpoint),
+    /// A board in a labgrid lab (`labgrid:PLACE`,
+    /// `labgrid:tag=board=esp32c3`): reserved and acquired on first use,
+    /// its console over RFC 2217, released at the end of the run.
+    Labgrid(Arc<Place>, Endpoint),
     /// The firmware on a fresh emulated board per scenario
     /// (`qemu:target/firmware/cam-fw-qemu.elf`); the endpoint holds the
     /// token the firmware was built with, if any.
@@ -242,7 +256,10 @@ impl Eq for CustomTarget {}
 
 /// `--target` text that is not a target.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("bad target {0:?}: expected `sim`, `url:http://HOST:PORT`, `board:SERIAL_PORT` or `qemu:ELF`")]
+#[error(
+    "bad target {0:?}: expected `sim`, `url:http://HOST:PORT`, `board:SERIAL_PORT`, `labgrid:PLACE`, \
+     `labgrid:tag=KEY=VALUE` or `qemu:ELF`"
+)]
 pub struct BadTarget(String);
 
 impl FromStr for TargetSpec {
@@ -254,6 +271,10 @@ impl FromStr for TargetSpec {
             _ if s.starts_with("qemu:") && s.len() > "qemu:".len() => {
                 Ok(TargetSpec::Qemu(QemuSpec::new(&s["qemu:".len()..]), Endpoint::new("", None)))
             }
+            _ if s.starts_with("labgrid:") => match Want::parse(&s["labgrid:".len()..]) {
+                Some(want) => Ok(TargetSpec::Labgrid(Arc::new(Place::new(want)), Endpoint::new("", None))),
+                None => Err(BadTarget(s.to_string())),
+            },
             _ if s.starts_with("board:") && s.len() > "board:".len() => {
                 Ok(TargetSpec::Board(Arc::new(Board::new(&s["board:".len()..], DEFAULT_BAUD)), Endpoint::new("", None)))
             }
@@ -273,6 +294,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Sim => write!(f, "sim"),
             TargetSpec::Url(e) => write!(f, "url:{}", e.base),
             TargetSpec::Board(b, _) => write!(f, "board:{}", b.port),
+            TargetSpec::Labgrid(p, _) => write!(f, "labgrid:{}", p.want),
             TargetSpec::Qemu(q, _) => write!(f, "qemu:{}", q.elf.display()),
             TargetSpec::Custom(c) => write!(f, "{}", c.0.name()),
         }
@@ -300,6 +322,7 @@ impl TargetSpec {
         match self {
             TargetSpec::Url(e) => TargetSpec::Url(Endpoint { token, ca_file, ..e }),
             TargetSpec::Board(b, e) => TargetSpec::Board(b, Endpoint { token, ca_file, ..e }),
+            TargetSpec::Labgrid(p, e) => TargetSpec::Labgrid(p, Endpoint { token, ca_file, ..e }),
             TargetSpec::Qemu(q, e) => TargetSpec::Qemu(q, Endpoint { token, ca_file, ..e }),
             other => other,
         }
@@ -331,6 +354,30 @@ impl TargetSpec {
         }
     }
 
+    /// Puts a `labgrid:` target in `lab` (`--coordinator`,
+    /// `--labgrid-client`, `--identity`, or labgrid's environment).
+    pub fn with_lab(self, lab: &Lab) -> Self {
+        match self {
+            TargetSpec::Labgrid(p, e) => {
+                TargetSpec::Labgrid(Arc::new(Place::new(p.want.clone()).in_lab(lab.clone())), e)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether this is a `labgrid:` target.
+    pub fn is_labgrid(&self) -> bool {
+        matches!(self, TargetSpec::Labgrid(..))
+    }
+
+    /// Ends what the run holds: releases a labgrid place and cancels its
+    /// reservation. Every run ends with it, passing, failing or stopped.
+    pub async fn release(&self) {
+        if let TargetSpec::Labgrid(p, _) = self {
+            p.release().await;
+        }
+    }
+
     /// What this target serves.
     pub fn serves(&self) -> Serves {
         match self {
@@ -352,7 +399,7 @@ impl TargetSpec {
                 connection_limits: true,
                 ..Serves::default()
             },
-            TargetSpec::Board(_, e) | TargetSpec::Qemu(_, e) => Serves {
+            TargetSpec::Board(_, e) | TargetSpec::Labgrid(_, e) | TargetSpec::Qemu(_, e) => Serves {
                 token: e.token.is_some(),
                 plain_http: true,
                 console: true,
@@ -402,6 +449,15 @@ impl TargetSpec {
                 let label = format!("board {} at {}", board.port, endpoint.base);
                 Ok(Box::new(ConsoleTarget::new(board.clone(), label, endpoint, session)))
             }
+            TargetSpec::Labgrid(place, creds) => {
+                let session = place
+                    .session(BOARD_BOOT_WAIT)
+                    .await
+                    .map_err(|m| TargetError { gone: place.vanished(), ..fail(m) })?;
+                let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
+                let label = format!("{} at {}", place.describe(), endpoint.base);
+                Ok(Box::new(ConsoleTarget::new(place.clone(), label, endpoint, session)))
+            }
             TargetSpec::Custom(c) => c.0.open(needs).await,
         }
     }
@@ -418,6 +474,9 @@ impl TargetSpec {
     pub async fn probe(&self) -> Result<(), String> {
         if let TargetSpec::Board(board, _) = self {
             return board.session(BOARD_BOOT_WAIT).await.map(|_| ());
+        }
+        if let TargetSpec::Labgrid(place, _) = self {
+            return place.session(BOARD_BOOT_WAIT).await.map(|_| ());
         }
         if let TargetSpec::Qemu(spec, _) = self {
             return spec.check();

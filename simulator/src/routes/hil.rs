@@ -37,6 +37,31 @@ pub(super) async fn frame(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     }
 }
 
+/// The virtual board's power switch, as labgrid's `simplerest` power driver
+/// drives a relay (`GET …/hil/power/{value}`, `docs/labs.md`): `1` powers
+/// it on again, a reboot (the console prints its boot log again); `0` is
+/// accepted and changes nothing, the simulator cannot be off.
+pub(super) async fn power(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(value): axum::extract::Path<String>,
+) -> Response {
+    match value.as_str() {
+        "1" => {
+            if let Some(url) = shared.url.get() {
+                shared.reboot(url);
+            }
+            "1".into_response()
+        }
+        "0" => "0".into_response(),
+        _ => json_error(StatusCode::BAD_REQUEST, "power value must be 0 or 1"),
+    }
+}
+
+/// The power switch's state for `simplerest` (`GET …/hil/power/`): always on.
+pub(super) async fn power_state() -> &'static str {
+    "1"
+}
+
 pub(super) async fn reset(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     shared.with_cam(|cam| cam.hil_reset());
     shared.console.line("cam-fw: hil reset");

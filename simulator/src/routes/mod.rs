@@ -34,6 +34,8 @@ pub fn router(shared: Arc<Shared>, hil: bool) -> Router {
         router
             .route("/hil/frame", post(hil::frame).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)))
             .route("/hil/reset", post(hil::reset))
+            .route("/hil/power/{value}", get(hil::power))
+            .route("/hil/power/", get(hil::power_state))
     } else {
         router
     };
