@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # labgrid places as targets, for real on loopback (docs/labs.md): PyPI
-# labgrid in a venv, Debian ser2net, a coordinator, and one exporter
-# exporting a virtual board's console (cam-sim --console-pty) as a
-# RawSerialPort and its power switch (the simulator's /hil/power route) as
-# a NetworkPowerPort (labgrid's `simplerest` model). Then:
+# labgrid in a venv, Debian ser2net, a coordinator, and an exporter per
+# board. cam1 is the firmware on the emulated board (QEMU virt): its UART
+# on a pty as a RawSerialPort, a power relay resetting it as a
+# NetworkPowerPort (labgrid's `simplerest` model), its forwarded HTTP port
+# as a NetworkService. cam2 is the simulator's virtual board
+# (cam-sim --console-pty, its /hil/power route). Then:
 #   1. the protocol scenarios pass through --target labgrid:cam1, and the
 #      place is released; a second run under another identity, asking for
 #      the same place meanwhile, queues and passes after it;
@@ -55,34 +57,38 @@ fi
 export PATH="$root/$venv/bin:$PATH"
 cargo build --locked -q -p cam-hil -p cam-sim
 hil=$root/target/debug/cam-hil
+command -v qemu-system-riscv32 >/dev/null || { echo "qemu-system-riscv32 not found: apt-get install qemu-system-misc" >&2; exit 2; }
+[ -f target/firmware/cam-fw-qemu.elf ] || bash ci/firmware-qemu.sh
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export LG_COORDINATOR=127.0.0.1:$port
+# A free loopback port (bound and let go; the coordinator and QEMU need a
+# number).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export LG_COORDINATOR=127.0.0.1:$(free_port)
 (cd "$work" && exec labgrid-coordinator -l "$LG_COORDINATOR" >coordinator.log 2>&1) &
 pids+=($!)
 wait_for 20 labgrid-client places
 
-# A virtual board NAME: the simulator with its console on a pty, exported
-# by exporter NAME as place NAME (tag board=esp32c3); its pid in
-# $work/NAME.pid.
-start_board() {
-  local name=$1 pty sim
-  "$root/target/debug/cam-sim" --listen 127.0.0.1:0 --console-pty >"$work/$name.sim.log" 2>&1 &
-  pids+=($!)
-  echo $! >"$work/$name.pid"
-  wait_for 20 grep -q "listening on" "$work/$name.sim.log"
-  pty=$(sed -n 's/^cam-sim: console on //p' "$work/$name.sim.log")
-  sim=$(sed -n 's/^cam-sim: listening on //p' "$work/$name.sim.log")
-  cat >"$work/$name.yaml" <<EOF
-cam:
-  RawSerialPort:
-    port: "$pty"
-    speed: 115200
-  NetworkPowerPort:
-    model: simplerest
-    host: "$sim/hil/power/{value}"
-    index: 0
-EOF
+# Exports console PTY as place NAME (exporter NAME, tag board=esp32c3) with
+# the power switch at URL (labgrid's `simplerest` model) and, when given,
+# the cam's forwarded port as a NetworkService.
+export_board() {
+  local name=$1 pty=$2 power=$3 cam_port=${4:-}
+  {
+    echo "cam:"
+    echo "  RawSerialPort:"
+    echo "    port: \"$pty\""
+    echo "    speed: 115200"
+    echo "  NetworkPowerPort:"
+    echo "    model: simplerest"
+    echo "    host: \"$power\""
+    echo "    index: 0"
+    if [ -n "$cam_port" ]; then
+      echo "  NetworkService:"
+      echo "    address: 127.0.0.1"
+      echo "    port: $cam_port"
+      echo "    username: cam"
+    fi
+  } >"$work/$name.yaml"
   (cd "$work" && exec labgrid-exporter -c "$LG_COORDINATOR" -n "$name" --hostname 127.0.0.1 "$name.yaml" >"$name.exporter.log" 2>&1) &
   pids+=($!)
   wait_for 20 sh -c "labgrid-client resources | grep -q $name/cam/NetworkSerialPort"
@@ -90,7 +96,43 @@ EOF
   labgrid-client -p "$name" add-match "$name/cam/*"
   labgrid-client -p "$name" set-tags board=esp32c3
 }
-start_board cam1
+
+# An emulated board NAME: the firmware's qemu-virt build in QEMU, its UART
+# on a pty, its monitor behind a power relay (ci/power_relay.py: power on is
+# `system_reset`), its port 80 forwarded to loopback and exported as the
+# place's NetworkService (its console names the guest's own address,
+# 10.0.2.15, which the host cannot reach). Its pid in $work/NAME.pid.
+start_fw_board() {
+  local name=$1 fwd pty
+  fwd=$(free_port)
+  qemu-system-riscv32 -machine virt -cpu rv32,a=off,f=off,d=off,h=off -smp 1 -m 128M -bios none -display none \
+    -serial pty -monitor "unix:$work/$name.mon,server=on,wait=off" -global virtio-mmio.force-legacy=false \
+    -device virtio-rng-device -device virtio-net-device,netdev=n0 \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$fwd-:80" -kernel "$root/target/firmware/cam-fw-qemu.elf" \
+    >"$work/$name.qemu.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$work/$name.pid"
+  wait_for 20 grep -q "redirected to /dev/pts" "$work/$name.qemu.log"
+  pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' "$work/$name.qemu.log")
+  python3 ci/power_relay.py "$work/$name.mon" >"$work/$name.relay" &
+  pids+=($!)
+  wait_for 10 test -s "$work/$name.relay"
+  export_board "$name" "$pty" "http://127.0.0.1:$(head -1 "$work/$name.relay")/relay/{value}" "$fwd"
+}
+
+# A virtual board NAME: the simulator with its console on a pty and its
+# power switch (GET /hil/power/{0,1}). Its pid in $work/NAME.pid.
+start_board() {
+  local name=$1
+  "$root/target/debug/cam-sim" --listen 127.0.0.1:0 --console-pty >"$work/$name.sim.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$work/$name.pid"
+  wait_for 20 grep -q "listening on" "$work/$name.sim.log"
+  export_board "$name" "$(sed -n 's/^cam-sim: console on //p' "$work/$name.sim.log")" \
+    "$(sed -n 's/^cam-sim: listening on //p' "$work/$name.sim.log")/hil/power/{value}"
+}
+# cam1 is the firmware on the emulated board; cam2, later, the simulator.
+start_fw_board cam1
 
 acquired_by() { labgrid-client -p "${1:-cam1}" show | sed -n 's/^  acquired: //p'; }
 released() {

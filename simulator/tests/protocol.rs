@@ -403,3 +403,20 @@ async fn oversized_empty_and_truncated_frames_are_refused_and_change_nothing() {
     let r: serde_json::Value = post(SQUARE.to_vec()).await.unwrap().json().await.unwrap();
     assert_eq!((r["frame"].as_u64(), r["motion"].as_bool()), (Some(2), Some(true)), "{r}");
 }
+
+#[tokio::test]
+async fn the_virtual_boards_power_switch_reboots_it_as_labgrid_drives_it() {
+    let (sim, _d) = sim(SimConfig::default()).await;
+    let before = sim.shared().boot();
+    let get = |path: &str| http().get(format!("{}{path}", sim.url())).send();
+    let r = get("/hil/power/").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "1".to_string()), "simplerest reads 1: on");
+    let r = get("/hil/power/0").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(sim.shared().boot(), before, "off changes nothing: the simulator cannot be off");
+    let r = get("/hil/power/1").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "1".to_string()));
+    assert_ne!(sim.shared().boot(), before, "on is a reboot: a new boot number");
+    let r = get("/hil/power/2").await.unwrap();
+    assert_eq!(r.status(), 400, "only 0 and 1");
+}

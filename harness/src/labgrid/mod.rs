@@ -223,7 +223,8 @@ impl std::fmt::Display for Want {
 }
 
 /// What a place's `labgrid-client env` says: its serial port over the
-/// network, and whether it has a power port.
+/// network, whether it has a power port, and where the cam is reached when
+/// that is not the address its console prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaceEnv {
     /// The exporter's ser2net: `host:port`.
@@ -232,6 +233,11 @@ pub struct PlaceEnv {
     pub speed: u32,
     /// Whether the place has a power port (`labgrid-client power`).
     pub power: bool,
+    /// `http://ADDRESS:PORT` from a `NetworkService` resource: where the
+    /// cam is reached when the address its console prints is not reachable
+    /// from here (an emulated board's guest address behind user-mode
+    /// networking, a board behind NAT). `None`: the console's address.
+    pub cam_url: Option<String>,
 }
 
 impl PlaceEnv {
@@ -252,6 +258,7 @@ impl PlaceEnv {
             .ok_or("labgrid env: no `targets: …: resources:` list")?;
         let mut serial = None;
         let mut power = false;
+        let mut cam_url = None;
         for r in resources {
             let Some((kind, params)) = r.as_mapping().and_then(|m| m.iter().next()) else { continue };
             let kind = kind.as_str().unwrap_or_default();
@@ -265,9 +272,16 @@ impl PlaceEnv {
                 serial = Some((format!("{host}:{port}"), u32::try_from(speed).unwrap_or(115_200)));
             }
             power |= kind.contains("PowerPort") || kind.contains("PDU");
+            if kind == "NetworkService" {
+                let address = params.get("address").and_then(|a| a.as_str());
+                let port = params.get("port").and_then(|p| p.as_u64());
+                if let (Some(address), Some(port)) = (address, port) {
+                    cam_url = Some(format!("http://{address}:{port}"));
+                }
+            }
         }
         let (serial, speed) = serial.ok_or("labgrid env: the place has no NetworkSerialPort (its console)")?;
-        Ok(Self { serial, speed, power })
+        Ok(Self { serial, speed, power, cam_url })
     }
 }
 
@@ -541,6 +555,12 @@ impl Place {
             }
     }
 
+    /// Where the cam is reached, if the place says so (a `NetworkService`
+    /// resource), rather than at the address its console prints.
+    pub fn cam_url(&self) -> Option<String> {
+        self.held.try_lock().ok().and_then(|h| h.as_ref().and_then(|h| h.env.cam_url.clone()))
+    }
+
     /// The place's name and exporter host once held, for reports.
     pub fn describe(&self) -> String {
         match self.held.try_lock() {
@@ -644,7 +664,11 @@ mod tests {
     fn env_yaml_gives_the_console_and_the_power_port() {
         let yaml = "targets:\n  cam1:\n    resources:\n    - NetworkSerialPort:\n        name: RawSerialPort\n        speed: 115200\n        port: 51721\n        host: 127.0.0.1\n";
         let env = PlaceEnv::parse(yaml).unwrap();
-        assert_eq!(env, PlaceEnv { serial: "127.0.0.1:51721".into(), speed: 115_200, power: false });
+        assert_eq!(env, PlaceEnv { serial: "127.0.0.1:51721".into(), speed: 115_200, power: false, cam_url: None });
+        let forwarded = format!(
+            "{yaml}    - NetworkService:\n        address: 127.0.0.1\n        port: 40123\n        username: cam\n"
+        );
+        assert_eq!(PlaceEnv::parse(&forwarded).unwrap().cam_url.as_deref(), Some("http://127.0.0.1:40123"));
         let with_power =
             format!("{yaml}    - NetworkPowerPort:\n        model: gude\n        host: pdu\n        index: 1\n");
         assert!(PlaceEnv::parse(&with_power).unwrap().power);

@@ -454,7 +454,8 @@ impl TargetSpec {
                     .session(BOARD_BOOT_WAIT)
                     .await
                     .map_err(|m| TargetError { gone: place.vanished(), ..fail(m) })?;
-                let endpoint = Endpoint { base: session.url.trim_end_matches('/').to_string(), ..creds.clone() };
+                let base = place.cam_url().unwrap_or(session.url.clone());
+                let endpoint = Endpoint { base: base.trim_end_matches('/').to_string(), ..creds.clone() };
                 let label = format!("{} at {}", place.describe(), endpoint.base);
                 Ok(Box::new(ConsoleTarget::new(place.clone(), label, endpoint, session)))
             }
