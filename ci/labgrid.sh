@@ -10,7 +10,8 @@
 #      place is released; a second run under another identity, asking for
 #      the same place meanwhile, queues and passes after it;
 #   2. a failing run releases it too;
-#   3. a run ended with SIGTERM while it holds the place releases it;
+#   3. a run ended with SIGTERM or SIGINT while it holds the place
+#      releases it;
 #   4. after a run killed with SIGKILL (its lock left behind) the next run
 #      under the same identity takes the place back and passes;
 #   5. `cam-hil labgrid release` releases a place by hand;
@@ -160,6 +161,10 @@ if [ $a != 0 ] || [ $b != 0 ]; then
   echo "labgrid.sh: the protocol run exited $a, the queued run $b" >&2; exit 1
 fi
 grep -q "reservation .* waiting; places acquired: cam1 by ci/first" "$work/second.log"
+# Every scenario's report names the place, its serial port on the exporter
+# and the reservation, and the cam at its forwarded address.
+grep -q 'labgrid place cam1 (serial 127\.0\.0\.1:[0-9]*, reservation [A-Z0-9]*) at http://127\.0\.0\.1:[0-9]*' "$work/junit.xml" \
+  || { echo "labgrid.sh: the JUnit report does not name the place, its serial port and reservation" >&2; exit 1; }
 released "a passing run and a queued one"
 # By tag.
 "$hil" run --target labgrid:tag=board=esp32c3 scenarios/console.toml
@@ -193,10 +198,13 @@ signal_run() {
   set +e; wait $run; status=$?; set -e
 }
 
-# 3. SIGTERM while the place is held (a cancelled CI job).
-signal_run term TERM
-[ $status = 130 ] || { echo "labgrid.sh: the run ended by SIGTERM exited $status, not 130" >&2; cat "$work/term.log" >&2; exit 1; }
-released "a run ended by SIGTERM"
+# 3. SIGTERM (a cancelled CI job) and SIGINT (Ctrl-C) while the place is
+# held.
+for sig in TERM INT; do
+  signal_run "$sig" "$sig"
+  [ $status = 130 ] || { echo "labgrid.sh: the run ended by SIG$sig exited $status, not 130" >&2; cat "$work/$sig.log" >&2; exit 1; }
+  released "a run ended by SIG$sig"
+done
 
 # 4. SIGKILL leaves the lock; the next run takes the place back.
 signal_run kill KILL
