@@ -352,7 +352,7 @@ struct Shake {
 /// The shake of the whole image from the reference `from` to the grid
 /// `to`, both `cols × rows`: the shift and level for which `to[i]` best
 /// matches `from` sampled at cell `i` moved by the shift, plus the level
-/// (least squares, three Gauss–Newton steps from no shift and the level
+/// (least squares, [`STEPS`] Gauss–Newton steps from no shift and the level
 /// `offset`, in integer sums). `from` is in 1/`scale` grey levels (1 for a
 /// frame's cells, 16 for the background model's means); `to` and `offset`
 /// in grey levels. `None` when the scene has no texture to tell a shift
