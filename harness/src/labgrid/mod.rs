@@ -89,6 +89,23 @@ impl Lab {
     /// It cannot start, takes longer than `wait`, or fails: its last error
     /// line.
     async fn call(&self, args: &[&str], token: Option<&str>, wait: Duration) -> Result<String, String> {
+        let mut cmd = self.command(args, token);
+        let what = format!("labgrid-client {}", args.join(" "));
+        let out = tokio::time::timeout(wait, cmd.output())
+            .await
+            .map_err(|_| format!("{what}: no answer within {} s", wait.as_secs()))?
+            .map_err(|e| format!("{what}: cannot run {}: {e}", self.client.display()))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        Err(format!("{what}: {last}"))
+    }
+
+    /// `labgrid-client ARGS` under this lab's coordinator and identity (and
+    /// reservation `token`), killed if dropped.
+    fn command(&self, args: &[&str], token: Option<&str>) -> tokio::process::Command {
         let (host, user) = self.identity.split_once('/').unwrap_or((&self.identity, ""));
         let mut cmd = tokio::process::Command::new(&self.client);
         cmd.args(args)
@@ -102,17 +119,7 @@ impl Lab {
             Some(t) => cmd.env("LG_TOKEN", t),
             None => cmd.env_remove("LG_TOKEN"),
         };
-        let what = format!("labgrid-client {}", args.join(" "));
-        let out = tokio::time::timeout(wait, cmd.output())
-            .await
-            .map_err(|_| format!("{what}: no answer within {} s", wait.as_secs()))?
-            .map_err(|e| format!("{what}: cannot run {}: {e}", self.client.display()))?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        Err(format!("{what}: {last}"))
+        cmd
     }
 
     /// Who holds each acquired place: `(place, host/user)`, from
@@ -467,16 +474,12 @@ impl Place {
     /// run; returns the place's name.
     async fn wait_allocated(&self, lab: &Lab, token: &str) -> Result<String, String> {
         use tokio::io::AsyncBufReadExt;
-        let (host, user) = lab.identity.split_once('/').unwrap_or((&lab.identity, ""));
-        let mut child = tokio::process::Command::new(&lab.client)
-            .args(["wait", token])
-            .env("LG_COORDINATOR", &lab.coordinator)
-            .env("LG_HOSTNAME", host)
-            .env("LG_USERNAME", user)
-            .stdin(std::process::Stdio::null())
+        // Its error lines are not read: the reservation's state, read after,
+        // says what happened.
+        let mut child = lab
+            .command(&["wait", token], None)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
+            .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot run {} wait: {e}", lab.client.display()))?;
         let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
