@@ -55,7 +55,8 @@ pub struct DetectorConfig {
     /// and bottom edges are ignored.
     pub cell_px: u16,
     /// Grey levels (0–255) by which a cell's mean luma must differ from the
-    /// reference for the cell to count as changed (default 12).
+    /// reference for the cell to count as changed (default 20; the seed's
+    /// detector used 12).
     pub cell_delta: u8,
     /// Largest accepted frame width and height in pixels (default 4096);
     /// larger frames are refused before any pixel is decoded.
@@ -87,7 +88,7 @@ pub struct DetectorConfig {
     /// whole image against the reference (up to 3/4 of a cell, 6 pixels
     /// with 8-pixel cells) and compare each cell with the reference
     /// sampled where its content came from, keeping the smaller change
-    /// ([`LumaGrid::change_against_shaken`]; default off).
+    /// ([`LumaGrid::change_against_shaken`]; default on).
     pub tolerate_shake: bool,
     /// Compare each frame with a per-cell background model instead of the
     /// previous frame ([`Background`]; default off).
@@ -108,28 +109,42 @@ pub struct DetectorConfig {
     /// times its spread (mean absolute deviation; default 3).
     pub noise_factor: f64,
     /// Motion goes on while `change` stays above `threshold` × this, once
-    /// a frame went above `threshold`; 1 or more: no hysteresis (the
-    /// default). Used by the cam ([`crate::Cam`]), after detection.
+    /// a frame went above `threshold`; 1 or more: no hysteresis (default
+    /// 0.3). Used by the cam ([`crate::Cam`]), after detection.
     pub hysteresis: f64,
 }
 
+/// The defaults are those chosen on every labelled fixture clip by
+/// `cam-hil eval --loco` (`docs/detector.md`, "Choosing the defaults"):
+/// frame differencing at 20 grey levels with camera shake removed and
+/// hysteresis 0.3, with [`crate::protocol::DEFAULT_THRESHOLD`] (0.004).
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
             cell_px: 8,
-            cell_delta: 12,
+            cell_delta: 20,
             max_dimension: 4096,
             compensate_lighting: true,
             lightswitch: 0.9,
             min_motion_frames: 1,
             event_gap_ms: 0,
-            tolerate_shake: false,
+            tolerate_shake: true,
             background: false,
             learn_frames: 8,
             absorb_frames: 10,
             noise_factor: 3.0,
-            hysteresis: 1.0,
+            hysteresis: 0.3,
         }
+    }
+}
+
+impl DetectorConfig {
+    /// The seed chapter's detector, the defaults before they were tuned:
+    /// frame differencing at 12 grey levels, no shake removal, no
+    /// hysteresis, with [`crate::protocol::SEED_THRESHOLD`] (0.05). What
+    /// `cam-hil eval --loco` compares the defaults with.
+    pub fn seed() -> Self {
+        Self { cell_delta: 12, tolerate_shake: false, hysteresis: 1.0, ..Self::default() }
     }
 }
 
@@ -266,13 +281,15 @@ impl LumaGrid {
     /// with `other` sampled where its content came from (bilinear). Cells
     /// whose content came in over the frame's edge are not counted. An
     /// object moving against a still scene leaves the shift near zero and
-    /// is counted as by [`LumaGrid::change_against`].
-    pub fn change_against_shaken(&self, other: &LumaGrid, delta: u8, offset: i16) -> Option<f64> {
+    /// is counted as by [`LumaGrid::change_against`]. With `fit_level` the
+    /// brightness shift is fitted too, starting from `offset` (lighting
+    /// compensation); without, it stays `offset`.
+    pub fn change_against_shaken(&self, other: &LumaGrid, delta: u8, offset: i16, fit_level: bool) -> Option<f64> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
         let shape = (self.cols, self.rows);
-        let Some(shake) = global_shift(&other.cells, 1, &self.cells, i32::from(offset), shape) else {
+        let Some(shake) = global_shift(&other.cells, 1, &self.cells, i32::from(offset), fit_level, shape) else {
             return self.change_against(other, delta, offset);
         };
         let delta = i32::from(delta) * 256;
@@ -305,16 +322,20 @@ fn on_grid(cols: usize, rows: usize, i: usize, (sx, sy): (i32, i32)) -> bool {
 /// `values` (a `cols × rows` grid, row-major) sampled bilinearly at cell
 /// `i` moved by `(sx, sy)` cells in 1/256, clamped to the grid; in 1/256
 /// of the values' own unit.
-fn sample<T: Copy + Into<i32>>(values: &[T], cols: usize, rows: usize, i: usize, (sx, sy): (i32, i32)) -> i32 {
+fn sample<T: Copy + Into<u32>>(values: &[T], cols: usize, rows: usize, i: usize, (sx, sy): (i32, i32)) -> i32 {
     let (x, y) = ((i % cols) as i32 * 256 + sx, (i / cols) as i32 * 256 + sy);
-    let (x0, y0, fx, fy) = (x.div_euclid(256), y.div_euclid(256), x.rem_euclid(256), y.rem_euclid(256));
+    let (x0, y0) = (x >> 8, y >> 8);
+    // The fractions, 0..=255, as weights.
+    let (fx, fy) = ((x & 255) as u32, (y & 255) as u32);
     let at = |r: i32, c: i32| {
         let (r, c) = (r.clamp(0, rows as i32 - 1) as usize, c.clamp(0, cols as i32 - 1) as usize);
         values[r * cols + c].into()
     };
+    // In u32: a value of at most 65,535 times 256 × 256 still fits, and on
+    // the C3 (32-bit) that is one multiply, where i64 takes several.
     let top = at(y0, x0) * (256 - fx) + at(y0, x0 + 1) * fx;
     let bottom = at(y0 + 1, x0) * (256 - fx) + at(y0 + 1, x0 + 1) * fx;
-    ((i64::from(top) * i64::from(256 - fy) + i64::from(bottom) * i64::from(fy) + 128) >> 8) as i32
+    ((top * (256 - fy) + bottom * fy + 128) >> 8) as i32
 }
 
 /// How far a cell may be from its shake-shifted reference `shifted` and
@@ -334,8 +355,15 @@ const MAX_SHIFT: i32 = 192;
 /// Smallest shift component [`global_shift`] reports: 1/8 cell.
 const MIN_SHIFT: i32 = 32;
 
-/// Gauss–Newton steps [`global_shift`] takes.
+/// Gauss–Newton steps [`global_shift`] takes at most.
 const STEPS: usize = 4;
+
+/// A Gauss–Newton step that moves the shift by less than this along both
+/// axes (1/32 cell, a quarter pixel) ends [`global_shift`]'s fit: it has
+/// converged. A frame without shake usually stops after one or two steps;
+/// each step samples the reference five times per cell, the fit's main
+/// cost on the C3.
+const CONVERGED: i32 = 8;
 
 /// Camera shake between a reference and a frame, as [`global_shift`]
 /// estimates it.
@@ -352,38 +380,44 @@ struct Shake {
 /// The shake of the whole image from the reference `from` to the grid
 /// `to`, both `cols × rows`: the shift and level for which `to[i]` best
 /// matches `from` sampled at cell `i` moved by the shift, plus the level
-/// (least squares, [`STEPS`] Gauss–Newton steps from no shift and the level
+/// (least squares, up to [`STEPS`] Gauss–Newton steps, until one moves the
+/// shift by less than [`CONVERGED`], from no shift and the level
 /// `offset`, in integer sums). `from` is in 1/`scale` grey levels (1 for a
 /// frame's cells, 16 for the background model's means); `to` and `offset`
-/// in grey levels. `None` when the scene has no texture to tell a shift
-/// by, or the fit goes beyond [`MAX_SHIFT`].
-fn global_shift<T: Copy + Into<i32>>(
+/// in grey levels. Without `fit_level` (lighting compensation off) the
+/// level stays `offset` and only the shift is fitted. `None` when the scene
+/// has no texture to tell a shift by, or the fit goes beyond [`MAX_SHIFT`].
+fn global_shift<T: Copy + Into<u32>>(
     from: &[T],
     scale: i32,
     to: &[u8],
     offset: i32,
+    fit_level: bool,
     (cols, rows): (usize, usize),
 ) -> Option<Shake> {
     let mut shake = Shake { shift: (0, 0), level: offset * scale * 256 };
     for _ in 0..STEPS {
-        // The normal equations of the residual against (x, y, level).
-        let mut m = [[0i64; 3]; 3];
-        let mut b = [0i64; 3];
+        // The normal equations of the residual against (x, y, level), from
+        // sums over the cells of the gradients (x, y), the residual and
+        // their products, in i64 (the products reach 10^12); the level's
+        // gradient is the constant 256.
+        let (mut xx, mut xy, mut yy, mut sx, mut sy) = (0i64, 0i64, 0i64, 0i64, 0i64);
+        let (mut xr, mut yr, mut sr) = (0i64, 0i64, 0i64);
         for (i, &v) in to.iter().enumerate() {
-            let at =
-                |dx: i32, dy: i32| i64::from(sample(from, cols, rows, i, (shake.shift.0 + dx, shake.shift.1 + dy)));
+            let at = |dx: i32, dy: i32| sample(from, cols, rows, i, (shake.shift.0 + dx, shake.shift.1 + dy));
             // Gradients over one cell, so in the values' unit per cell.
-            let g = [at(128, 0) - at(-128, 0), at(0, 128) - at(0, -128), 256];
-            let r = i64::from(v) * i64::from(scale) * 256 - at(0, 0) - i64::from(shake.level);
-            for (row, &gi) in m.iter_mut().zip(&g) {
-                for (cell, &gj) in row.iter_mut().zip(&g) {
-                    *cell += gi * gj;
-                }
-            }
-            for (bi, &gi) in b.iter_mut().zip(&g) {
-                *bi += gi * r;
-            }
+            let (gx, gy) = (i64::from(at(128, 0) - at(-128, 0)), i64::from(at(0, 128) - at(0, -128)));
+            let r = i64::from(i32::from(v) * scale * 256 - at(0, 0) - shake.level);
+            (xx, xy, yy, sx, sy) = (xx + gx * gx, xy + gx * gy, yy + gy * gy, sx + gx, sy + gy);
+            (xr, yr, sr) = (xr + gx * r, yr + gy * r, sr + r);
         }
+        let m = if fit_level {
+            [[xx, xy, 256 * sx], [xy, yy, 256 * sy], [256 * sx, 256 * sy, 65_536 * to.len() as i64]]
+        } else {
+            // The level's row and column are all 0: make its step 0.
+            [[xx, xy, 0], [xy, yy, 0], [0, 0, 1]]
+        };
+        let b = [xr, yr, if fit_level { 256 * sr } else { 0 }];
         // Solved once per step in floating point (Cramer's rule): the sums
         // reach 10^15.
         let m = m.map(|row| row.map(|x| x as f64));
@@ -402,11 +436,15 @@ fn global_shift<T: Copy + Into<i32>>(
             cols[k] = b;
             det3(cols[0], cols[1], cols[2]) / det
         };
-        shake.shift.0 += (step(0) * 256.0) as i32;
-        shake.shift.1 += (step(1) * 256.0) as i32;
+        let (dx, dy) = ((step(0) * 256.0) as i32, (step(1) * 256.0) as i32);
+        shake.shift.0 += dx;
+        shake.shift.1 += dy;
         shake.level += (step(2) * 256.0) as i32;
         if shake.shift.0.abs() > MAX_SHIFT || shake.shift.1.abs() > MAX_SHIFT {
             return None;
+        }
+        if dx.abs() < CONVERGED && dy.abs() < CONVERGED {
+            break;
         }
     }
     // Less than a pixel (1/8 cell) along an axis is no shift: the fit is
@@ -544,8 +582,8 @@ impl Background {
         // count kept.
         let shape = (self.cols, self.rows);
         let (Some(to_model), Some(to_prev)) = (
-            global_shift(&self.mean, 16, &grid.cells, offset, shape),
-            global_shift(&self.prev, 1, &grid.cells, prev_offset, shape),
+            global_shift(&self.mean, 16, &grid.cells, offset, cfg.compensate_lighting, shape),
+            global_shift(&self.prev, 1, &grid.cells, prev_offset, cfg.compensate_lighting, shape),
         ) else {
             return count;
         };
@@ -749,8 +787,9 @@ impl Detector {
                 }
                 // Likewise camera shake, removed only when something changed.
                 if self.config.tolerate_shake && change > 0.0 {
-                    let offset = if self.config.compensate_lighting { offset } else { 0 };
-                    change = change.min(grid.change_against_shaken(r, delta, offset).unwrap_or(change));
+                    let fit_level = self.config.compensate_lighting;
+                    let offset = if fit_level { offset } else { 0 };
+                    change = change.min(grid.change_against_shaken(r, delta, offset, fit_level).unwrap_or(change));
                 }
                 Measurement { change, lighting: change >= self.config.lightswitch }
             }
@@ -860,11 +899,11 @@ mod tests {
             let shaken = shaken_frame(dx, dy, None);
             let plain = shaken.change_against(&rest, 12, 0).unwrap();
             assert!(plain > 0.05, "{dx},{dy} px moves the waves: {plain}");
-            assert_eq!(shaken.change_against_shaken(&rest, 12, 0), Some(0.0), "{dx},{dy} px");
+            assert_eq!(shaken.change_against_shaken(&rest, 12, 0, true), Some(0.0), "{dx},{dy} px");
             // An object crossing the shaken scene: its cells, about
             // 4 × 4 to 5 × 5, are still counted.
             let crossed = shaken_frame(dx, dy, Some((150, 100)));
-            let seen = crossed.change_against_shaken(&rest, 12, 0).unwrap() * 1200.0;
+            let seen = crossed.change_against_shaken(&rest, 12, 0, true).unwrap() * 1200.0;
             assert!((16.0..=25.0).contains(&seen), "{dx},{dy} px: {seen} cells");
         }
         // No shake: the object alone, as without the tolerance (the object
@@ -872,18 +911,21 @@ mod tests {
         // of its edge cells).
         let crossed = shaken_frame(0, 0, Some((150, 100)));
         let (plain, shaken) =
-            (crossed.change_against(&rest, 12, 0).unwrap(), crossed.change_against_shaken(&rest, 12, 0).unwrap());
+            (crossed.change_against(&rest, 12, 0).unwrap(), crossed.change_against_shaken(&rest, 12, 0, true).unwrap());
         assert!(plain - shaken <= 1.0 / 1200.0 + 1e-9, "{plain} {shaken}");
         // A light change on top of shake: the level is fitted too.
         let mut brighter = shaken_frame(3, -3, None);
         brighter.cells.iter_mut().for_each(|c| *c = c.saturating_add(20));
-        assert_eq!(brighter.change_against_shaken(&rest, 12, 0), Some(0.0));
+        assert_eq!(brighter.change_against_shaken(&rest, 12, 0, true), Some(0.0));
+        // Without lighting compensation the level is not fitted: the light counts.
+        let lit = brighter.change_against_shaken(&rest, 12, 0, false).unwrap();
+        assert!(lit > 0.4, "{lit}");
     }
 
     #[test]
     fn the_detector_and_the_background_model_remove_shake_when_asked() {
         for background in [false, true] {
-            let config = DetectorConfig { background, absorb_frames: 0, ..DetectorConfig::default() };
+            let config = DetectorConfig { background, absorb_frames: 0, ..DetectorConfig::seed() };
             let shaken = |tolerate_shake: bool| {
                 let mut d = Detector::new(DetectorConfig { tolerate_shake, ..config });
                 let path = [(0, 0), (3, 1), (-1, 0), (1, -3), (0, 2), (-3, -1)];
@@ -901,7 +943,7 @@ mod tests {
     }
 
     fn background(absorb_frames: u32) -> Detector {
-        Detector::new(DetectorConfig { background: true, absorb_frames, ..DetectorConfig::default() })
+        Detector::new(DetectorConfig { background: true, absorb_frames, ..DetectorConfig::seed() })
     }
 
     #[test]
@@ -937,7 +979,7 @@ mod tests {
         // `cell_delta` (12) from one frame to the next; the model remembers
         // the scene before.
         let mut bg = background(10);
-        let mut diff = Detector::new(DetectorConfig::default());
+        let mut diff = Detector::new(DetectorConfig::seed());
         let (mut seen_bg, mut seen_diff) = (0.0f64, 0.0f64);
         for step in 0..6u8 {
             let g = grid(&[44, 45], 100 + 10 * step);
@@ -963,7 +1005,7 @@ mod tests {
 
     #[test]
     fn a_light_ramp_is_followed_and_a_switch_becomes_the_scene() {
-        let mut d = Detector::new(DetectorConfig { background: true, lightswitch: 0.5, ..DetectorConfig::default() });
+        let mut d = Detector::new(DetectorConfig { background: true, lightswitch: 0.5, ..DetectorConfig::seed() });
         d.process_grid(grid(&[], 0));
         for k in 1..=30u8 {
             let mut g = grid(&[], 0);

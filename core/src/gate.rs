@@ -70,9 +70,9 @@ mod tests {
     #[test]
     fn hysteresis_holds_motion_while_change_stays_above_the_lower_threshold() {
         let changes = [0.02, 0.06, 0.12, 0.08, 0.06, 0.04, 0.08];
-        let plain = decide_all(&changes, DetectorConfig::default());
+        let plain = decide_all(&changes, DetectorConfig::seed());
         assert_eq!(plain, [false, false, true, false, false, false, false]);
-        let held = decide_all(&changes, DetectorConfig { hysteresis: 0.5, ..DetectorConfig::default() });
+        let held = decide_all(&changes, DetectorConfig { hysteresis: 0.5, ..DetectorConfig::seed() });
         // On at 0.12, held by 0.08 and 0.06 (above 0.05), off at 0.04, and
         // 0.08 alone does not start it again.
         assert_eq!(held, [false, false, true, true, true, false, false]);
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn hysteresis_does_not_shorten_min_motion_frames() {
-        let config = DetectorConfig { hysteresis: 0.5, min_motion_frames: 3, ..DetectorConfig::default() };
+        let config = DetectorConfig { hysteresis: 0.5, min_motion_frames: 3, ..DetectorConfig::seed() };
         // One frame above 0.10, then two only above 0.05: not motion.
         assert_eq!(decide_all(&[0.12, 0.08, 0.08, 0.0], config), [false, false, false, false]);
         // Three above, then held by the lower bar.
@@ -91,6 +91,6 @@ mod tests {
     fn a_lighting_change_is_never_motion() {
         let mut gate = MotionGate::default();
         let lit = Measurement { change: 0.95, lighting: true };
-        assert_eq!(gate.decide(lit, 0.05, &DetectorConfig::default(), 0), Decision::default());
+        assert_eq!(gate.decide(lit, 0.05, &DetectorConfig::seed(), 0), Decision::default());
     }
 }

@@ -7,8 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_log::{EventId, LastEventId};
 
-/// Motion threshold on `change` after boot and after `POST /hil/reset`.
-pub const DEFAULT_THRESHOLD: f64 = 0.05;
+/// Motion threshold on `change` after boot and after `POST /hil/reset`: a
+/// frame in which more than 0.4 % of the cells changed (5 or more of a QVGA
+/// frame's 1,200) is motion. Chosen with the detector's defaults
+/// ([`crate::DetectorConfig`]) on every labelled fixture clip.
+pub const DEFAULT_THRESHOLD: f64 = 0.004;
+/// The seed chapter's threshold (5 % of the cells), the default before
+/// tuning; see [`crate::DetectorConfig::seed`].
+pub const SEED_THRESHOLD: f64 = 0.05;
 /// Seconds between `: keepalive` comments on an idle `GET /events` stream.
 pub const DEFAULT_KEEPALIVE_S: u64 = 15;
 /// `retry:` sent on the first event of each SSE connection, in ms.

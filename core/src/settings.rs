@@ -301,7 +301,7 @@ detector_settings! {
     cell_delta: u8 {
         accepts: Accepts::Whole { min: 0, max: 255 },
         only_without_full_decode: None,
-        default: "12",
+        default: "20",
         meaning: "grey levels a cell's mean must move to count as changed",
     }
     compensate_lighting: bool {
@@ -331,7 +331,7 @@ detector_settings! {
     tolerate_shake: bool {
         accepts: Accepts::Flag,
         only_without_full_decode: None,
-        default: "off",
+        default: "on",
         meaning: "when cells changed, estimate the whole image's shift against the reference (camera shake, up to 6 px) and compare each cell with where its content came from; the smaller change counts",
     }
     background: bool {
@@ -363,7 +363,7 @@ detector_settings! {
     hysteresis: f64 {
         accepts: Accepts::AboveZero,
         only_without_full_decode: None,
-        default: "1.0",
+        default: "0.3",
         meaning: "motion goes on while `change` stays above `threshold` × this (1 or more: no hysteresis)",
     }
 }

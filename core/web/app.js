@@ -55,7 +55,7 @@ function describeAck(ack) {
   if (ack.saved) return ['Snapshot saved: ' + ack.saved, true];
   if (ack.counters === 'reset') return ['Counter reset', true];
   if (typeof ack.trigger_count === 'number') return ['Connected: ' + ack.trigger_count + ' triggers, ' + ack.frames + ' frames', true];
-  if (typeof ack.threshold === 'number') return ['Threshold set to ' + ack.threshold.toFixed(2), true];
+  if (typeof ack.threshold === 'number') return ['Threshold set to ' + ack.threshold.toFixed(3), true];
   return [JSON.stringify(ack), true];
 }
 function connectControl() {
@@ -77,7 +77,7 @@ function connectControl() {
     showAck(text, ok);
     if (typeof ack.threshold === 'number') {
       $('threshold').value = ack.threshold;
-      $('threshold-value').textContent = ack.threshold.toFixed(2);
+      $('threshold-value').textContent = ack.threshold.toFixed(3);
     }
     if (typeof ack.trigger_count === 'number') $('count').textContent = ack.trigger_count;
     if (ack.counters === 'reset') $('count').textContent = 0;
@@ -86,7 +86,7 @@ function connectControl() {
 connectControl();
 $('snap-btn').addEventListener('click', () => ws.send(JSON.stringify({cmd: 'snapshot_now'})));
 $('reset-btn').addEventListener('click', () => ws.send(JSON.stringify({cmd: 'reset'})));
-$('threshold').addEventListener('input', (e) => { $('threshold-value').textContent = Number(e.target.value).toFixed(2); });
+$('threshold').addEventListener('input', (e) => { $('threshold-value').textContent = Number(e.target.value).toFixed(3); });
 $('threshold').addEventListener('change', (e) => ws.send(JSON.stringify({cmd: 'set_threshold', value: Number(e.target.value)})));
 
 // The latest frame, refreshed every second and on every event.

@@ -55,9 +55,10 @@ fn auto_exposure_settling_is_not_motion_and_the_object_is_found() {
 
 #[test]
 fn camera_shake_needs_the_shake_tolerance() {
-    let plain = score("synthetic_shake", DetectorConfig::default());
+    let plain = score("synthetic_shake", DetectorConfig { tolerate_shake: false, ..DetectorConfig::default() });
     assert!(plain.precision < 0.5 && plain.false_alarms_per_hour > 1000.0, "{plain:?}");
-    let tolerant = DetectorConfig { tolerate_shake: true, ..DetectorConfig::default() };
+    let tolerant = DetectorConfig::default();
+    assert!(tolerant.tolerate_shake, "on by default");
     let m = score("synthetic_shake", tolerant);
     assert_eq!((m.precision, m.recall, m.false_alarms_per_hour), (1.0, 1.0, 0.0), "{m:?}");
     // It still ignores lighting.
@@ -78,11 +79,19 @@ fn min_motion_frames_and_event_gap_on_footage() {
 }
 
 #[rstest]
-#[case::highway("cdnet_highway", 1.0, 0.7)]
-#[case::light_switch("wallflower_lightswitch_off", 1.0, 0.8)]
-fn recorded_footage_scores(#[case] name: &str, #[case] f1: f64, #[case] frame_recall: f64) {
+#[case::highway("cdnet_highway", 1.0, 0.7, 0.95)]
+// At the defaults a monitor flickering in five cells before the man comes
+// in (frame 53) is one false alarm on the light switch, and the frame after
+// he leaves is flagged (docs/detector.md).
+#[case::light_switch("wallflower_lightswitch_off", 0.66, 0.8, 0.94)]
+fn recorded_footage_scores(
+    #[case] name: &str,
+    #[case] f1: f64,
+    #[case] frame_recall: f64,
+    #[case] frame_precision: f64,
+) {
     let m = score(name, DetectorConfig::default());
-    assert!(m.f1 >= f1 && m.frame_recall >= frame_recall && m.frame_precision >= 0.95, "{name}: {m:?}");
+    assert!(m.f1 >= f1 && m.frame_recall >= frame_recall && m.frame_precision >= frame_precision, "{name}: {m:?}");
 }
 
 fn frames(motion: &str, labels: &str) -> Vec<EvalFrame> {

@@ -54,7 +54,7 @@ async fn the_highway_transcript_of_the_firmware_equals_the_simulators() {
     let (sim, fw) = tokio::join!(run("highway", &TargetSpec::Sim), run("highway", &board));
     assert!(sim.passed(), "simulator: {:?}", sim.failure());
     assert!(fw.passed(), "emulated firmware: {:?}", fw.failure());
-    assert_eq!(fw.events.iter().filter(|e| e.name == "motion").count(), 209, "motion events from the firmware");
+    assert_eq!(fw.events.iter().filter(|e| e.name == "motion").count(), 284, "motion events from the firmware");
     let (sim, fw) = (sim.transcript(), fw.transcript());
     if sim != fw {
         let first = sim.lines().zip(fw.lines()).position(|(a, b)| a != b);

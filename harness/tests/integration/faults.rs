@@ -193,8 +193,10 @@ async fn a_reboot_scenario_sees_the_restart_and_the_new_boot() {
         report.events.iter().filter(|e| e.name != "hello").filter_map(|e| EventId::parse(e.id.as_deref()?)).collect();
     let (old, new) = (ids[0].boot, ids.last().unwrap().boot);
     assert_ne!(old, new);
-    let want: Vec<EventId> =
-        (1..=83).map(|seq| EventId { boot: old, seq }).chain((0..=125).map(|seq| EventId { boot: new, seq })).collect();
+    let want: Vec<EventId> = (1..=126)
+        .map(|seq| EventId { boot: old, seq })
+        .chain((0..=157).map(|seq| EventId { boot: new, seq }))
+        .collect();
     assert_eq!(ids, want, "each boot's ids once, in order, the restart (seq 0) between");
 }
 
