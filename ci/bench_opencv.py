@@ -4,9 +4,10 @@
 OpenCV: cv2.imdecode(buf, IMREAD_REDUCED_GRAYSCALE_8) + absdiff against the
 previous frame + threshold + countNonZero, per frame (best of 20 passes).
 camhil: the core detector (decode to luma, 8x8 cell grid, compare, lighting
-rules) through `core/examples/bench_frames.rs`, release build, same frames,
-at its defaults and with its background model. The three run interleaved,
-five times; the table gives medians and the ratios (this machine varies by
+rules) through `core/examples/bench_frames.rs`, release build, same frames:
+at its defaults (shake removal on), as the seed's detector, and as the
+seed's detector with the background model. The four run interleaved, five
+times; the table gives medians and the ratios (this machine varies by
 ±30 % from run to run). Needs opencv-python-headless.
 
     python3 ci/bench_opencv.py fixtures/cdnet_highway [more clips...]
@@ -54,17 +55,21 @@ def main():
     clips = sys.argv[1:] or ["fixtures/cdnet_highway"]
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "camhil-core", "--example", "bench_frames"], check=True)
     print(f"opencv {cv2.__version__}, {REPS} interleaved runs of {ROUNDS} passes each (best pass per run), medians\n")
-    print("| clip | frames | OpenCV µs/frame | camhil µs/frame | camhil speed vs OpenCV | camhil background model µs/frame | background model cost vs today |")
-    print("|---|---|---|---|---|---|---|")
+    print("| clip | frames | OpenCV µs/frame | camhil defaults µs/frame | camhil speed vs OpenCV | seed's detector µs/frame | defaults' cost vs the seed's | seed + background model µs/frame | background model's cost vs the seed's |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for clip in clips:
         data = frames(clip)
-        cv, ours, bg = [], [], []
+        cv, ours, seed, bg = [], [], [], []
         for _ in range(REPS):
             cv.append(opencv_us_per_frame(data))
             ours.append(camhil_us_per_frame(clip))
+            seed.append(camhil_us_per_frame(clip, "seed"))
             bg.append(camhil_us_per_frame(clip, "background"))
-        cv, ours, bg = statistics.median(cv), statistics.median(ours), statistics.median(bg)
-        print(f"| {os.path.basename(clip)} | {len(data)} | {cv:.1f} | {ours:.1f} | {cv / ours:.2f}x | {bg:.1f} | {bg / ours:.3f}x |")
+        cv, ours, seed, bg = (statistics.median(x) for x in (cv, ours, seed, bg))
+        print(
+            f"| {os.path.basename(clip)} | {len(data)} | {cv:.1f} | {ours:.1f} | {cv / ours:.2f}x | {seed:.1f} "
+            f"| {ours / seed:.3f}x | {bg:.1f} | {bg / seed:.3f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -174,9 +174,11 @@ pub fn sweep(
         .collect()
 }
 
-/// The thresholds `--sweep` tries: 0.01 to 0.50 by 0.01.
+/// The thresholds `--sweep` tries: those tuning tries,
+/// [`crate::tune::THRESHOLDS`] (0.00005 to 0.30, the default 0.004 among
+/// them).
 pub fn default_thresholds() -> Vec<f64> {
-    (1..=50).map(|i| f64::from(i) / 100.0).collect()
+    crate::tune::THRESHOLDS.to_vec()
 }
 
 /// A precision/recall curve over thresholds, as an SVG document.
@@ -187,7 +189,7 @@ pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
         let root = SVGBackend::with_string(&mut svg, (520, 420)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let chart = ChartBuilder::on(&root)
-            .caption(format!("{name}: precision / recall over thresholds 0.01-0.50"), ("sans-serif", 15))
+            .caption(format!("{name}: precision / recall over thresholds 0.00005-0.30"), ("sans-serif", 15))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(44)
@@ -200,9 +202,9 @@ pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
             }
             let _ = chart
                 .draw_series(points.iter().map(|m| Circle::new((m.frame_recall, m.frame_precision), 3, BLUE.filled())));
-            for m in points.iter().filter(|m| (m.threshold * 100.0).round() as i64 % 10 == 0) {
+            for m in points.iter().filter(|m| [0.001, 0.004, 0.01, 0.05, 0.1, 0.3].contains(&m.threshold)) {
                 let _ = chart.draw_series(std::iter::once(Text::new(
-                    format!("{:.2}", m.threshold),
+                    threshold_text(m.threshold),
                     (m.frame_recall, m.frame_precision),
                     ("sans-serif", 11),
                 )));
@@ -226,43 +228,48 @@ pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
 /// `change` per frame of one clip as an SVG document: the change line, the
 /// threshold, the frames that raised events (red triangles) and the
 /// labelled motion frames (green band), so misses and false alarms show.
+/// The change axis is logarithmic, from a tenth of the threshold (a change
+/// below that, 0 included, is drawn there), so a threshold of a few cells
+/// and a change of half the frame both show.
 pub fn change_svg(name: &str, frames: &[EvalFrame], threshold: f64) -> String {
     use plotters::prelude::*;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 260)).into_drawing_area();
         let _ = root.fill(&WHITE);
+        let floor = (threshold / 10.0).max(1e-5);
         let top = frames.iter().map(|f| f.change).fold(threshold * 2.0, f64::max).min(1.0) * 1.05;
+        let at = |change: f64| change.max(floor);
         let n = frames.len().max(1) as f64;
         let chart = ChartBuilder::on(&root)
             .caption(format!("{name}: change per frame"), ("sans-serif", 14))
             .margin(10)
             .x_label_area_size(30)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f64..n, 0f64..top);
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..n, (floor..top).log_scale());
         if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc("frame").y_desc("change").draw();
+            let _ = chart.configure_mesh().x_desc("frame").y_desc("change (log)").draw();
             let truth = frames.iter().filter(|f| f.label == Some(true)).map(|f| {
                 let x = f.index as f64;
-                Rectangle::new([(x, 0.0), (x + 1.0, top)], GREEN.mix(0.18).filled())
+                Rectangle::new([(x, floor), (x + 1.0, top)], GREEN.mix(0.18).filled())
             });
             if let Ok(s) = chart.draw_series(truth) {
                 s.label("labelled motion")
                     .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
             }
-            let line = frames.iter().map(|f| (f.index as f64 + 0.5, f.change));
+            let line = frames.iter().map(|f| (f.index as f64 + 0.5, at(f.change)));
             if let Ok(s) = chart.draw_series(LineSeries::new(line, BLUE.stroke_width(2))) {
                 s.label("change").legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLUE.stroke_width(2)));
             }
             let limit = [(0.0, threshold), (n, threshold)];
             if let Ok(s) = chart.draw_series(LineSeries::new(limit, BLACK.mix(0.6).stroke_width(1))) {
-                s.label(format!("threshold {threshold:.2}"))
+                s.label(format!("threshold {}", threshold_text(threshold)))
                     .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK.mix(0.6)));
             }
             let events = frames
                 .iter()
                 .filter(|f| f.motion)
-                .map(|f| TriangleMarker::new((f.index as f64 + 0.5, f.change), 5, RED.filled()));
+                .map(|f| TriangleMarker::new((f.index as f64 + 0.5, at(f.change)), 5, RED.filled()));
             if let Ok(s) = chart.draw_series(events) {
                 s.label("event").legend(|(x, y)| TriangleMarker::new((x + 7, y), 5, RED.filled()));
             }
@@ -296,12 +303,15 @@ impl Metrics {
     }
 }
 
+/// A threshold as tables show it: two decimals, or as many as a smaller
+/// threshold needs (`0.05`, `0.10`, `0.004`).
+pub fn threshold_text(t: f64) -> String {
+    if (t * 100.0 - (t * 100.0).round()).abs() < 1e-9 { format!("{t:.2}") } else { format!("{t}") }
+}
+
 /// A Markdown table row of `m` for the clip `name`.
 pub fn table_row(name: &str, m: &Metrics) -> String {
-    // Two decimals, or as many as a smaller threshold needs (0.005).
-    let t = m.threshold;
-    let threshold = if (t * 100.0 - (t * 100.0).round()).abs() < 1e-9 { format!("{t:.2}") } else { format!("{t}") };
-    format!("| {name} | {threshold} | {} |", m.cells().join(" | "))
+    format!("| {name} | {} | {} |", threshold_text(m.threshold), m.cells().join(" | "))
 }
 
 /// The header of [`table_row`]'s table.

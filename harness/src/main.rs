@@ -67,7 +67,7 @@ enum Command {
         /// Motion threshold on `change`.
         #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD)]
         threshold: f64,
-        /// Score every threshold from 0.01 to 0.50 and write a
+        /// Score every threshold tuning tries (0.00005 to 0.30) and write a
         /// precision/recall curve per clip into this folder (SVG).
         #[arg(long)]
         sweep: Option<PathBuf>,
@@ -81,19 +81,16 @@ enum Command {
         /// Turn off the lighting compensation and the lightswitch rule.
         #[arg(long)]
         no_lighting_rules: bool,
-        /// Turn on the camera-shake tolerance (`tolerate_shake`).
-        #[arg(long)]
-        tolerate_shake: bool,
         /// Detector settings as `key=value,…` (the keys of
-        /// `docs/detector.md`), e.g. `background=true,absorb_frames=20`;
-        /// applied after the flags above.
+        /// `docs/detector.md`), e.g. `background=true,tolerate_shake=false`;
+        /// applied after the flag above.
         #[arg(long, value_parser = parse_detector_change)]
         detector: Option<cam_core::settings::DetectorChange>,
         /// Leave-one-clip-out instead: tune camhil's settings (and the
         /// baselines') on all clips but one, score on the one left out, for
         /// every clip; then the settings tuned on every clip
         /// (`docs/detector.md`, "Choosing the defaults").
-        #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "tolerate_shake", "detector"])]
+        #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "detector"])]
         loco: bool,
         /// With `--loco`: the OpenCV baselines' per-frame scores, as
         /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
@@ -371,18 +368,8 @@ async fn main() -> ExitCode {
         Command::Eval { dirs, loco: true, baselines, tolerance, .. } => {
             eval_loco(&dirs, baselines.as_deref(), tolerance)
         }
-        Command::Eval {
-            dirs,
-            threshold,
-            sweep,
-            report,
-            tolerance,
-            no_lighting_rules,
-            tolerate_shake,
-            detector,
-            ..
-        } => {
-            let mut config = cam_core::DetectorConfig { tolerate_shake, ..Default::default() };
+        Command::Eval { dirs, threshold, sweep, report, tolerance, no_lighting_rules, detector, .. } => {
+            let mut config = cam_core::DetectorConfig::default();
             if no_lighting_rules {
                 config.compensate_lighting = false;
                 config.lightswitch = 2.0;
@@ -684,15 +671,21 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             }
         }
     }
-    // Today's defaults, untuned, for comparison.
-    let today = match tune::camhil_family(&clips, vec![("defaults".into(), cam_core::DetectorConfig::default())]) {
+    // The cam's defaults and the seed's detector, as they are, for
+    // comparison: the defaults should be what tuning on every clip chooses,
+    // and event precision should not fall below the seed's.
+    let fixed = [
+        ("camhil defaults", cam_core::DetectorConfig::default(), cam_core::protocol::DEFAULT_THRESHOLD),
+        ("camhil seed", cam_core::DetectorConfig::seed(), cam_core::protocol::SEED_THRESHOLD),
+    ];
+    let fixed_family = fixed.iter().map(|(name, config, _)| (name.to_string(), *config)).collect();
+    let fixed_family = match tune::camhil_family(&clips, fixed_family) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("cam-hil: {e}");
             return ExitCode::from(2);
         }
     };
-    let default_threshold = cam_core::protocol::DEFAULT_THRESHOLD;
     println!("Leave-one-clip-out: each clip scored with the settings tuned on all the others.\n");
     println!(
         "| clip | detector | settings (tuned without this clip) | frame precision | frame recall | frame F1 | events | event precision | event recall | event F1 | camhil's frame F1 at or above every baseline's |"
@@ -712,12 +705,27 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         );
     };
     let mut below = Vec::new();
+    let mut less_precise = Vec::new();
     let mut means = vec![(0.0, 0.0); families.len()];
     for (c, clip) in labelled.iter().enumerate() {
-        let series = &today.variants[0].series[c];
-        let frames = tune::decide(clip, series, default_threshold, 1.0);
-        if let Some(m) = cam_hil::eval::score(&frames, default_threshold, tolerance) {
-            row(&clip.name, "camhil today", &format!("defaults, threshold={default_threshold}"), &m, "");
+        let mut seed_precision = None;
+        for (k, (name, config, threshold)) in fixed.iter().enumerate() {
+            let frames = tune::decide(clip, &fixed_family.variants[k].series[c], *threshold, config.hysteresis);
+            if let Some(m) = cam_hil::eval::score(&frames, *threshold, tolerance) {
+                let settings = format!(
+                    "cell_delta={},tolerate_shake={}, threshold={threshold}, hysteresis={}",
+                    config.cell_delta, config.tolerate_shake, config.hysteresis
+                );
+                row(&clip.name, name, &settings, &m, "");
+                if k == 1 {
+                    seed_precision = Some(m.precision);
+                }
+            }
+        }
+        if let Some(seed) = seed_precision
+            && loco[0][c].1.precision < seed
+        {
+            less_precise.push(format!("{} ({:.3} against {seed:.3})", clip.name, loco[0][c].1.precision));
         }
         // Compared unrounded: camhil is family 0, the baselines follow.
         let camhil_f1 = tune::frame_f1(&loco[0][c].1);
@@ -755,18 +763,31 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             if below.is_empty() { ".".to_string() } else { format!("; below on {}.", below.join("; ")) }
         );
     }
+    println!(
+        "\ncamhil's event precision is at or above the seed detector's on {} of {} clips{}",
+        labelled.len() - less_precise.len(),
+        labelled.len(),
+        if less_precise.is_empty() { ".".to_string() } else { format!("; below on {}.", less_precise.join("; ")) }
+    );
     println!("\nMean over the clips left out:\n");
     println!("| detector | frame F1 | event F1 |\n|---|---|---|");
     for (k, family) in families.iter().enumerate() {
         println!("| {} | {:.3} | {:.3} |", family.name, means[k].0, means[k].1);
     }
     println!("\nTuned on every clip:\n");
+    let mut defaults_tuned = None;
     println!(
         "| detector | settings | threshold | hysteresis | mean frame F1 | mean event F1 |\n|---|---|---|---|---|---|"
     );
-    for family in &families {
+    for (k, family) in families.iter().enumerate() {
         let (choice, scores) = tune::tune(family, &labelled, tolerance);
         let n = scores.len().max(1) as f64;
+        if k == 0 {
+            // The cam's defaults should be this choice (`DetectorConfig`'s docs).
+            let chosen =
+                cam_core::DetectorConfig { hysteresis: choice.hysteresis, ..tune::camhil_variants()[choice.variant].1 };
+            defaults_tuned = Some(chosen == fixed[0].1 && choice.threshold == fixed[0].2);
+        }
         println!(
             "| {} | {} | {} | {} | {:.3} | {:.3} |",
             family.name,
@@ -776,6 +797,12 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             scores.iter().map(tune::frame_f1).sum::<f64>() / n,
             scores.iter().map(|m| m.f1).sum::<f64>() / n
         );
+    }
+    match defaults_tuned {
+        Some(true) => println!("\nThe cam's defaults are camhil's choice tuned on every clip."),
+        _ => println!(
+            "\nThe cam's defaults are not camhil's choice tuned on every clip: update `DetectorConfig::default` and `DEFAULT_THRESHOLD`."
+        ),
     }
     ExitCode::SUCCESS
 }
@@ -815,7 +842,7 @@ fn eval(
             None => {
                 let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
                     + usize::from(frames.first().is_some_and(|f| f.motion));
-                println!("| {name} | {threshold:.2} | {events} | (no labels) | | | | | | |");
+                println!("| {name} | {} | {events} | (no labels) | | | | | | |", eval::threshold_text(threshold));
             }
         }
         let labelled = clip.frames.iter().any(|f| f.label.is_some());

@@ -275,8 +275,9 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
     let _ = write!(
         out,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>camhil detector evaluation</title><style>{STYLE}</style></head><body>
-<h1>Detector evaluation</h1><p class="meta">threshold {threshold:.2} · {} · matching rules in docs/detector.md</p>
+<h1>Detector evaluation</h1><p class="meta">threshold {} · {} · matching rules in docs/detector.md</p>
 <section><table><tr><th>clip</th><th>events</th><th>segments found</th><th>precision</th><th>recall</th><th>F1</th><th>false alarms / h still</th><th>frame precision</th><th>frame recall</th></tr>"#,
+        crate::eval::threshold_text(threshold),
         escape(settings)
     );
     for e in entries {

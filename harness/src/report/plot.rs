@@ -1,5 +1,8 @@
 //! The `change` plot of one scenario (plotters, SVG): the detector's
-//! `change` per injected frame, the threshold in force as a step line,
+//! `change` per injected frame on a logarithmic axis (a threshold of a few
+//! cells and a change of half the frame both show; a change below a tenth
+//! of the lowest threshold, 0 included, is drawn there), the threshold in
+//! force as a step line,
 //! motion events as markers, ground-truth motion spans shaded, and a line
 //! where the cam's frame numbers start again (a reboot, or a reset).
 
@@ -35,34 +38,37 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
     let n = r.frames.len();
     let max_change = r.frames.iter().map(|f| f.reply.change).fold(0.0, f64::max);
     let max_threshold = r.thresholds.iter().map(|t| t.1).fold(0.0, f64::max);
-    let y_max = (max_change.max(max_threshold) * 1.15).clamp(0.05, 1.0);
+    let min_threshold = r.thresholds.iter().map(|t| t.1).filter(|&t| t > 0.0).fold(1.0, f64::min);
+    let floor = (min_threshold / 10.0).max(1e-5);
+    let at = |change: f64| change.max(floor);
+    let y_max = (max_change.max(max_threshold) * 1.15).clamp(floor * 10.0, 1.0);
     let root = SVGBackend::with_string(svg, (860, 280)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .margin(12)
         .x_label_area_size(34)
         .y_label_area_size(48)
-        .build_cartesian_2d(0f64..n as f64, 0f64..y_max)?;
+        .build_cartesian_2d(0f64..n as f64, (floor..y_max).log_scale())?;
     chart
         .configure_mesh()
         .light_line_style(RGBColor(238, 240, 245))
         .x_desc("frame (in injection order)")
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.2}"))
-        .y_desc("change")
+        .y_label_formatter(&|y| format!("{}", (y * 1e5).round() / 1e5))
+        .y_desc("change (log)")
         .label_style(("sans-serif", 12))
         .draw()?;
     // Ground truth: shade each frame labelled motion.
     let labelled = r.frames.iter().enumerate().filter(|(_, f)| f.label == Some(true));
     chart.draw_series(
-        labelled.map(|(k, _)| Rectangle::new([(k as f64, 0.0), (k as f64 + 1.0, y_max)], LABEL.mix(0.12).filled())),
+        labelled.map(|(k, _)| Rectangle::new([(k as f64, floor), (k as f64 + 1.0, y_max)], LABEL.mix(0.12).filled())),
     )?;
     // Threshold in force, as a step line.
     let mut steps = Vec::new();
     for (i, (from, value)) in r.thresholds.iter().enumerate() {
         let to = r.thresholds.get(i + 1).map_or(n, |t| t.0);
-        steps.push((*from as f64, *value));
-        steps.push((to as f64, *value));
+        steps.push((*from as f64, at(*value)));
+        steps.push((to as f64, at(*value)));
     }
     chart
         .draw_series(LineSeries::new(steps, THRESHOLD.stroke_width(2)))?
@@ -70,7 +76,7 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], THRESHOLD.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(
-            r.frames.iter().enumerate().map(|(k, f)| (k as f64 + 0.5, f.reply.change)),
+            r.frames.iter().enumerate().map(|(k, f)| (k as f64 + 0.5, at(f.reply.change))),
             CHANGE.stroke_width(2),
         ))?
         .label("change")
@@ -81,7 +87,7 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.reply.motion)
-                .map(|(k, f)| Circle::new((k as f64 + 0.5, f.reply.change), 3, EVENT.filled())),
+                .map(|(k, f)| Circle::new((k as f64 + 0.5, at(f.reply.change)), 3, EVENT.filled())),
         )?
         .label("motion event")
         .legend(|(x, y)| Circle::new((x + 8, y), 3, EVENT.filled()));
@@ -91,7 +97,7 @@ fn draw<'a>(r: &ScenarioReport, svg: &'a mut String) -> Result<(), Box<dyn std::
             .draw_series(
                 restarts
                     .into_iter()
-                    .map(|k| PathElement::new([(k as f64, 0.0), (k as f64, y_max)], RESTART.stroke_width(2))),
+                    .map(|k| PathElement::new([(k as f64, floor), (k as f64, y_max)], RESTART.stroke_width(2))),
             )?
             .label("frame numbers start again (reboot or reset)")
             .legend(|(x, y)| PathElement::new([(x + 8, y - 6), (x + 8, y + 6)], RESTART.stroke_width(2)));
