@@ -12,8 +12,11 @@
 //! differs from the same cell of the reference grid by more than
 //! [`DetectorConfig::cell_delta`] grey levels. `change` is the number of
 //! changed cells divided by the number of cells: a number in `[0, 1]`, where
-//! 0 means no cell moved and 1 means every cell did. Averaging over cells
-//! removes sensor noise and JPEG block artefacts before comparing. With
+//! 0 means no cell moved and 1 means every cell did. With
+//! [`DetectorConfig::grade_cells`] (the default) each changed cell counts
+//! by how far it moved beyond `cell_delta`, in full from twice that.
+//! Averaging over cells removes sensor noise and JPEG block artefacts
+//! before comparing. With
 //! 8-pixel cells (the default) the cells are the JPEG's own 8 × 8 blocks,
 //! and their means are read off the DC coefficients ([`crate::jpeg_dc`]):
 //! no inverse DCT and no frame-sized buffer; other cell sizes, and JPEGs
@@ -55,7 +58,7 @@ pub struct DetectorConfig {
     /// and bottom edges are ignored.
     pub cell_px: u16,
     /// Grey levels (0–255) by which a cell's mean luma must differ from the
-    /// reference for the cell to count as changed (default 20; the seed's
+    /// reference for the cell to count as changed (default 16; the seed's
     /// detector used 12).
     pub cell_delta: u8,
     /// Largest accepted frame width and height in pixels (default 4096);
@@ -108,6 +111,14 @@ pub struct DetectorConfig {
     /// mean than the larger of [`DetectorConfig::cell_delta`] and this many
     /// times its spread (mean absolute deviation; default 3).
     pub noise_factor: f64,
+    /// Grade each changed cell by how far it moved beyond its threshold
+    /// (`cell_delta`, or the background model's per-cell threshold): it
+    /// counts in full from twice the threshold, and in proportion below
+    /// that, so a cell that barely passes counts little ([`cell_weight`];
+    /// default on). A flickering light or monitor, which moves a few cells
+    /// a little, then weighs less than a small object moving, which moves
+    /// them far. `change` stays a fraction of the cells in `[0, 1]`.
+    pub grade_cells: bool,
     /// Motion goes on while `change` stays above `threshold` × this, once
     /// a frame went above `threshold`; 1 or more: no hysteresis (default
     /// 0.3). Used by the cam ([`crate::Cam`]), after detection.
@@ -116,13 +127,14 @@ pub struct DetectorConfig {
 
 /// The defaults are those chosen on every labelled fixture clip by
 /// `cam-hil eval --loco` (`docs/detector.md`, "Choosing the defaults"):
-/// frame differencing at 20 grey levels with camera shake removed and
-/// hysteresis 0.3, with [`crate::protocol::DEFAULT_THRESHOLD`] (0.004).
+/// frame differencing at 16 grey levels with camera shake removed, cells
+/// graded and hysteresis 0.3, with [`crate::protocol::DEFAULT_THRESHOLD`]
+/// (0.003).
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
             cell_px: 8,
-            cell_delta: 20,
+            cell_delta: 16,
             max_dimension: 4096,
             compensate_lighting: true,
             lightswitch: 0.9,
@@ -133,6 +145,7 @@ impl Default for DetectorConfig {
             learn_frames: 8,
             absorb_frames: 10,
             noise_factor: 3.0,
+            grade_cells: true,
             hysteresis: 0.3,
         }
     }
@@ -144,7 +157,7 @@ impl DetectorConfig {
     /// hysteresis, with [`crate::protocol::SEED_THRESHOLD`] (0.05). What
     /// `cam-hil eval --loco` compares the defaults with.
     pub fn seed() -> Self {
-        Self { cell_delta: 12, tolerate_shake: false, hysteresis: 1.0, ..Self::default() }
+        Self { cell_delta: 12, tolerate_shake: false, grade_cells: false, hysteresis: 1.0, ..Self::default() }
     }
 }
 
@@ -260,19 +273,21 @@ impl LumaGrid {
 
     /// Fraction of cells whose mean luma differs from `other`'s by more than
     /// `delta` grey levels, in `[0, 1]`, after removing `offset` (this
-    /// grid's level minus `other`'s). `None` when the grids differ in shape.
-    pub fn change_against(&self, other: &LumaGrid, delta: u8, offset: i16) -> Option<f64> {
+    /// grid's level minus `other`'s); with `grade`, each such cell counts
+    /// by how far beyond `delta` it is ([`DetectorConfig::grade_cells`]).
+    /// `None` when the grids differ in shape.
+    pub fn change_against(&self, other: &LumaGrid, delta: u8, offset: i16, grade: bool) -> Option<f64> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
-        let delta = i16::from(delta);
-        let changed = self
+        let delta = i32::from(delta);
+        let weight: u32 = self
             .cells
             .iter()
             .zip(&other.cells)
-            .filter(|(a, b)| (i16::from(**a) - i16::from(**b) - offset).abs() > delta)
-            .count();
-        Some(changed as f64 / self.cells.len() as f64)
+            .map(|(a, b)| cell_weight((i32::from(*a) - i32::from(*b) - i32::from(offset)).abs(), delta, grade))
+            .sum();
+        Some(f64::from(weight) / 256.0 / self.cells.len() as f64)
     }
 
     /// Like [`LumaGrid::change_against`], after removing camera shake: the
@@ -283,31 +298,55 @@ impl LumaGrid {
     /// object moving against a still scene leaves the shift near zero and
     /// is counted as by [`LumaGrid::change_against`]. With `fit_level` the
     /// brightness shift is fitted too, starting from `offset` (lighting
-    /// compensation); without, it stays `offset`.
-    pub fn change_against_shaken(&self, other: &LumaGrid, delta: u8, offset: i16, fit_level: bool) -> Option<f64> {
+    /// compensation); without, it stays `offset`. With `grade`, as for
+    /// [`LumaGrid::change_against`].
+    pub fn change_against_shaken(
+        &self,
+        other: &LumaGrid,
+        delta: u8,
+        offset: i16,
+        fit_level: bool,
+        grade: bool,
+    ) -> Option<f64> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
         let shape = (self.cols, self.rows);
         let Some(shake) = global_shift(&other.cells, 1, &self.cells, i32::from(offset), fit_level, shape) else {
-            return self.change_against(other, delta, offset);
+            return self.change_against(other, delta, offset, grade);
         };
         let delta = i32::from(delta) * 256;
-        let changed = (0..self.cells.len())
-            .filter(|&i| {
-                on_grid(self.cols, self.rows, i, shake.shift) && {
-                    let shifted = sample(&other.cells, self.cols, self.rows, i, shake.shift);
-                    let slack = shake_slack(shifted, i32::from(other.cells[i]) * 256);
-                    (i32::from(self.cells[i]) * 256 - shifted - shake.level).abs() > delta + slack
-                }
+        let weight: u32 = (0..self.cells.len())
+            .filter(|&i| on_grid(self.cols, self.rows, i, shake.shift))
+            .map(|i| {
+                let shifted = sample(&other.cells, self.cols, self.rows, i, shake.shift);
+                let slack = shake_slack(shifted, i32::from(other.cells[i]) * 256);
+                let distance = (i32::from(self.cells[i]) * 256 - shifted - shake.level).abs();
+                cell_weight(distance, delta + slack, grade)
             })
-            .count();
-        Some(changed as f64 / self.cells.len() as f64)
+            .sum();
+        Some(f64::from(weight) / 256.0 / self.cells.len() as f64)
     }
 
     /// The median cell luma (0–255).
     pub fn median(&self) -> u8 {
         median16(self.cells.iter().map(|&c| u16::from(c) * 16)) as u8
+    }
+}
+
+/// What a cell that is `distance` from its reference counts for, in 1/256
+/// of a cell, against the threshold `threshold` (both in the same unit):
+/// nothing within the threshold; beyond it, all (256) when not `grade`d,
+/// else the excess over the threshold as a share of the threshold, all
+/// from twice the threshold ([`DetectorConfig::grade_cells`]).
+fn cell_weight(distance: i32, threshold: i32, grade: bool) -> u32 {
+    let excess = distance - threshold;
+    if excess <= 0 {
+        0
+    } else if !grade || threshold <= 0 {
+        256
+    } else {
+        (excess.min(threshold) * 256 / threshold) as u32
     }
 }
 
@@ -564,7 +603,9 @@ impl Background {
     ///   frame,
     ///
     /// and foreground when neither close nor uncovered, or moved. Returns
-    /// the foreground count; the judgements stay for
+    /// the foreground in 1/256 of a cell (each foreground cell counts 256,
+    /// or with [`DetectorConfig::grade_cells`] by how far beyond its
+    /// threshold it is, [`cell_weight`]); the judgements stay for
     /// [`Background::learn`] (pair 0 writes them, pair 1 adds to them). One
     /// pass, integer arithmetic.
     fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
@@ -573,7 +614,8 @@ impl Background {
         // With `absorb_frames` 0 a cell away from the model but holding
         // still is background at once: only what moved is foreground.
         let still_counts = u32::from(cfg.absorb_frames > 0);
-        let count = self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts);
+        let grade = cfg.grade_cells;
+        let count = self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts, grade);
         if !cfg.tolerate_shake || count == 0 {
             return count;
         }
@@ -587,12 +629,18 @@ impl Background {
         ) else {
             return count;
         };
-        let shaken = self.judge_shaken(grid, (offset, prev_offset), (to_model, to_prev), keep, shift, still_counts);
-        if shaken < count { shaken } else { self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts) }
+        let shaken =
+            self.judge_shaken(grid, (offset, prev_offset), (to_model, to_prev), keep, shift, still_counts, grade);
+        if shaken < count {
+            shaken
+        } else {
+            self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts, grade)
+        }
     }
 
     /// One pair of [`Background::judge`] against each cell's own mean:
-    /// branch-free, one pass over the model's columns.
+    /// branch-free without `grade`, one pass over the model's columns.
+    #[allow(clippy::too_many_arguments)]
     fn judge_cells(
         &mut self,
         grid: &LumaGrid,
@@ -601,6 +649,7 @@ impl Background {
         keep: u8,
         shift: u8,
         still_counts: u32,
+        grade: bool,
     ) -> usize {
         // In i16 lanes, which the compiler packs eight to a vector: a level
         // less an offset is within -255..=510, so ×16 is within
@@ -612,14 +661,22 @@ impl Background {
         for ((&v, (((&t, &m), &p), &prior)), judged) in grid.cells.iter().zip(model).zip(self.judged.iter_mut()) {
             let (v, t) = (i16::from(v), t.min(i16::MAX as u16) as i16);
             let v16 = (v - offset) * 16;
-            let close = (v16 - m as i16).abs() <= t;
-            let moved = ((v - prev_offset - i16::from(p)) * 16).abs() > t;
+            let (to_model, to_prev) = ((v16 - m as i16).abs(), ((v - prev_offset - i16::from(p)) * 16).abs());
+            let close = to_model <= t;
+            let moved = to_prev > t;
             // `min`: NO_PRIOR must not overflow the lane (the test
             // before masks it anyway; means are at most 4,080).
             let uncovered = !close & (prior != NO_PRIOR) & ((v16 - prior.min(4095) as i16).abs() <= t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             *judged = (*judged & keep) | (bits << shift);
-            count += (u32::from(!close & !uncovered) & still_counts) | u32::from(moved);
+            let away = u32::from(!close & !uncovered) & still_counts;
+            count += if grade {
+                let t = i32::from(t);
+                let from_model = if away != 0 { cell_weight(i32::from(to_model), t, true) } else { 0 };
+                from_model.max(cell_weight(i32::from(to_prev), t, true))
+            } else {
+                256 * (away | u32::from(moved))
+            };
         }
         count as usize
     }
@@ -629,6 +686,7 @@ impl Background {
     /// its content came from (`shifts`: against the model, against the
     /// previous frame; [`global_shift`]). Cells whose content came in over
     /// the frame's edge are not foreground.
+    #[allow(clippy::too_many_arguments)]
     fn judge_shaken(
         &mut self,
         grid: &LumaGrid,
@@ -637,6 +695,7 @@ impl Background {
         keep: u8,
         shift: u8,
         still_counts: u32,
+        grade: bool,
     ) -> usize {
         let (cols, rows) = (self.cols, self.rows);
         let mut count = 0;
@@ -644,21 +703,28 @@ impl Background {
             let (v, t) = (i32::from(grid.cells[i]), i32::from(self.threshold[i]));
             // In 1/256 of 1/16 grey levels, as `sample` gives the means.
             let (v256, t256) = (v * 16 * 256, t * 256);
-            let close = !on_grid(cols, rows, i, to_model.shift) || {
+            // Distance from the model and from the previous frame, each
+            // with its threshold; `None` for content from over the edge.
+            let from_model = on_grid(cols, rows, i, to_model.shift).then(|| {
                 let shifted = sample(&self.mean, cols, rows, i, to_model.shift);
                 let slack = shake_slack(shifted, i32::from(self.mean[i]) * 256);
-                (v256 - shifted - to_model.level).abs() <= t256 + slack
-            };
-            let prior = self.prior[i];
-            let uncovered = !close & (prior != NO_PRIOR) & (((v - offset) * 16 - i32::from(prior)).abs() <= t);
-            let moved = on_grid(cols, rows, i, to_prev.shift) && {
+                ((v256 - shifted - to_model.level).abs(), t256 + slack)
+            });
+            let from_prev = on_grid(cols, rows, i, to_prev.shift).then(|| {
                 let shifted = sample(&self.prev, cols, rows, i, to_prev.shift);
                 let slack = shake_slack(shifted, i32::from(self.prev[i]) * 256);
-                (v256 - (shifted + to_prev.level) * 16).abs() > t256 + slack * 16
-            };
+                ((v256 - (shifted + to_prev.level) * 16).abs(), t256 + slack * 16)
+            });
+            let close = from_model.is_none_or(|(d, t)| d <= t);
+            let prior = self.prior[i];
+            let uncovered = !close & (prior != NO_PRIOR) & (((v - offset) * 16 - i32::from(prior)).abs() <= t);
+            let moved = from_prev.is_some_and(|(d, t)| d > t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             self.judged[i] = (self.judged[i] & keep) | (bits << shift);
-            count += ((u32::from(!close & !uncovered) & still_counts) | u32::from(moved)) as usize;
+            let away = (u32::from(!close & !uncovered) & still_counts) != 0;
+            let weight = |found: Option<(i32, i32)>| found.map_or(0, |(d, t)| cell_weight(d, t, grade));
+            let from_model = if away { weight(from_model) } else { 0 };
+            count += from_model.max(weight(from_prev)) as usize;
         }
         count
     }
@@ -775,21 +841,22 @@ impl Detector {
         }
         let measurement = match &self.reference {
             Some(r) => {
-                let delta = self.config.cell_delta;
-                let raw = grid.change_against(r, delta, 0).unwrap_or(0.0);
+                let (delta, grade) = (self.config.cell_delta, self.config.grade_cells);
+                let raw = grid.change_against(r, delta, 0, grade).unwrap_or(0.0);
                 // Compensation only when it explains the frame better: a
                 // large object entering also moves the median, and then the
                 // raw comparison is the right one.
                 let offset = i16::from(grid.median()) - i16::from(r.median());
                 let mut change = raw;
                 if self.config.compensate_lighting {
-                    change = change.min(grid.change_against(r, delta, offset).unwrap_or(raw));
+                    change = change.min(grid.change_against(r, delta, offset, grade).unwrap_or(raw));
                 }
                 // Likewise camera shake, removed only when something changed.
                 if self.config.tolerate_shake && change > 0.0 {
                     let fit_level = self.config.compensate_lighting;
                     let offset = if fit_level { offset } else { 0 };
-                    change = change.min(grid.change_against_shaken(r, delta, offset, fit_level).unwrap_or(change));
+                    change =
+                        change.min(grid.change_against_shaken(r, delta, offset, fit_level, grade).unwrap_or(change));
                 }
                 Measurement { change, lighting: change >= self.config.lightswitch }
             }
@@ -823,7 +890,7 @@ impl Detector {
         } else {
             (raw, 0, 0)
         };
-        let change = change as f64 / grid.cells.len() as f64;
+        let change = change as f64 / 256.0 / grid.cells.len() as f64;
         let lighting = change >= cfg.lightswitch;
         if lighting {
             // A light switched: this frame is the scene now.
@@ -853,6 +920,28 @@ mod tests {
             cells[i] = level;
         }
         LumaGrid { cols: 10, rows: 10, cells }
+    }
+
+    #[test]
+    fn graded_cells_count_by_how_far_they_moved() {
+        // 21, 40 and 100 grey levels against `cell_delta` 20.
+        let rest = grid(&[], 0);
+        let mut g = rest.clone();
+        (g.cells[0], g.cells[1], g.cells[2]) = (121, 140, 200);
+        assert_eq!(g.change_against(&rest, 20, 0, false), Some(0.03), "three cells");
+        // Graded: 1/20 of a cell (12/256 in integers), then one, then one.
+        assert_eq!(g.change_against(&rest, 20, 0, true), Some((12.0 + 256.0 + 256.0) / 256.0 / 100.0));
+        // The background model grades against each cell's threshold.
+        for (grade_cells, faint) in [(false, 0.04), (true, 0.02)] {
+            let config = DetectorConfig { background: true, absorb_frames: 0, grade_cells, ..DetectorConfig::seed() };
+            let mut d = Detector::new(config);
+            d.process_grid(grid(&[], 0));
+            let object = [11, 12, 21, 22];
+            // 18 grey levels from 100 against `cell_delta` 12: half a cell each.
+            assert_eq!(d.process_grid(grid(&object, 118)).change, faint, "grade_cells={grade_cells}");
+            d.process_grid(grid(&[], 0));
+            assert_eq!(d.process_grid(grid(&object, 200)).change, 0.04, "far: in full, grade_cells={grade_cells}");
+        }
     }
 
     /// `sin(2π · p / period)`, by its Taylor series after reducing the
@@ -897,28 +986,30 @@ mod tests {
         let rest = shaken_frame(0, 0, None);
         for (dx, dy) in [(3, 0), (0, -3), (-4, 2), (3, 3)] {
             let shaken = shaken_frame(dx, dy, None);
-            let plain = shaken.change_against(&rest, 12, 0).unwrap();
+            let plain = shaken.change_against(&rest, 12, 0, false).unwrap();
             assert!(plain > 0.05, "{dx},{dy} px moves the waves: {plain}");
-            assert_eq!(shaken.change_against_shaken(&rest, 12, 0, true), Some(0.0), "{dx},{dy} px");
+            assert_eq!(shaken.change_against_shaken(&rest, 12, 0, true, false), Some(0.0), "{dx},{dy} px");
             // An object crossing the shaken scene: its cells, about
             // 4 × 4 to 5 × 5, are still counted.
             let crossed = shaken_frame(dx, dy, Some((150, 100)));
-            let seen = crossed.change_against_shaken(&rest, 12, 0, true).unwrap() * 1200.0;
+            let seen = crossed.change_against_shaken(&rest, 12, 0, true, false).unwrap() * 1200.0;
             assert!((16.0..=25.0).contains(&seen), "{dx},{dy} px: {seen} cells");
         }
         // No shake: the object alone, as without the tolerance (the object
         // pulls the fitted shift a little off zero, which may explain one
         // of its edge cells).
         let crossed = shaken_frame(0, 0, Some((150, 100)));
-        let (plain, shaken) =
-            (crossed.change_against(&rest, 12, 0).unwrap(), crossed.change_against_shaken(&rest, 12, 0, true).unwrap());
+        let (plain, shaken) = (
+            crossed.change_against(&rest, 12, 0, false).unwrap(),
+            crossed.change_against_shaken(&rest, 12, 0, true, false).unwrap(),
+        );
         assert!(plain - shaken <= 1.0 / 1200.0 + 1e-9, "{plain} {shaken}");
         // A light change on top of shake: the level is fitted too.
         let mut brighter = shaken_frame(3, -3, None);
         brighter.cells.iter_mut().for_each(|c| *c = c.saturating_add(20));
-        assert_eq!(brighter.change_against_shaken(&rest, 12, 0, true), Some(0.0));
+        assert_eq!(brighter.change_against_shaken(&rest, 12, 0, true, false), Some(0.0));
         // Without lighting compensation the level is not fitted: the light counts.
-        let lit = brighter.change_against_shaken(&rest, 12, 0, false).unwrap();
+        let lit = brighter.change_against_shaken(&rest, 12, 0, false, false).unwrap();
         assert!(lit > 0.4, "{lit}");
     }
 

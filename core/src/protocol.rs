@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::event_log::{EventId, LastEventId};
 
 /// Motion threshold on `change` after boot and after `POST /hil/reset`: a
-/// frame in which more than 0.4 % of the cells changed (5 or more of a QVGA
-/// frame's 1,200) is motion. Chosen with the detector's defaults
-/// ([`crate::DetectorConfig`]) on every labelled fixture clip.
-pub const DEFAULT_THRESHOLD: f64 = 0.004;
+/// frame in which more than 0.3 % of the cells changed (on a QVGA frame's
+/// 1,200 cells, 3.6 cells' worth, each graded by how far it moved:
+/// [`crate::DetectorConfig::grade_cells`]) is motion. Chosen with the
+/// detector's defaults on every labelled fixture clip.
+pub const DEFAULT_THRESHOLD: f64 = 0.003;
 /// The seed chapter's threshold (5 % of the cells), the default before
 /// tuning; see [`crate::DetectorConfig::seed`].
 pub const SEED_THRESHOLD: f64 = 0.05;

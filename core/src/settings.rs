@@ -301,7 +301,7 @@ detector_settings! {
     cell_delta: u8 {
         accepts: Accepts::Whole { min: 0, max: 255 },
         only_without_full_decode: None,
-        default: "20",
+        default: "16",
         meaning: "grey levels a cell's mean must move to count as changed",
     }
     compensate_lighting: bool {
@@ -359,6 +359,12 @@ detector_settings! {
         only_without_full_decode: None,
         default: "3.0",
         meaning: "background model: a cell is foreground when it is more than the larger of `cell_delta` and this many times its spread from its mean",
+    }
+    grade_cells: bool {
+        accepts: Accepts::Flag,
+        only_without_full_decode: None,
+        default: "on",
+        meaning: "a changed cell counts by how far it moved beyond its threshold: in full from twice the threshold, in part below (a cell that barely passes counts little)",
     }
     hysteresis: f64 {
         accepts: Accepts::AboveZero,
@@ -609,6 +615,7 @@ mod tests {
                 "1–64",
                 "0–100,000",
                 "above 0",
+                "true or false",
                 "above 0",
             ]
         );

@@ -385,12 +385,12 @@ mod tests {
     #[test]
     fn set_detector_acks_every_setting_and_ignores_other_keys() {
         let mut cam = Cam::default();
-        let ack = cam.handle_text(r#"{"cmd":"set_detector","cell_delta":16,"colour":"red"}"#, 0, &mut Card::default());
+        let ack = cam.handle_text(r#"{"cmd":"set_detector","cell_delta":20,"colour":"red"}"#, 0, &mut Card::default());
         assert_eq!(
             ack.to_json(),
-            r#"{"ok":true,"detector":{"cell_px":8,"cell_delta":16,"compensate_lighting":true,"lightswitch":0.9,"min_motion_frames":1,"event_gap_ms":0,"tolerate_shake":true,"background":false,"learn_frames":8,"absorb_frames":10,"noise_factor":3.0,"hysteresis":0.3}}"#
+            r#"{"ok":true,"detector":{"cell_px":8,"cell_delta":20,"compensate_lighting":true,"lightswitch":0.9,"min_motion_frames":1,"event_gap_ms":0,"tolerate_shake":true,"background":false,"learn_frames":8,"absorb_frames":10,"noise_factor":3.0,"grade_cells":true,"hysteresis":0.3}}"#
         );
-        assert_eq!(cam.detector_config().cell_delta, 16);
+        assert_eq!(cam.detector_config().cell_delta, 20);
         cam.hil_reset();
         assert_eq!(*cam.detector_config(), DetectorConfig::default());
     }

@@ -175,7 +175,7 @@ pub fn sweep(
 }
 
 /// The thresholds `--sweep` tries: those tuning tries,
-/// [`crate::tune::THRESHOLDS`] (0.00005 to 0.30, the default 0.004 among
+/// [`crate::tune::THRESHOLDS`] (0.00005 to 0.30, the default 0.003 among
 /// them).
 pub fn default_thresholds() -> Vec<f64> {
     crate::tune::THRESHOLDS.to_vec()
@@ -202,7 +202,7 @@ pub fn sweep_svg(name: &str, points: &[Metrics]) -> String {
             }
             let _ = chart
                 .draw_series(points.iter().map(|m| Circle::new((m.frame_recall, m.frame_precision), 3, BLUE.filled())));
-            for m in points.iter().filter(|m| [0.001, 0.004, 0.01, 0.05, 0.1, 0.3].contains(&m.threshold)) {
+            for m in points.iter().filter(|m| [0.001, 0.003, 0.01, 0.05, 0.1, 0.3].contains(&m.threshold)) {
                 let _ = chart.draw_series(std::iter::once(Text::new(
                     threshold_text(m.threshold),
                     (m.frame_recall, m.frame_precision),

@@ -713,8 +713,8 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             let frames = tune::decide(clip, &fixed_family.variants[k].series[c], *threshold, config.hysteresis);
             if let Some(m) = cam_hil::eval::score(&frames, *threshold, tolerance) {
                 let settings = format!(
-                    "cell_delta={},tolerate_shake={}, threshold={threshold}, hysteresis={}",
-                    config.cell_delta, config.tolerate_shake, config.hysteresis
+                    "cell_delta={},tolerate_shake={},grade_cells={}, threshold={threshold}, hysteresis={}",
+                    config.cell_delta, config.tolerate_shake, config.grade_cells, config.hysteresis
                 );
                 row(&clip.name, name, &settings, &m, "");
                 if k == 1 {

@@ -15,7 +15,9 @@
 //! - [`tune`] picks the choice with the highest mean frame-level F1 over
 //!   the clips it may see; ties go to the higher mean event-level F1, then
 //!   to the first found, in the order variant, hysteresis, threshold of the
-//!   lists given (so the lowest threshold of a flat optimum).
+//!   lists given: the most sensitive choice of a flat optimum, with the
+//!   lowest threshold and the most hysteresis ([`HYSTERESIS`] runs from
+//!   0.3 to 1).
 //! - Every family is tuned over the same thresholds and hysteresis values:
 //!   only its own settings differ.
 //! - [`leave_one_out`] tunes once per clip on all the others and scores the
@@ -236,41 +238,52 @@ fn scores_of(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], choice: Choice)
     scores[choice.variant][h][t].clone()
 }
 
-/// camhil's detector settings tuning tries: frame differencing (today's
-/// detector) at five `cell_delta`s, and the background model over
+/// camhil's detector settings tuning tries: frame differencing (the
+/// seed's detector) at five `cell_delta`s, and the background model over
 /// `cell_delta`, `noise_factor`, `absorb_frames` (0 included: only what
 /// moved is foreground) and `learn_frames`; each with and without
-/// `tolerate_shake`, with the lighting rules at their defaults.
+/// `tolerate_shake` and `grade_cells`, with the lighting rules at their
+/// defaults.
 pub fn camhil_variants() -> Vec<(String, DetectorConfig)> {
     let mut out = Vec::new();
     // Ties go to the variant listed first: with shake removal first, since
     // on a clip without shake it sees what the variant without sees.
-    for tolerate_shake in [true, false] {
-        for cell_delta in [8u8, 12, 16, 20, 24] {
-            let config = DetectorConfig { cell_delta, tolerate_shake, ..DetectorConfig::default() };
-            out.push((format!("background=false,cell_delta={cell_delta},tolerate_shake={tolerate_shake}"), config));
+    for grade_cells in [true, false] {
+        for tolerate_shake in [true, false] {
+            for cell_delta in [8u8, 12, 16, 20, 24] {
+                let config = DetectorConfig { cell_delta, tolerate_shake, grade_cells, ..DetectorConfig::default() };
+                out.push((
+                    format!(
+                        "background=false,cell_delta={cell_delta},tolerate_shake={tolerate_shake},grade_cells={grade_cells}"
+                    ),
+                    config,
+                ));
+            }
         }
     }
-    for tolerate_shake in [true, false] {
-        for cell_delta in [16u8, 20, 24] {
-            for noise_factor in [3.0, 4.0, 6.0] {
-                for absorb_frames in [0u32, 1, 2, 5, 10] {
-                    for learn_frames in [2u32, 4, 8] {
-                        let config = DetectorConfig {
-                            background: true,
-                            cell_delta,
-                            noise_factor,
-                            absorb_frames,
-                            learn_frames,
-                            tolerate_shake,
-                            ..DetectorConfig::default()
-                        };
-                        out.push((
-                            format!(
-                                "background=true,cell_delta={cell_delta},noise_factor={noise_factor},absorb_frames={absorb_frames},learn_frames={learn_frames},tolerate_shake={tolerate_shake}"
-                            ),
-                            config,
-                        ));
+    for grade_cells in [true, false] {
+        for tolerate_shake in [true, false] {
+            for cell_delta in [16u8, 20, 24] {
+                for noise_factor in [3.0, 4.0, 6.0] {
+                    for absorb_frames in [0u32, 1, 2, 5, 10] {
+                        for learn_frames in [2u32, 4, 8] {
+                            let config = DetectorConfig {
+                                background: true,
+                                cell_delta,
+                                noise_factor,
+                                absorb_frames,
+                                learn_frames,
+                                tolerate_shake,
+                                grade_cells,
+                                ..DetectorConfig::default()
+                            };
+                            out.push((
+                                format!(
+                                    "background=true,cell_delta={cell_delta},noise_factor={noise_factor},absorb_frames={absorb_frames},learn_frames={learn_frames},tolerate_shake={tolerate_shake},grade_cells={grade_cells}"
+                                ),
+                                config,
+                            ));
+                        }
                     }
                 }
             }
@@ -279,8 +292,9 @@ pub fn camhil_variants() -> Vec<(String, DetectorConfig)> {
     out
 }
 
-/// The hysteresis values tuning tries, for every family (1.0: none).
-pub const HYSTERESIS: &[f64] = &[1.0, 0.75, 0.5, 0.3];
+/// The hysteresis values tuning tries, for every family (1.0: none), the
+/// most hysteresis first: ties go to it (the module docs).
+pub const HYSTERESIS: &[f64] = &[0.3, 0.5, 0.75, 1.0];
 
 /// camhil's family: every variant of `variants` run over every clip. Each
 /// clip is decoded once (8-pixel cells) and every variant's detector runs

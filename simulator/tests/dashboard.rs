@@ -55,9 +55,9 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
     for _ in 0..5 {
         slider.send_keys("\u{E014}").await.unwrap(); // ArrowRight
     }
-    wait_for(&client, "//div[@id='ack' and text()='Threshold set to 0.009']").await;
+    wait_for(&client, "//div[@id='ack' and text()='Threshold set to 0.008']").await;
     let status = sim.shared().with_cam(|cam| cam.status());
-    assert!((status.threshold - 0.009).abs() < 1e-9, "{status:?}");
+    assert!((status.threshold - 0.008).abs() < 1e-9, "{status:?}");
 
     // The latest frame is shown.
     wait_for(&client, "//img[@id='frame' and not(@hidden)]").await;

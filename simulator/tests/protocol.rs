@@ -168,7 +168,7 @@ async fn a_message_of_exactly_16_kib_is_answered() {
     assert_eq!(text.len(), MAX_WS_MESSAGE);
     ws.send(Message::text(text)).await.unwrap();
     let Some(Ok(Message::Text(ack))) = ws.next().await else { panic!("no ack") };
-    assert!(ack.starts_with(r#"{"ok":true,"threshold":0.004"#), "{ack}");
+    assert!(ack.starts_with(r#"{"ok":true,"threshold":0.003"#), "{ack}");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ pub const KIND: Kind = Kind {
 expect_events = { event = "motion", count = 1, first = { count = 1, frame = 11 } }
 
 [[step]]
-expect_events = { min = 100, fields = { change = { range = [0.0012, 1.0] } }, last = { count = 284 } }
+expect_events = { min = 100, fields = { change = { range = [0.0009, 1.0] } }, last = { count = 284 } }
 "#,
     parse,
 };

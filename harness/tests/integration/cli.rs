@@ -138,7 +138,7 @@ fn eval_writes_a_report_with_scores_and_plots() {
         &format!("{fixtures}/pets2009_vtest"),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("| synthetic_walker | 0.004 | 1 | 1/1 | 1.00 | 1.00 | 1.00 |"), "{stdout}");
+    assert!(stdout.contains("| synthetic_walker | 0.003 | 1 | 1/1 | 1.00 | 1.00 | 1.00 |"), "{stdout}");
     let page = std::fs::read_to_string(report.join("index.html")).unwrap();
     for clip in ["synthetic_walker", "synthetic_lighting", "pets2009_vtest"] {
         assert!(page.contains(&format!(r#"<section id="{clip}">"#)), "{clip} has its section");
@@ -192,7 +192,7 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     // a clip where nothing moves.
     assert!(
         row("synthetic_lighting", "always")
-            .contains("| x=1, threshold=0.00005, hysteresis=1 | 0.000 | 1.000 | 0.000 |"),
+            .contains("| x=1, threshold=0.00005, hysteresis=0.3 | 0.000 | 1.000 | 0.000 |"),
         "{stdout}"
     );
     assert!(row("synthetic_lighting", "camhil").contains("| 1.000 | 1.000 | 1.000 | 0 |"), "{stdout}");

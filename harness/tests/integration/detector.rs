@@ -80,10 +80,11 @@ fn min_motion_frames_and_event_gap_on_footage() {
 
 #[rstest]
 #[case::highway("cdnet_highway", 1.0, 0.7, 0.95)]
-// At the defaults a monitor flickering in five cells before the man comes
-// in (frame 53) is one false alarm on the light switch, and the frame after
-// he leaves is flagged (docs/detector.md).
-#[case::light_switch("wallflower_lightswitch_off", 0.66, 0.8, 0.94)]
+// At the defaults the frame after the man leaves is flagged (it differs
+// from the one before; the labels call it still): frame precision 0.97.
+// A monitor flickering in five cells before he comes in is not, since
+// cells are graded (it was with every changed cell counted in full).
+#[case::light_switch("wallflower_lightswitch_off", 1.0, 0.8, 0.95)]
 fn recorded_footage_scores(
     #[case] name: &str,
     #[case] f1: f64,
