@@ -41,6 +41,13 @@ source.addEventListener('gap', (e) => {
   showAck('Missed events ' + data.missed_from + ' to ' + (data.first - 1) + ' while disconnected', false);
 });
 
+// The threshold slider is logarithmic: positions 0-100 span 0.0001 to 1,
+// so the few cells of the default (0.003) and half the frame both have
+// room; what it sends is rounded to two significant digits.
+const sliderToThreshold = (p) => Number(Math.pow(10, -4 + (4 * p) / 100).toPrecision(2));
+const thresholdToSlider = (t) => (t <= 0.0001 ? 0 : Math.round(((Math.log10(t) + 4) / 4) * 100));
+const thresholdText = (t) => String(Number(t.toPrecision(2)));
+
 // Commands and their acks.
 let ws;
 const controls = ['snap-btn', 'reset-btn', 'threshold'];
@@ -55,7 +62,7 @@ function describeAck(ack) {
   if (ack.saved) return ['Snapshot saved: ' + ack.saved, true];
   if (ack.counters === 'reset') return ['Counter reset', true];
   if (typeof ack.trigger_count === 'number') return ['Connected: ' + ack.trigger_count + ' triggers, ' + ack.frames + ' frames', true];
-  if (typeof ack.threshold === 'number') return ['Threshold set to ' + ack.threshold.toFixed(3), true];
+  if (typeof ack.threshold === 'number') return ['Threshold set to ' + thresholdText(ack.threshold), true];
   return [JSON.stringify(ack), true];
 }
 function connectControl() {
@@ -76,8 +83,8 @@ function connectControl() {
     const [text, ok] = describeAck(ack);
     showAck(text, ok);
     if (typeof ack.threshold === 'number') {
-      $('threshold').value = ack.threshold;
-      $('threshold-value').textContent = ack.threshold.toFixed(3);
+      $('threshold').value = thresholdToSlider(ack.threshold);
+      $('threshold-value').textContent = thresholdText(ack.threshold);
     }
     if (typeof ack.trigger_count === 'number') $('count').textContent = ack.trigger_count;
     if (ack.counters === 'reset') $('count').textContent = 0;
@@ -86,8 +93,12 @@ function connectControl() {
 connectControl();
 $('snap-btn').addEventListener('click', () => ws.send(JSON.stringify({cmd: 'snapshot_now'})));
 $('reset-btn').addEventListener('click', () => ws.send(JSON.stringify({cmd: 'reset'})));
-$('threshold').addEventListener('input', (e) => { $('threshold-value').textContent = Number(e.target.value).toFixed(3); });
-$('threshold').addEventListener('change', (e) => ws.send(JSON.stringify({cmd: 'set_threshold', value: Number(e.target.value)})));
+$('threshold').addEventListener('input', (e) => {
+  $('threshold-value').textContent = thresholdText(sliderToThreshold(Number(e.target.value)));
+});
+$('threshold').addEventListener('change', (e) => {
+  ws.send(JSON.stringify({cmd: 'set_threshold', value: sliderToThreshold(Number(e.target.value))}));
+});
 
 // The latest frame, refreshed every second and on every event.
 $('frame').addEventListener('load', () => { $('frame').hidden = false; $('no-frame').hidden = true; });

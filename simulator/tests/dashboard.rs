@@ -50,14 +50,15 @@ async fn dashboard_shows_events_acks_and_moves_the_threshold() {
     client.find(Locator::Id("reset-btn")).await.unwrap().click().await.unwrap();
     wait_for(&client, "//div[@id='ack' and text()='Counter reset']").await;
 
-    // Five steps right on the slider: the cam's threshold follows.
+    // Five steps right on the slider (logarithmic, from the default 0.003):
+    // the cam's threshold follows.
     let slider = client.find(Locator::Id("threshold")).await.unwrap();
     for _ in 0..5 {
         slider.send_keys("\u{E014}").await.unwrap(); // ArrowRight
     }
-    wait_for(&client, "//div[@id='ack' and text()='Threshold set to 0.008']").await;
+    wait_for(&client, "//div[@id='ack' and text()='Threshold set to 0.0048']").await;
     let status = sim.shared().with_cam(|cam| cam.status());
-    assert!((status.threshold - 0.008).abs() < 1e-9, "{status:?}");
+    assert!((status.threshold - 0.0048).abs() < 1e-9, "{status:?}");
 
     // The latest frame is shown.
     wait_for(&client, "//img[@id='frame' and not(@hidden)]").await;
