@@ -652,8 +652,22 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         return ExitCode::from(2);
     }
     let labelled: Vec<LabelledClip> = clips.iter().map(LabelledClip::of).collect();
-    let mut families = match tune::camhil_family(&clips, tune::camhil_variants()) {
-        Ok(f) => vec![f],
+    // The cam's defaults and the seed's detector, as they are, for
+    // comparison: the defaults should be what tuning on every clip chooses,
+    // and event precision should not fall below the seed's. They run with
+    // the tuned variants, over the clips decoded once, and are then set
+    // apart from them.
+    let fixed = [
+        ("camhil defaults", cam_core::DetectorConfig::default(), cam_core::protocol::DEFAULT_THRESHOLD),
+        ("camhil seed", cam_core::DetectorConfig::seed(), cam_core::protocol::SEED_THRESHOLD),
+    ];
+    let mut variants = tune::camhil_variants();
+    variants.extend(fixed.iter().map(|(name, config, _)| (name.to_string(), *config)));
+    let (mut families, fixed_series) = match tune::camhil_family(&clips, variants) {
+        Ok(mut camhil) => {
+            let fixed_series = camhil.variants.split_off(camhil.variants.len() - fixed.len());
+            (vec![camhil], fixed_series)
+        }
         Err(e) => {
             eprintln!("cam-hil: {e}");
             return ExitCode::from(2);
@@ -671,21 +685,6 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             }
         }
     }
-    // The cam's defaults and the seed's detector, as they are, for
-    // comparison: the defaults should be what tuning on every clip chooses,
-    // and event precision should not fall below the seed's.
-    let fixed = [
-        ("camhil defaults", cam_core::DetectorConfig::default(), cam_core::protocol::DEFAULT_THRESHOLD),
-        ("camhil seed", cam_core::DetectorConfig::seed(), cam_core::protocol::SEED_THRESHOLD),
-    ];
-    let fixed_family = fixed.iter().map(|(name, config, _)| (name.to_string(), *config)).collect();
-    let fixed_family = match tune::camhil_family(&clips, fixed_family) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("cam-hil: {e}");
-            return ExitCode::from(2);
-        }
-    };
     println!("Leave-one-clip-out: each clip scored with the settings tuned on all the others.\n");
     println!(
         "| clip | detector | settings (tuned without this clip) | frame precision | frame recall | frame F1 | events | event precision | event recall | event F1 | camhil's frame F1 at or above every baseline's |"
@@ -710,7 +709,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
     for (c, clip) in labelled.iter().enumerate() {
         let mut seed_precision = None;
         for (k, (name, config, threshold)) in fixed.iter().enumerate() {
-            let frames = tune::decide(clip, &fixed_family.variants[k].series[c], *threshold, config.hysteresis);
+            let frames = tune::decide(clip, &fixed_series[k].series[c], *threshold, config.hysteresis);
             if let Some(m) = cam_hil::eval::score(&frames, *threshold, tolerance) {
                 let settings = format!(
                     "cell_delta={},tolerate_shake={},grade_cells={}, threshold={threshold}, hysteresis={}",
