@@ -156,6 +156,59 @@ pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<M
     })
 }
 
+/// The frames a run got wrong, as maximal runs of frame indices
+/// (inclusive): frames that raised an event but are labelled 0
+/// (`false_alarms`) and frames labelled 1 that raised none (`missed`).
+/// Unlabelled frames are in neither. What a frame-level precision or recall
+/// below 1 is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WrongFrames {
+    /// Runs of frames raising an event while labelled still.
+    pub false_alarms: Vec<(usize, usize)>,
+    /// Runs of frames labelled motion that raised no event.
+    pub missed: Vec<(usize, usize)>,
+}
+
+impl WrongFrames {
+    /// The wrong frames of `frames`.
+    pub fn of(frames: &[EvalFrame]) -> Self {
+        Self {
+            false_alarms: runs(frames, |f| f.motion && f.label == Some(false)),
+            missed: runs(frames, |f| !f.motion && f.label == Some(true)),
+        }
+    }
+
+    /// Nothing wrong.
+    pub fn is_empty(&self) -> bool {
+        self.false_alarms.is_empty() && self.missed.is_empty()
+    }
+}
+
+/// `false alarms on frames 2, 4, 8–10; missed frame 75` (a part left out
+/// when empty; `none wrong` when both are).
+impl std::fmt::Display for WrongFrames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let frames = |runs: &[(usize, usize)]| {
+            let single = runs.len() == 1 && runs[0].0 == runs[0].1;
+            let list: Vec<String> =
+                runs.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}\u{2013}{b}") }).collect();
+            format!("{} {}", if single { "frame" } else { "frames" }, list.join(", "))
+        };
+        let alarms = match self.false_alarms.as_slice() {
+            [] => None,
+            [(a, b)] if a == b => Some(format!("false alarm on {}", frames(&self.false_alarms))),
+            runs => Some(format!("false alarms on {}", frames(runs))),
+        };
+        let missed = (!self.missed.is_empty()).then(|| format!("missed {}", frames(&self.missed)));
+        match (alarms, missed) {
+            (None, None) => write!(f, "none wrong"),
+            (Some(a), None) => write!(f, "{a}"),
+            (None, Some(m)) => write!(f, "{m}"),
+            (Some(a), Some(m)) => write!(f, "{a}; {m}"),
+        }
+    }
+}
+
 /// Scores the clip at each threshold.
 ///
 /// # Errors

@@ -768,6 +768,28 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         labelled.len(),
         if less_precise.is_empty() { ".".to_string() } else { format!("; below on {}.", less_precise.join("; ")) }
     );
+    // What the frame scores are made of: the frames camhil got wrong on
+    // each clip left out, beside the baselines' on the same clip.
+    let wrong_rows: Vec<String> = labelled
+        .iter()
+        .enumerate()
+        .filter_map(|(c, clip)| {
+            let wrong = |k: usize| {
+                let (choice, _) = loco[k][c];
+                let series = &families[k].variants[choice.variant].series[c];
+                cam_hil::eval::WrongFrames::of(&tune::decide(clip, series, choice.threshold, choice.hysteresis))
+            };
+            if wrong(0).is_empty() {
+                return None;
+            }
+            let all: Vec<String> =
+                families.iter().enumerate().map(|(k, f)| format!("{}: {}", f.name, wrong(k))).collect();
+            Some(format!("- {}: {}", clip.name, all.join("; ")))
+        })
+        .collect();
+    if !wrong_rows.is_empty() {
+        println!("\nThe frames camhil got wrong, left out (frame indices in the clip):\n\n{}", wrong_rows.join("\n"));
+    }
     println!("\nMean over the clips left out:\n");
     println!("| detector | frame F1 | event F1 |\n|---|---|---|");
     for (k, family) in families.iter().enumerate() {
@@ -818,6 +840,7 @@ fn eval(
     println!("{}", eval::TABLE_HEADER);
     let mut failed = false;
     let mut entries = Vec::new();
+    let mut wrong_rows = Vec::new();
     for dir in dirs {
         let clip = match footage::Clip::load(dir) {
             Ok(c) => c,
@@ -873,7 +896,14 @@ fn eval(
                 }
             }
         }
+        let wrong = eval::WrongFrames::of(&frames);
+        if !wrong.is_empty() {
+            wrong_rows.push(format!("- {name}: {wrong}"));
+        }
         entries.push(EvalEntry { name, metrics, frames, sweep_svg });
+    }
+    if !wrong_rows.is_empty() {
+        println!("\nFrames wrong (indices in the clip):\n\n{}", wrong_rows.join("\n"));
     }
     if let Some(dir) = outputs.report {
         let settings = format!("{config:?}");

@@ -139,6 +139,8 @@ fn eval_writes_a_report_with_scores_and_plots() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("| synthetic_walker | 0.003 | 1 | 1/1 | 1.00 | 1.00 | 1.00 |"), "{stdout}");
+    // Every frame right: no line of wrong frames.
+    assert!(!stdout.contains("Frames wrong"), "{stdout}");
     let page = std::fs::read_to_string(report.join("index.html")).unwrap();
     for clip in ["synthetic_walker", "synthetic_lighting", "pets2009_vtest"] {
         assert!(page.contains(&format!(r#"<section id="{clip}">"#)), "{clip} has its section");
@@ -206,6 +208,12 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
         ),
         "{stdout}"
     );
+    // Where: the exposure clip's wrong frames under each family's choice.
+    let wrong = stdout
+        .lines()
+        .find(|l| l.starts_with("- synthetic_exposure: camhil: false alarms on frames "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(wrong.ends_with("; always: false alarms on frames 1\u{2013}39, 49\u{2013}59"), "{wrong}");
     assert!(stdout.contains("Tuned on every clip:") && stdout.contains("\n| always | x=1 | "), "{stdout}");
     // Tuned on three easy clips, camhil's choice is not the cam's defaults.
     assert!(stdout.contains("The cam's defaults are not camhil's choice tuned on every clip"), "{stdout}");

@@ -125,6 +125,25 @@ fn event_matching() {
     assert_eq!((strict.correct, strict.found), (1, 1));
 }
 
+#[test]
+fn wrong_frames_name_the_false_alarms_and_the_misses() {
+    let f = frames("0110000001000111", "0111000010000010");
+    let wrong = eval::WrongFrames::of(&f);
+    assert_eq!(wrong.false_alarms, [(9, 9), (13, 13), (15, 15)]);
+    assert_eq!(wrong.missed, [(3, 3), (8, 8)]);
+    assert_eq!(wrong.to_string(), "false alarms on frames 9, 13, 15; missed frames 3, 8");
+    let runs = eval::WrongFrames::of(&frames("1110000", "0001110"));
+    assert_eq!(runs.to_string(), "false alarms on frames 0\u{2013}2; missed frames 3\u{2013}5");
+    assert_eq!(eval::WrongFrames::of(&frames("0100", "0001")).to_string(), "false alarm on frame 1; missed frame 3");
+    let right = eval::WrongFrames::of(&frames("0110", "0110"));
+    assert!(right.is_empty());
+    assert_eq!(right.to_string(), "none wrong");
+    // Unlabelled frames are never wrong.
+    let mut unlabelled = frames("11", "00");
+    unlabelled[1].label = None;
+    assert_eq!(eval::WrongFrames::of(&unlabelled).false_alarms, [(0, 0)]);
+}
+
 #[rstest]
 #[case::lighting("lighting", Spec::lighting())]
 #[case::walker("walker", Spec::walker())]
