@@ -268,7 +268,8 @@ pub struct EvalEntry {
 }
 
 /// The evaluation report page: a table of every clip's scores (as
-/// `docs/benchmarks.md` shows them), then per clip its change plot and its
+/// `docs/benchmarks.md` shows them), then per clip its change plot, the
+/// frames it got wrong ([`crate::eval::WrongFrames`]) and its
 /// precision/recall curve. `settings` describes the detector settings.
 pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> String {
     let mut out = String::new();
@@ -307,6 +308,11 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
             r#"<section id="{name}"><h2>{name}</h2><div class="plot">{}</div>"#,
             crate::eval::change_svg(&e.name, &e.frames, threshold)
         );
+        if e.metrics.is_some() {
+            let wrong = crate::eval::WrongFrames::of(&e.frames);
+            let text = if wrong.is_empty() { "none".to_string() } else { wrong.to_string() };
+            let _ = write!(out, r#"<p class="meta">Frames wrong: {}</p>"#, escape(&text));
+        }
         if let Some(svg) = &e.sweep_svg {
             let _ = write!(out, r#"<div class="plot" style="max-width:520px">{svg}</div>"#);
         }

@@ -151,6 +151,8 @@ fn eval_writes_a_report_with_scores_and_plots() {
     assert!(page.contains("no labels.csv"));
     // The walker's one event, on frames labelled motion.
     assert!(page.contains(r#"<td class="num">1</td><td class="num">1/1</td>"#), "walker row");
+    // Each labelled clip says which frames it got wrong: here none.
+    assert_eq!(page.matches("<p class=\"meta\">Frames wrong: none</p>").count(), 2, "{page}");
 
     let (code, _, stderr) = cam_hil(&["eval", "--report", report.to_str().unwrap(), "/nonexistent/clip"]);
     assert_eq!(code, 2, "{stderr}");
