@@ -105,7 +105,7 @@ pub enum Ack {
         /// Frames processed since the last HIL reset.
         frames: u64,
     },
-    /// `{"ok":true,"detector":{"cell_px":8,"cell_delta":12,…}}`: every key of
+    /// `{"ok":true,"detector":{"cell_px":8,"cell_delta":16,…}}`: every key of
     /// [`crate::settings::DETECTOR_KEYS`] ([`DetectorSettings`]).
     Detector {
         /// Always `true`.

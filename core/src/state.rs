@@ -78,7 +78,8 @@ impl From<&FrameOutcome> for FrameReply {
 }
 
 impl Cam {
-    /// A cam that has seen no frame, with the default threshold (0.05) and an
+    /// A cam that has seen no frame, with the default threshold
+    /// ([`crate::protocol::DEFAULT_THRESHOLD`], 0.003) and an
     /// event log keeping `log_capacity` events for resuming clients.
     ///
     /// `boot` is this boot's number, the first half of every SSE id
@@ -186,7 +187,8 @@ impl Cam {
     }
 
     /// `POST /hil/reset`: forgets frames, the reference frame, the latest
-    /// frame and the trigger count; threshold back to 0.05 and detector
+    /// frame and the trigger count; threshold back to the default
+    /// ([`crate::protocol::DEFAULT_THRESHOLD`], 0.003) and detector
     /// settings back to those the cam started with. Event ids keep
     /// increasing.
     pub fn hil_reset(&mut self) {
