@@ -163,14 +163,17 @@ pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<M
 /// below 1 is made of.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WrongFrames {
-    /// Runs of frames raising an event while labelled still.
+    /// Runs of frames raising an event while labelled still: `(first,
+    /// last)` frame indices in the clip ([`EvalFrame::index`]), inclusive,
+    /// ascending.
     pub false_alarms: Vec<(usize, usize)>,
-    /// Runs of frames labelled motion that raised no event.
+    /// Runs of frames labelled motion that raised no event, likewise.
     pub missed: Vec<(usize, usize)>,
 }
 
 impl WrongFrames {
-    /// The wrong frames of `frames`.
+    /// The wrong frames of `frames`, given in index order (as [`run`] and
+    /// [`crate::tune::decide`] give them): consecutive indices make one run.
     pub fn of(frames: &[EvalFrame]) -> Self {
         Self {
             false_alarms: runs(frames, |f| f.motion && f.label == Some(false)),
@@ -184,8 +187,9 @@ impl WrongFrames {
     }
 }
 
-/// `false alarms on frames 2, 4, 8–10; missed frame 75` (a part left out
-/// when empty; `none wrong` when both are).
+/// `false alarms on frames 2, 4, 8–10; missed frame 75`: "frame" for a
+/// single frame, "frames" for a run or several; a part left out when
+/// empty; `none` when both are.
 impl std::fmt::Display for WrongFrames {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let frames = |runs: &[(usize, usize)]| {
@@ -201,7 +205,7 @@ impl std::fmt::Display for WrongFrames {
         };
         let missed = (!self.missed.is_empty()).then(|| format!("missed {}", frames(&self.missed)));
         match (alarms, missed) {
-            (None, None) => write!(f, "none wrong"),
+            (None, None) => write!(f, "none"),
             (Some(a), None) => write!(f, "{a}"),
             (None, Some(m)) => write!(f, "{m}"),
             (Some(a), Some(m)) => write!(f, "{a}; {m}"),

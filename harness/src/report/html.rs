@@ -310,8 +310,7 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
         );
         if e.metrics.is_some() {
             let wrong = crate::eval::WrongFrames::of(&e.frames);
-            let text = if wrong.is_empty() { "none".to_string() } else { wrong.to_string() };
-            let _ = write!(out, r#"<p class="meta">Frames wrong: {}</p>"#, escape(&text));
+            let _ = write!(out, r#"<p class="meta">Frames wrong: {}</p>"#, escape(&wrong.to_string()));
         }
         if let Some(svg) = &e.sweep_svg {
             let _ = write!(out, r#"<div class="plot" style="max-width:520px">{svg}</div>"#);

@@ -135,9 +135,12 @@ fn wrong_frames_name_the_false_alarms_and_the_misses() {
     let runs = eval::WrongFrames::of(&frames("1110000", "0001110"));
     assert_eq!(runs.to_string(), "false alarms on frames 0\u{2013}2; missed frames 3\u{2013}5");
     assert_eq!(eval::WrongFrames::of(&frames("0100", "0001")).to_string(), "false alarm on frame 1; missed frame 3");
+    assert_eq!(eval::WrongFrames::of(&frames("0011100", "0000000")).to_string(), "false alarms on frames 2\u{2013}4");
+    assert_eq!(eval::WrongFrames::of(&frames("0000000", "0110000")).to_string(), "missed frames 1\u{2013}2");
+    assert!(eval::WrongFrames::of(&[]).is_empty());
     let right = eval::WrongFrames::of(&frames("0110", "0110"));
     assert!(right.is_empty());
-    assert_eq!(right.to_string(), "none wrong");
+    assert_eq!(right.to_string(), "none");
     // Unlabelled frames are never wrong.
     let mut unlabelled = frames("11", "00");
     unlabelled[1].label = None;
