@@ -72,10 +72,14 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestRow>, CsvError> {
     Ok(out)
 }
 
-/// Parses `labels.csv` into `(file, motion)` pairs in file order.
+/// Parses `labels.csv` into `(file, motion)` pairs in file order. A row
+/// whose `motion` cell is empty is a frame nobody could judge: it has no
+/// pair, so the frame is not scored (`fixtures/README.md`, "Labelling a
+/// clip of your own").
 ///
 /// # Errors
-/// A missing `file`/`motion` column or a `motion` value other than 0 or 1.
+/// A missing `file`/`motion` column, a row too short to have a `motion`
+/// cell, or a `motion` value other than 0, 1 or empty.
 pub fn parse_labels(text: &str) -> Result<Vec<(String, bool)>, CsvError> {
     let header = text.lines().next().unwrap_or("");
     let (fi, mi) = (header_index(header, "file")?, header_index(header, "motion")?);
@@ -86,7 +90,9 @@ pub fn parse_labels(text: &str) -> Result<Vec<(String, bool)>, CsvError> {
         let motion = match cols.get(mi).copied() {
             Some("1") => true,
             Some("0") => false,
-            _ => return Err(err("`motion` must be 0 or 1")),
+            Some("") => continue,
+            None => return Err(err("missing `motion`")),
+            _ => return Err(err("`motion` must be 0, 1 or empty")),
         };
         out.push((file.to_string(), motion));
     }
@@ -116,5 +122,11 @@ mod tests {
         let l = parse_labels("file,x,motion\na.jpg,0.1,0\nb.jpg,0.2,1\n").unwrap();
         assert_eq!(l, [("a.jpg".into(), false), ("b.jpg".into(), true)]);
         assert_eq!(parse_labels("file,motion\na,2\n").unwrap_err().line, 2);
+        // An empty cell is a frame nobody could judge: no pair, not an error.
+        let l = parse_labels("file,t_ms,motion\na.jpg,0,0\nb.jpg,200,\nc.jpg,400,1\n").unwrap();
+        assert_eq!(l, [("a.jpg".into(), false), ("c.jpg".into(), true)]);
+        let e = parse_labels("file,t_ms,motion\na.jpg,0\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (2, "missing `motion`"));
+        assert_eq!(parse_labels("file,motion\na, x\n").unwrap_err().message, "`motion` must be 0, 1 or empty");
     }
 }

@@ -201,6 +201,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_motion_cell_leaves_its_frame_unlabelled() {
+        // As fixtures/README.md tells a labeller to do with a frame they
+        // cannot judge.
+        let (_tmp, dir) = clip_dir(&[
+            ("manifest.csv", b"file,t_ms\nf0.jpg,0\nf1.jpg,200\nf2.jpg,400\n"),
+            ("labels.csv", b"file,t_ms,motion\nf0.jpg,0,0\nf1.jpg,200,\nf2.jpg,400,1\n"),
+            ("f0.jpg", b"0"),
+            ("f1.jpg", b"1"),
+            ("f2.jpg", b"2"),
+        ]);
+        let labels: Vec<Option<bool>> = Clip::load(&dir).unwrap().frames.iter().map(|f| f.label).collect();
+        assert_eq!(labels, [Some(false), None, Some(true)]);
+    }
+
+    #[test]
     fn a_missing_frame_file_is_an_io_error_naming_it() {
         let (_tmp, dir) = clip_dir(&[("manifest.csv", b"file,t_ms\nf0.jpg,0\nf1.jpg,200\n"), ("f0.jpg", b"0")]);
         match Clip::load(&dir) {
