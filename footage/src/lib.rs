@@ -33,7 +33,8 @@ pub struct ClipFrame {
     pub jpeg: Vec<u8>,
     /// Ground truth (`labels.csv` `motion` column: 1 is `true`, something
     /// moves) where the clip has a label for this file; `None` without
-    /// `labels.csv` or without a row for this file.
+    /// `labels.csv`, without a row for this file, or with its `motion`
+    /// cell empty (a frame nobody could judge).
     pub label: Option<bool>,
 }
 

@@ -67,13 +67,17 @@ pub struct Metrics {
 }
 
 /// Runs every frame of `clip` through a fresh cam with `config` and
-/// `threshold`.
+/// `threshold` (a fraction of the cells in `[0, 1]`).
 ///
 /// # Errors
-/// A frame that does not decode, naming it.
+/// A threshold the cam refuses (outside `[0, 1]`), or a frame that does
+/// not decode, naming it.
 pub fn run(clip: &Clip, config: DetectorConfig, threshold: f64) -> Result<Vec<EvalFrame>, String> {
     let mut cam = Cam::new(config, 16, 0);
-    cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage("eval has no storage"));
+    let ack = cam.apply(Command::SetThreshold(Some(threshold)), 0, &mut NoStorage("eval has no storage"));
+    if !matches!(ack, cam_core::Ack::Threshold { .. }) {
+        return Err(format!("threshold {threshold}: the cam refuses it (a fraction of the cells, 0 to 1)"));
+    }
     let durations = durations_ms(&clip.frames.iter().map(|f| f.t_ms).collect::<Vec<_>>());
     clip.frames
         .iter()
@@ -111,13 +115,41 @@ fn runs(frames: &[EvalFrame], pred: impl Fn(&EvalFrame) -> bool) -> Vec<(usize, 
     out
 }
 
+/// Labelled segments: runs of frames labelled 1, as inclusive index
+/// ranges. Unlabelled frames (nobody could judge them) neither end nor
+/// start a segment: `1 _ 1` is one segment, `1 _ 0` ends at the first.
+fn segments(frames: &[EvalFrame]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut open = false;
+    for f in frames {
+        match f.label {
+            Some(true) if open => {
+                if let Some((_, end)) = out.last_mut() {
+                    *end = f.index;
+                }
+            }
+            Some(true) => {
+                out.push((f.index, f.index));
+                open = true;
+            }
+            Some(false) => open = false,
+            None => {}
+        }
+    }
+    out
+}
+
 /// Scores `frames` (see the module docs); `None` when they have no labels.
+/// Unlabelled frames are not scored: an event all of whose frames are
+/// unlabelled is neither correct nor a false alarm, and a labelled segment
+/// goes on across them.
 pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<Metrics> {
     if frames.iter().all(|f| f.label.is_none()) {
         return None;
     }
-    let detected = runs(frames, |f| f.motion);
-    let segments = runs(frames, |f| f.label == Some(true));
+    let judged = |(a, b): &(usize, usize)| frames.iter().any(|f| (*a..=*b).contains(&f.index) && f.label.is_some());
+    let detected: Vec<(usize, usize)> = runs(frames, |f| f.motion).into_iter().filter(judged).collect();
+    let segments = segments(frames);
     let overlaps =
         |(a0, a1): (usize, usize), (s0, s1): (usize, usize)| a0 <= s1 + tolerance && s0.saturating_sub(tolerance) <= a1;
     let correct = detected.iter().filter(|d| segments.iter().any(|s| overlaps(**d, *s))).count();

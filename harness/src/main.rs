@@ -64,8 +64,8 @@ enum Command {
     Eval {
         /// Clip folders.
         dirs: Vec<PathBuf>,
-        /// Motion threshold on `change`.
-        #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD)]
+        /// Motion threshold on `change`, a fraction of the cells (0 to 1).
+        #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD, value_parser = parse_threshold)]
         threshold: f64,
         /// Score every threshold tuning tries (0.00005 to 0.30) and write a
         /// precision/recall curve per clip into this folder (SVG).
@@ -263,6 +263,14 @@ enum MessageFormat {
     Human,
     /// JSON lines for tools.
     Json,
+}
+
+/// A threshold as the cam takes it: a fraction of the cells in `[0, 1]`.
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{text:?}: expected a fraction of the cells from 0 to 1, e.g. 0.003")),
+    }
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -640,7 +648,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
     for dir in dirs {
         match footage::Clip::load(dir) {
             Ok(c) if c.frames.iter().any(|f| f.label.is_some()) => clips.push(c),
-            Ok(c) => eprintln!("cam-hil: {} has no labels.csv: left out", c.name()),
+            Ok(c) => eprintln!("cam-hil: {} has no labelled frame (labels.csv): left out", c.name()),
             Err(e) => {
                 eprintln!("cam-hil: {e}");
                 return ExitCode::from(2);
@@ -881,10 +889,10 @@ fn eval(
                         } else {
                             let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
                             eprintln!(
-                                "cam-hil: {} (best F1 {:.2} at threshold {:.2})",
+                                "cam-hil: {} (best F1 {:.2} at threshold {})",
                                 path.display(),
                                 best.f1,
-                                best.threshold
+                                eval::threshold_text(best.threshold)
                             );
                         }
                     }

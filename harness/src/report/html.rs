@@ -295,7 +295,7 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
                 let events = e.frames.iter().filter(|f| f.motion).count();
                 let _ = write!(
                     out,
-                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{events} frames</td><td colspan="7">no labels.csv</td></tr>"##
+                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{events} frames</td><td colspan="7">no labelled frame (labels.csv)</td></tr>"##
                 );
             }
         }

@@ -148,7 +148,7 @@ fn eval_writes_a_report_with_scores_and_plots() {
     // A change plot per clip, a precision/recall curve per labelled clip.
     assert_eq!(page.matches(": change per frame").count(), 3);
     assert_eq!(page.matches("precision / recall over thresholds").count(), 2);
-    assert!(page.contains("no labels.csv"));
+    assert!(page.contains("no labelled frame (labels.csv)"));
     // The walker's one event, on frames labelled motion.
     assert!(page.contains(r#"<td class="num">1</td><td class="num">1/1</td>"#), "walker row");
     // Each labelled clip says which frames it got wrong: here none.
@@ -166,6 +166,10 @@ fn eval_writes_a_report_with_scores_and_plots() {
     );
     let page = std::fs::read_to_string(typing_report.join("index.html")).unwrap();
     assert!(page.contains("<p class=\"meta\">Frames wrong: missed frame 15</p>"), "{page}");
+
+    let (code, _, stderr) = cam_hil(&["eval", "--threshold", "5", &typing]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("expected a fraction of the cells from 0 to 1"), "{stderr}");
 
     let (code, _, stderr) = cam_hil(&["eval", "--report", report.to_str().unwrap(), "/nonexistent/clip"]);
     assert_eq!(code, 2, "{stderr}");

@@ -125,6 +125,32 @@ fn event_matching() {
     assert_eq!((strict.correct, strict.found), (1, 1));
 }
 
+/// Frames nobody could judge (an empty `motion` cell) are not scored: an
+/// event on them alone is neither correct nor a false alarm, and a
+/// labelled segment goes on across them.
+#[test]
+fn unlabelled_frames_are_not_scored() {
+    let mut f = frames("0110000110", "0101000000");
+    // Frame 2 inside the segment, frames 7-8 under an event: unjudged.
+    for i in [2, 7, 8] {
+        f[i].label = None;
+    }
+    let m = eval::score(&f, 0.05, 0).unwrap();
+    assert_eq!((m.detected, m.correct, m.segments, m.found), (1, 1, 1, 1), "{m:?}");
+    assert_eq!((m.precision, m.false_alarms_per_hour), (1.0, 0.0));
+    // With frame 8 judged still, the event there is a false alarm again.
+    f[8].label = Some(false);
+    let m = eval::score(&f, 0.05, 0).unwrap();
+    assert_eq!((m.detected, m.correct), (2, 1), "{m:?}");
+}
+
+#[test]
+fn a_threshold_the_cam_refuses_is_an_error_not_the_default() {
+    let clip = footage::Clip::load(&fixture("synthetic_walker")).unwrap();
+    let e = eval::run(&clip, DetectorConfig::default(), 2.0).unwrap_err();
+    assert!(e.contains("threshold 2: the cam refuses it"), "{e}");
+}
+
 #[test]
 fn wrong_frames_name_the_false_alarms_and_the_misses() {
     let f = frames("0110000001000111", "0111000010000010");
