@@ -146,7 +146,7 @@ fn unlabelled_frames_are_not_scored() {
 
 #[test]
 fn a_threshold_the_cam_refuses_is_an_error_not_the_default() {
-    let clip = footage::Clip::load(&fixture("synthetic_walker")).unwrap();
+    let clip = footage::Clip::load(fixture("synthetic_walker")).unwrap();
     let e = eval::run(&clip, DetectorConfig::default(), 2.0).unwrap_err();
     assert!(e.contains("threshold 2: the cam refuses it"), "{e}");
 }
