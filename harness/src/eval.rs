@@ -147,7 +147,10 @@ pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<M
     if frames.iter().all(|f| f.label.is_none()) {
         return None;
     }
-    let judged = |(a, b): &(usize, usize)| frames.iter().any(|f| (*a..=*b).contains(&f.index) && f.label.is_some());
+    // In index order: whether a run holds a labelled frame is one binary
+    // search (tuning scores every choice on every clip).
+    let labelled: Vec<usize> = frames.iter().filter(|f| f.label.is_some()).map(|f| f.index).collect();
+    let judged = |&(a, b): &(usize, usize)| labelled.get(labelled.partition_point(|&i| i < a)).is_some_and(|&i| i <= b);
     let detected: Vec<(usize, usize)> = runs(frames, |f| f.motion).into_iter().filter(judged).collect();
     let segments = segments(frames);
     let overlaps =
@@ -224,24 +227,21 @@ impl WrongFrames {
 /// empty; `none` when both are.
 impl std::fmt::Display for WrongFrames {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let frames = |runs: &[(usize, usize)]| {
-            let single = runs.len() == 1 && runs[0].0 == runs[0].1;
+        // "false alarm on frame 89", "missed frames 75\u{2013}76, 79".
+        let part = |runs: &[(usize, usize)], one: &str, many: &str| {
+            let single = matches!(runs, [(a, b)] if a == b);
             let list: Vec<String> =
                 runs.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}\u{2013}{b}") }).collect();
-            format!("{} {}", if single { "frame" } else { "frames" }, list.join(", "))
+            (!runs.is_empty()).then(|| format!("{} {}", if single { one } else { many }, list.join(", ")))
         };
-        let alarms = match self.false_alarms.as_slice() {
-            [] => None,
-            [(a, b)] if a == b => Some(format!("false alarm on {}", frames(&self.false_alarms))),
-            runs => Some(format!("false alarms on {}", frames(runs))),
-        };
-        let missed = (!self.missed.is_empty()).then(|| format!("missed {}", frames(&self.missed)));
-        match (alarms, missed) {
-            (None, None) => write!(f, "none"),
-            (Some(a), None) => write!(f, "{a}"),
-            (None, Some(m)) => write!(f, "{m}"),
-            (Some(a), Some(m)) => write!(f, "{a}; {m}"),
-        }
+        let parts: Vec<String> = [
+            part(&self.false_alarms, "false alarm on frame", "false alarms on frames"),
+            part(&self.missed, "missed frame", "missed frames"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() { write!(f, "none") } else { write!(f, "{}", parts.join("; ")) }
     }
 }
 

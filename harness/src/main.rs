@@ -782,16 +782,19 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         .iter()
         .enumerate()
         .filter_map(|(c, clip)| {
-            let wrong = |k: usize| {
-                let (choice, _) = loco[k][c];
-                let series = &families[k].variants[choice.variant].series[c];
-                cam_hil::eval::WrongFrames::of(&tune::decide(clip, series, choice.threshold, choice.hysteresis))
-            };
-            if wrong(0).is_empty() {
+            let wrong: Vec<cam_hil::eval::WrongFrames> = families
+                .iter()
+                .zip(&loco)
+                .map(|(family, l)| {
+                    let (choice, _) = l[c];
+                    let series = &family.variants[choice.variant].series[c];
+                    cam_hil::eval::WrongFrames::of(&tune::decide(clip, series, choice.threshold, choice.hysteresis))
+                })
+                .collect();
+            if wrong[0].is_empty() {
                 return None;
             }
-            let all: Vec<String> =
-                families.iter().enumerate().map(|(k, f)| format!("{}: {}", f.name, wrong(k))).collect();
+            let all: Vec<String> = families.iter().zip(&wrong).map(|(f, w)| format!("{}: {w}", f.name)).collect();
             Some(format!("- {}: {}", clip.name, all.join("; ")))
         })
         .collect();
