@@ -494,6 +494,17 @@ fn global_shift<T: Copy + Into<u32>>(
     Some(shake)
 }
 
+/// The integer type of [`Background::judge_cells`]' per-cell arithmetic,
+/// whose values all fit in i16 (see there): i16 where the compiler packs it
+/// eight to a vector (x86-64's SSE2, AArch64's NEON), i32 on a core without
+/// vectors (the C3's riscv32imc), where every i16 step costs a sign
+/// extension. The two give the same results; riscv32 instruction counts in
+/// `docs/benchmarks.md`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+type Lane = i16;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+type Lane = i32;
+
 /// No earlier background kept for a cell ([`Background`]'s `prior`).
 const NO_PRIOR: u16 = u16::MAX;
 
@@ -536,7 +547,7 @@ fn median16(values: impl Iterator<Item = u16>) -> i32 {
 /// - A lighting change ([`DetectorConfig::lightswitch`]) makes the frame
 ///   the background.
 ///
-/// For a 40 × 30 grid it holds 1,200 cells × 12 bytes.
+/// For a 40 × 30 grid it holds 1,200 cells × 13 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Background {
     cols: usize,
@@ -553,13 +564,15 @@ pub struct Background {
     still: Vec<u16>,
     /// The mean before the cell absorbed what covers it, or [`NO_PRIOR`].
     prior: Vec<u16>,
+    /// How many cells have a `prior`: without any, judging skips them.
+    priors: usize,
     /// The previous frame's cells.
     prev: Vec<u8>,
     /// Their median (0–255).
     prev_median: u8,
-    /// The last [`Background::judge`]'s findings per cell (3 bits per
-    /// pair).
-    judged: Vec<u8>,
+    /// The last [`Background::judge`]'s findings per cell, one array per
+    /// pair (raw, compensated): bit 0 close, 1 uncovered, 2 moved.
+    judged: [Vec<u8>; 2],
 }
 
 impl Background {
@@ -576,9 +589,10 @@ impl Background {
             threshold: alloc::vec![u16::from(cfg.cell_delta) * 16; n],
             still: alloc::vec![0; n],
             prior: alloc::vec![NO_PRIOR; n],
+            priors: 0,
             prev: grid.cells.clone(),
             prev_median: grid.median(),
-            judged: alloc::vec![0; n],
+            judged: [alloc::vec![0; n], alloc::vec![0; n]],
         }
     }
 
@@ -606,16 +620,14 @@ impl Background {
     /// the foreground in 1/256 of a cell (each foreground cell counts 256,
     /// or with [`DetectorConfig::grade_cells`] by how far beyond its
     /// threshold it is, [`cell_weight`]); the judgements stay for
-    /// [`Background::learn`] (pair 0 writes them, pair 1 adds to them). One
-    /// pass, integer arithmetic.
+    /// [`Background::learn`], in the pair's own array. One pass, integer
+    /// arithmetic.
     fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
-        // Pair 1 keeps pair 0's three bits and adds its own above them.
-        let (keep, shift) = if k == 0 { (0u8, 0) } else { (0x07, 3) };
         // With `absorb_frames` 0 a cell away from the model but holding
         // still is background at once: only what moved is foreground.
         let still_counts = u32::from(cfg.absorb_frames > 0);
         let grade = cfg.grade_cells;
-        let count = self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts, grade);
+        let count = self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade);
         if !cfg.tolerate_shake || count == 0 {
             return count;
         }
@@ -629,48 +641,58 @@ impl Background {
         ) else {
             return count;
         };
-        let shaken =
-            self.judge_shaken(grid, (offset, prev_offset), (to_model, to_prev), keep, shift, still_counts, grade);
-        if shaken < count {
-            shaken
-        } else {
-            self.judge_cells(grid, offset, prev_offset, keep, shift, still_counts, grade)
+        let shaken = self.judge_shaken(grid, k, (offset, prev_offset), (to_model, to_prev), still_counts, grade);
+        if shaken < count { shaken } else { self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade) }
+    }
+
+    /// [`Background::judge_cells`] for `grade` known at run time.
+    #[allow(clippy::too_many_arguments)]
+    fn judge_cells_as(
+        &mut self,
+        grid: &LumaGrid,
+        k: usize,
+        offset: i32,
+        prev_offset: i32,
+        still_counts: u32,
+        grade: bool,
+    ) -> usize {
+        match (grade, self.priors > 0) {
+            (true, true) => self.judge_cells::<true, true>(grid, k, offset, prev_offset, still_counts),
+            (true, false) => self.judge_cells::<true, false>(grid, k, offset, prev_offset, still_counts),
+            (false, true) => self.judge_cells::<false, true>(grid, k, offset, prev_offset, still_counts),
+            (false, false) => self.judge_cells::<false, false>(grid, k, offset, prev_offset, still_counts),
         }
     }
 
     /// One pair of [`Background::judge`] against each cell's own mean:
-    /// branch-free without `grade`, one pass over the model's columns.
-    #[allow(clippy::too_many_arguments)]
-    fn judge_cells(
+    /// branch-free without `GRADE`, one pass over the model's columns.
+    fn judge_cells<const GRADE: bool, const PRIORS: bool>(
         &mut self,
         grid: &LumaGrid,
+        k: usize,
         offset: i32,
         prev_offset: i32,
-        keep: u8,
-        shift: u8,
         still_counts: u32,
-        grade: bool,
     ) -> usize {
-        // In i16 lanes, which the compiler packs eight to a vector: a level
-        // less an offset is within -255..=510, so ×16 is within
-        // -4,080..=8,160 and every difference with a mean (0..=4,080)
-        // within ±8,175.
-        let (offset, prev_offset) = (offset.clamp(-255, 255) as i16, prev_offset.clamp(-255, 255) as i16);
+        // Every value fits in i16 ([`Lane`]): a level less an offset is
+        // within -255..=510, so ×16 is within -4,080..=8,160 and every
+        // difference with a mean (0..=4,080) within ±8,175; thresholds are
+        // kept at most i16::MAX. As i16, NO_PRIOR becomes -1, which the test
+        // before masks.
+        let (offset, prev_offset) = (offset.clamp(-255, 255) as Lane, prev_offset.clamp(-255, 255) as Lane);
         let mut count = 0u32;
         let model = self.threshold.iter().zip(&self.mean).zip(&self.prev).zip(&self.prior);
-        for ((&v, (((&t, &m), &p), &prior)), judged) in grid.cells.iter().zip(model).zip(self.judged.iter_mut()) {
-            let (v, t) = (i16::from(v), t.min(i16::MAX as u16) as i16);
+        for ((&v, (((&t, &m), &p), &prior)), judged) in grid.cells.iter().zip(model).zip(self.judged[k].iter_mut()) {
+            let (v, t) = (Lane::from(v), t as Lane);
             let v16 = (v - offset) * 16;
-            let (to_model, to_prev) = ((v16 - m as i16).abs(), ((v - prev_offset - i16::from(p)) * 16).abs());
+            let (to_model, to_prev) = ((v16 - m as Lane).abs(), ((v - prev_offset - Lane::from(p)) * 16).abs());
             let close = to_model <= t;
             let moved = to_prev > t;
-            // `min`: NO_PRIOR must not overflow the lane (the test
-            // before masks it anyway; means are at most 4,080).
-            let uncovered = !close & (prior != NO_PRIOR) & ((v16 - prior.min(4095) as i16).abs() <= t);
+            let uncovered = PRIORS && !close & (prior != NO_PRIOR) & ((v16 - prior as Lane).abs() <= t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
-            *judged = (*judged & keep) | (bits << shift);
+            *judged = bits;
             let away = u32::from(!close & !uncovered) & still_counts;
-            count += if grade {
+            count += if GRADE {
                 let t = i32::from(t);
                 let from_model = if away != 0 { cell_weight(i32::from(to_model), t, true) } else { 0 };
                 from_model.max(cell_weight(i32::from(to_prev), t, true))
@@ -690,10 +712,9 @@ impl Background {
     fn judge_shaken(
         &mut self,
         grid: &LumaGrid,
+        k: usize,
         (offset, _): (i32, i32),
         (to_model, to_prev): (Shake, Shake),
-        keep: u8,
-        shift: u8,
         still_counts: u32,
         grade: bool,
     ) -> usize {
@@ -720,7 +741,7 @@ impl Background {
             let uncovered = !close & (prior != NO_PRIOR) & (((v - offset) * 16 - i32::from(prior)).abs() <= t);
             let moved = from_prev.is_some_and(|(d, t)| d > t);
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
-            self.judged[i] = (self.judged[i] & keep) | (bits << shift);
+            self.judged[k][i] = bits;
             let away = (u32::from(!close & !uncovered) & still_counts) != 0;
             let weight = |found: Option<(i32, i32)>| found.map_or(0, |(d, t)| cell_weight(d, t, grade));
             let from_model = if away { weight(from_model) } else { 0 };
@@ -742,42 +763,42 @@ impl Background {
         let floor = i32::from(cfg.cell_delta) * 16;
         // `noise_factor` in 1/16, so that the threshold needs no float.
         let factor = (cfg.noise_factor * 16.0).clamp(0.0, 65_536.0) as i32;
-        let shift = 3 * k;
-        // Close to the model, moving or not (a flickering leaf): follow the
-        // cell, light changes included, and learn how much it varies. Most
-        // cells are close: one branch-free pass. No clamping is needed: a
-        // step lands between its ends, all within 0..=8,160.
         let model = self.mean.iter_mut().zip(self.spread.iter_mut()).zip(self.threshold.iter_mut());
-        for ((&v, &judged), ((mean, spread), threshold)) in grid.cells.iter().zip(&self.judged).zip(model) {
-            let close = (judged >> shift) & 1 != 0;
-            let m = i32::from(*mean);
-            let new_mean = step(m, i32::from(v) * 16);
-            let dev = ((i32::from(v) - offset) * 16 - m).abs();
-            let new_spread = step(i32::from(*spread), dev);
-            let new_threshold = floor.max((factor * new_spread) >> 4).min(i32::from(i16::MAX));
-            *mean = if close { new_mean as u16 } else { *mean };
-            *spread = if close { new_spread as u16 } else { *spread };
-            *threshold = if close { new_threshold as u16 } else { *threshold };
-        }
-        // The rest: objects uncovered, moving, or holding still.
-        let cells = self.still.iter_mut().zip(self.prior.iter_mut()).zip(self.mean.iter_mut());
-        for ((&v, &judged), ((still, prior), mean)) in grid.cells.iter().zip(&self.judged).zip(cells) {
-            let bits = judged >> shift;
-            if bits & 1 != 0 || bits & 4 != 0 {
-                // Close (`prior` stays: the object absorbed may still go
-                // away), or away from the model and moving.
+        let cells = model.zip(self.still.iter_mut().zip(self.prior.iter_mut()));
+        // One pass, branching on the judgement: most cells are close, and
+        // the C3 (no vectors) then does no more than their update.
+        for ((&v, &bits), (((mean, spread), threshold), (still, prior))) in
+            grid.cells.iter().zip(&self.judged[k]).zip(cells)
+        {
+            if bits & 1 != 0 {
+                // Close to the model, moving or not (a flickering leaf):
+                // follow the cell, light changes included, and learn how
+                // much it varies (`prior` stays: the object absorbed may
+                // still go away). No clamping is needed: a step lands
+                // between its ends, all within 0..=8,160.
+                let m = i32::from(*mean);
+                let dev = ((i32::from(v) - offset) * 16 - m).abs();
+                let new_spread = step(i32::from(*spread), dev);
+                *mean = step(m, i32::from(v) * 16) as u16;
+                *spread = new_spread as u16;
+                *threshold = floor.max((factor * new_spread) >> 4).min(i32::from(i16::MAX)) as u16;
+                *still = 0;
+            } else if bits & 4 != 0 {
+                // Away from the model and moving.
                 *still = 0;
             } else if bits & 2 != 0 {
                 // What was behind the absorbed object is seen again.
                 *mean = *prior;
                 *prior = NO_PRIOR;
                 *still = 0;
+                self.priors -= 1;
             } else {
                 // Away from the model, holding still.
                 *still = still.saturating_add(1);
                 if *still >= absorb {
                     if *prior == NO_PRIOR {
                         *prior = *mean;
+                        self.priors += 1;
                     }
                     *mean = u16::from(v) * 16;
                     *still = 0;
@@ -880,15 +901,18 @@ impl Detector {
         };
         let median = grid.median();
         let raw = model.judge(grid, 0, (0, 0), &cfg);
-        let shifts = (i32::from(median) - i32::from(model.median()), i32::from(median) - i32::from(model.prev_median));
         // As for frame differencing, the smaller of the raw and the
         // compensated change; compensation can only lower it, so without a
-        // raw change or a shift it is not tried.
-        let (change, k, offset) = if cfg.compensate_lighting && raw > 0 && shifts != (0, 0) {
-            let compensated = model.judge(grid, 1, shifts, &cfg);
-            if compensated < raw { (compensated, 1, shifts.0) } else { (raw, 0, 0) }
-        } else {
-            (raw, 0, 0)
+        // raw change or a shift it is not tried (nor the model's median
+        // worked out).
+        let shifts =
+            || (i32::from(median) - i32::from(model.median()), i32::from(median) - i32::from(model.prev_median));
+        let (change, k, offset) = match (cfg.compensate_lighting && raw > 0).then(shifts) {
+            Some(shifts) if shifts != (0, 0) => {
+                let compensated = model.judge(grid, 1, shifts, &cfg);
+                if compensated < raw { (compensated, 1, shifts.0) } else { (raw, 0, 0) }
+            }
+            _ => (raw, 0, 0),
         };
         let change = change as f64 / 256.0 / grid.cells.len() as f64;
         let lighting = change >= cfg.lightswitch;
@@ -1051,6 +1075,34 @@ mod tests {
         assert_eq!(d.process_grid(grid(&[], 0)).change, 0.04);
         assert_eq!(d.process_grid(grid(&[], 0)).change, 0.0);
         assert_eq!(d.process_grid(grid(&object, 200)).change, 0.04, "put down again: seen again");
+    }
+
+    /// The background model's count of cells with a prior, and the count
+    /// found by looking.
+    fn priors(d: &Detector) -> (usize, usize) {
+        let model = d.background.as_ref().expect("a model");
+        (model.priors, model.prior.iter().filter(|&&p| p != NO_PRIOR).count())
+    }
+
+    #[test]
+    fn the_count_of_cells_with_a_prior_stays_true() {
+        // Judging skips the priors when the count says there are none, so
+        // a count that drifts would leave a ghost or miss an uncovering.
+        let mut d = background(2);
+        d.process_grid(grid(&[], 0));
+        let object = [11, 12, 21, 22];
+        let mut seen = Vec::new();
+        for frame in
+            [&object[..], &object, &object, &object, &[], &[], &object[..2], &object[..2], &object[..2], &[], &[]]
+        {
+            d.process_grid(grid(frame, 200));
+            let (kept, found) = priors(&d);
+            assert_eq!(kept, found);
+            seen.push(kept);
+        }
+        // Absorbed after two still frames; taken away (a frame that moved),
+        // uncovered the frame after; half put back and absorbed; uncovered.
+        assert_eq!(seen, [0, 0, 4, 4, 4, 0, 0, 0, 2, 2, 0]);
     }
 
     #[test]
