@@ -645,7 +645,9 @@ impl Background {
         if shaken < count { shaken } else { self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade) }
     }
 
-    /// [`Background::judge_cells`] for `grade` known at run time.
+    /// [`Background::judge_cells`] with grading and the uncovering test
+    /// chosen once for the pass, not per cell: `grade` from the settings,
+    /// the test only while some cell holds a prior.
     #[allow(clippy::too_many_arguments)]
     fn judge_cells_as(
         &mut self,
