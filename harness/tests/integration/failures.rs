@@ -146,6 +146,17 @@ async fn events_during_labelled_stillness_fail_expect_labels() {
 }
 
 #[tokio::test]
+async fn a_box_the_background_model_never_absorbs_fails_expect_no_event() {
+    // scenarios/background.toml passes because the box is absorbed; this
+    // is the same clip with absorption put off.
+    let report = run("never_absorbed.toml").await;
+    let (step, message) = report.failure().expect("the scenario must fail");
+    assert!(step.contains("expect_no_event"), "{step}");
+    assert!(message.contains("expected no event, 60 arrived"), "{message}");
+    assert!(message.contains(r#""frame":41"#), "{message}");
+}
+
+#[tokio::test]
 async fn labelled_motion_without_an_event_fails_expect_labels() {
     let report = run("labels_missed.toml").await;
     let (_, message) = report.failure().expect("the scenario must fail");
