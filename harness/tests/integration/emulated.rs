@@ -49,34 +49,37 @@ async fn run(name: &str, target: &TargetSpec) -> ScenarioReport {
     runner::run(&s, opened.as_ref(), &RunEnv::default()).await
 }
 
-#[tokio::test]
-async fn the_highway_transcript_of_the_firmware_equals_the_simulators() {
-    let Some(board) = emulated("cam-fw-qemu.elf") else { return };
-    let (sim, fw) = tokio::join!(run("highway", &TargetSpec::Sim), run("highway", &board));
+/// Runs scenario `name` on the simulator and on the emulated board: both
+/// must pass with the same transcript (events, counts, frames, capture
+/// times, `change` at the printed precision). Returns the firmware's report
+/// and the transcript, or `None` without the emulated board.
+async fn same_on_the_firmware_as_on_the_simulator(name: &str) -> Option<(ScenarioReport, String)> {
+    let board = emulated("cam-fw-qemu.elf")?;
+    let (sim, fw) = tokio::join!(run(name, &TargetSpec::Sim), run(name, &board));
     assert!(sim.passed(), "simulator: {:?}", sim.failure());
     assert!(fw.passed(), "emulated firmware: {:?}", fw.failure());
-    assert_eq!(fw.events.iter().filter(|e| e.name == "motion").count(), 284, "motion events from the firmware");
-    let (sim, fw) = (sim.transcript(), fw.transcript());
-    if sim != fw {
-        let first = sim.lines().zip(fw.lines()).position(|(a, b)| a != b);
-        panic!("transcripts differ (first at line {first:?}):\n--- simulator\n{sim}\n--- firmware\n{fw}");
+    let (sim_transcript, fw_transcript) = (sim.transcript(), fw.transcript());
+    if sim_transcript != fw_transcript {
+        let first = sim_transcript.lines().zip(fw_transcript.lines()).position(|(a, b)| a != b);
+        panic!(
+            "transcripts differ (first at line {first:?}):\n--- simulator\n{sim_transcript}\n--- firmware\n{fw_transcript}"
+        );
     }
+    Some((fw, sim_transcript))
+}
+
+#[tokio::test]
+async fn the_highway_transcript_of_the_firmware_equals_the_simulators() {
+    let Some((fw, _)) = same_on_the_firmware_as_on_the_simulator("highway").await else { return };
+    assert_eq!(fw.events.iter().filter(|e| e.name == "motion").count(), 284, "motion events from the firmware");
 }
 
 #[tokio::test]
 async fn the_background_model_on_the_firmware_gives_the_simulators_transcript() {
     // The C3 judges cells in i32, the desktop in i16 (`cam_core::detector`,
     // `Lane`): the same events, frames and `change` on both.
-    let Some(board) = emulated("cam-fw-qemu.elf") else { return };
-    let (sim, fw) = tokio::join!(run("background", &TargetSpec::Sim), run("background", &board));
-    assert!(sim.passed(), "simulator: {:?}", sim.failure());
-    assert!(fw.passed(), "emulated firmware: {:?}", fw.failure());
-    let (sim, fw) = (sim.transcript(), fw.transcript());
-    assert!(sim.contains("frame 36 "), "{sim}");
-    if sim != fw {
-        let first = sim.lines().zip(fw.lines()).position(|(a, b)| a != b);
-        panic!("transcripts differ (first at line {first:?}):\n--- simulator\n{sim}\n--- firmware\n{fw}");
-    }
+    let Some((_, transcript)) = same_on_the_firmware_as_on_the_simulator("background").await else { return };
+    assert!(transcript.contains("frame 36 "), "{transcript}");
 }
 
 /// Each broken build, the scenario of its row, and what the failure says.
