@@ -2,7 +2,9 @@
 # Nightly HIL run on real boards: builds the firmware with the HIL routes,
 # flashes every attached ESP32-C3 (espflash skips regions that already hold
 # the same bytes), runs the scenario suite spread over the boards while
-# reading their consoles, and writes JUnit XML and the HTML report.
+# reading their consoles, and writes JUnit XML and the HTML report; then
+# scores the detector on every labelled clip on the same cams (`cam-hil
+# eval --target`), which must give the core's outcome on every frame.
 #
 #   CAM_SSID=… CAM_PASSWORD=… [CAM_TOKEN=…] bash ci/nightly.sh [PORT...]
 #
@@ -13,7 +15,7 @@
 # With `--labgrid TARGET…` it runs on labgrid places instead of local ports
 # (`labgrid:PLACE` or `labgrid:tag=board=esp32c3`; LG_COORDINATOR set,
 # labgrid-client on PATH; flash on the exporter hosts first: docs/labs.md).
-# Results: target/nightly/<UTC time>/{junit.xml,report/index.html}.
+# Results: target/nightly/<UTC time>/{junit.xml,report/index.html,eval.md,eval/index.html}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/nightly/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -59,6 +61,15 @@ hil=./target/debug/cam-hil
 set +e
 "$hil" run "${targets[@]}" "${flash[@]}" "${skip[@]}" --junit "$out/junit.xml" --report "$out/report"
 status=$?
+# The detector's quality on every labelled clip, measured on the same cams
+# (frames replayed over the HIL routes, SSE events scored): the table of
+# `cam-hil eval`, and each cam must give the core's outcome on every frame.
+labelled=()
+for clip in fixtures/*/; do [ -f "$clip/labels.csv" ] && labelled+=("${clip%/}"); done
+"$hil" eval "${targets[@]}" "${labelled[@]}" --report "$out/eval" >"$out/eval.md"
+eval_status=$?
 set -e
-echo "nightly: results in $out (exit $status)"
+cat "$out/eval.md"
+[ "$status" -ne 0 ] || status=$eval_status
+echo "nightly: results in $out (exit $status; detector quality in $out/eval.md, $out/eval/index.html)"
 exit $status

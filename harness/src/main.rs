@@ -59,44 +59,11 @@ enum Command {
         #[arg(long, default_value_t = 50.0)]
         budget_percent: f64,
     },
-    /// Score the core detector on clip folders against their labels.csv
-    /// (precision, recall, F1, false alarms per hour of still footage).
-    Eval {
-        /// Clip folders.
-        dirs: Vec<PathBuf>,
-        /// Motion threshold on `change`, a fraction of the cells (0 to 1).
-        #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD, value_parser = parse_threshold)]
-        threshold: f64,
-        /// Score every threshold tuning tries (0.00005 to 0.30) and write a
-        /// precision/recall curve per clip into this folder (SVG).
-        #[arg(long)]
-        sweep: Option<PathBuf>,
-        /// Write an HTML report (scores, change plots, precision/recall
-        /// curves) to DIR/index.html.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Frames a detected event may be off its labelled segment.
-        #[arg(long, default_value_t = 2)]
-        tolerance: usize,
-        /// Turn off the lighting compensation and the lightswitch rule.
-        #[arg(long)]
-        no_lighting_rules: bool,
-        /// Detector settings as `key=value,…` (the keys of
-        /// `docs/detector.md`), e.g. `background=true,tolerate_shake=false`;
-        /// applied after the flag above.
-        #[arg(long, value_parser = parse_detector_change)]
-        detector: Option<cam_core::settings::DetectorChange>,
-        /// Leave-one-clip-out instead: tune camhil's settings (and the
-        /// baselines') on all clips but one, score on the one left out, for
-        /// every clip; then the settings tuned on every clip
-        /// (`docs/detector.md`, "Choosing the defaults").
-        #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "detector"])]
-        loco: bool,
-        /// With `--loco`: the OpenCV baselines' per-frame scores, as
-        /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
-        #[arg(long, requires = "loco")]
-        baselines: Option<PathBuf>,
-    },
+    /// Score the detector on clip folders against their labels.csv
+    /// (precision, recall, F1, false alarms per hour of still footage): the
+    /// core in process, or with `--target` a cam (exit 0: scored, 1: a clip
+    /// failed or the cam disagreed with the core, 2: could not start).
+    Eval(Box<EvalArgs>),
     /// labgrid chores: `cam-hil labgrid release PLACE` releases a place this
     /// identity holds (a lock a killed run left).
     Labgrid {
@@ -137,6 +104,58 @@ enum Command {
     },
 }
 
+/// `cam-hil eval`.
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// Clip folders.
+    dirs: Vec<PathBuf>,
+    /// Motion threshold on `change`, a fraction of the cells (0 to 1).
+    #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD, value_parser = parse_threshold)]
+    threshold: f64,
+    /// Score every threshold tuning tries (0.00005 to 0.30) and write a
+    /// precision/recall curve per clip into this folder (SVG). In process
+    /// only.
+    #[arg(long, conflicts_with = "targets")]
+    sweep: Option<PathBuf>,
+    /// Write an HTML report (scores, change plots, precision/recall
+    /// curves) to DIR/index.html.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Frames a detected event may be off its labelled segment.
+    #[arg(long, default_value_t = 2)]
+    tolerance: usize,
+    /// Turn off the lighting compensation and the lightswitch rule. In
+    /// process only (on a cam: `--detector compensate_lighting=false,…`).
+    #[arg(long, conflicts_with = "targets")]
+    no_lighting_rules: bool,
+    /// Detector settings as `key=value,…` (the keys of
+    /// `docs/detector.md`), e.g. `background=true,tolerate_shake=false`;
+    /// applied after the flag above.
+    #[arg(long, value_parser = parse_detector_change)]
+    detector: Option<cam_core::settings::DetectorChange>,
+    /// Leave-one-clip-out instead: tune camhil's settings (and the
+    /// baselines') on all clips but one, score on the one left out, for
+    /// every clip; then the settings tuned on every clip
+    /// (`docs/detector.md`, "Choosing the defaults").
+    #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "detector", "targets"])]
+    loco: bool,
+    /// With `--loco`: the OpenCV baselines' per-frame scores, as
+    /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
+    #[arg(long, requires = "loco")]
+    baselines: Option<PathBuf>,
+    /// Score the clips on these cams instead of in process (as `cam-hil
+    /// run --target`; repeatable: clips are spread over them), at
+    /// `--threshold` and with `--detector` sent to the cam, its own
+    /// settings otherwise; each cam must agree with the core on every
+    /// frame.
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Clips scored at once on `sim` and `qemu:` targets, each on its own
+    /// cam.
+    #[arg(short, long, default_value_t = 1, conflicts_with = "loco")]
+    jobs: usize,
+}
+
 /// `cam-hil labgrid …`.
 #[derive(Subcommand, Debug)]
 enum LabgridAction {
@@ -173,6 +192,70 @@ impl LabArgs {
     }
 }
 
+/// The cams under test (`cam-hil run`, `cam-hil eval --target`) and how
+/// to reach them.
+#[derive(Debug, Args)]
+struct TargetArgs {
+    /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
+    /// `board:SERIAL_PORT` (a board whose console prints its address),
+    /// `labgrid:PLACE` or `labgrid:tag=KEY=VALUE,…` (a place in a labgrid
+    /// lab, reserved and released), or `qemu:ELF` (the firmware's qemu-virt
+    /// build on a fresh emulated board per scenario). Repeatable: scenarios
+    /// are spread over the targets. `run` defaults to `sim`; `eval`
+    /// without it scores the core in process.
+    #[arg(long = "target")]
+    targets: Vec<TargetSpec>,
+    /// Token for a `url:` target.
+    #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// `qemu-system-riscv32` for `qemu:` targets (default: found on PATH).
+    #[arg(long)]
+    qemu: Option<PathBuf>,
+    /// Run `qemu:` targets with `-icount shift=0`, so the firmware's
+    /// `cam-fw: cost` console lines count exact instructions.
+    #[arg(long)]
+    icount: bool,
+    /// Baud rate of a board's console.
+    #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
+    baud: u32,
+    /// For `labgrid:` targets.
+    #[command(flatten)]
+    lab: LabArgs,
+    /// Flash this firmware ELF to every board target before running
+    /// (espflash; regions already holding the same bytes are skipped).
+    #[arg(long)]
+    flash: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    /// The targets named, with their token, CA, board, QEMU and lab
+    /// settings; `default` when none is named.
+    ///
+    /// # Errors
+    /// A `labgrid:` target without a lab (no coordinator, no
+    /// `labgrid-client`).
+    fn specs(&self, default: &[TargetSpec]) -> Result<Vec<TargetSpec>, String> {
+        let named = if self.targets.is_empty() { default.to_vec() } else { self.targets.clone() };
+        let lab = if named.iter().any(TargetSpec::is_labgrid) { Some(self.lab.resolve()?) } else { None };
+        Ok(named
+            .into_iter()
+            .map(|t| {
+                let t = t
+                    .with_credentials(self.token.clone(), self.ca.clone())
+                    .with_board(self.baud, self.flash.clone())
+                    .with_qemu(self.qemu.clone(), self.icount);
+                match &lab {
+                    Some(lab) => t.with_lab(lab),
+                    None => t,
+                }
+            })
+            .collect())
+    }
+}
+
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Scenario files or folders (default: scenarios/).
@@ -201,37 +284,8 @@ struct RunArgs {
     /// Start no new scenario after the first failure.
     #[arg(long)]
     fail_fast: bool,
-    /// `sim` (a fresh in-process simulator per scenario), `url:http://HOST:PORT`,
-    /// `board:SERIAL_PORT` (a board whose console prints its address),
-    /// `labgrid:PLACE` or `labgrid:tag=KEY=VALUE,…` (a place in a labgrid
-    /// lab, reserved and released), or `qemu:ELF` (the firmware's qemu-virt
-    /// build on a fresh emulated board per scenario). Repeatable: scenarios
-    /// are spread over the targets.
-    #[arg(long = "target", default_value = "sim")]
-    targets: Vec<TargetSpec>,
-    /// Token for a `url:` target.
-    #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// PEM CA certificates to trust for an `https://` target (e.g. its self-signed certificate).
-    #[arg(long)]
-    ca: Option<PathBuf>,
-    /// `qemu-system-riscv32` for `qemu:` targets (default: found on PATH).
-    #[arg(long)]
-    qemu: Option<PathBuf>,
-    /// Run `qemu:` targets with `-icount shift=0`, so the firmware's
-    /// `cam-fw: cost` console lines count exact instructions.
-    #[arg(long)]
-    icount: bool,
-    /// Baud rate of a board's console.
-    #[arg(long, default_value_t = cam_hil::target::DEFAULT_BAUD)]
-    baud: u32,
-    /// For `labgrid:` targets.
     #[command(flatten)]
-    lab: LabArgs,
-    /// Flash this firmware ELF to every board target before running
-    /// (espflash; regions already holding the same bytes are skipped).
-    #[arg(long)]
-    flash: Option<PathBuf>,
+    target: TargetArgs,
     /// Write JUnit XML (one test case per scenario run) to this file;
     /// rewritten after every scenario.
     #[arg(long)]
@@ -373,20 +427,19 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dirs, loco: true, baselines, tolerance, .. } => {
-            eval_loco(&dirs, baselines.as_deref(), tolerance)
-        }
-        Command::Eval { dirs, threshold, sweep, report, tolerance, no_lighting_rules, detector, .. } => {
+        Command::Eval(args) if args.loco => eval_loco(&args.dirs, args.baselines.as_deref(), args.tolerance),
+        Command::Eval(args) if !args.target.targets.is_empty() => eval_on_targets(&args).await,
+        Command::Eval(args) => {
             let mut config = cam_core::DetectorConfig::default();
-            if no_lighting_rules {
+            if args.no_lighting_rules {
                 config.compensate_lighting = false;
                 config.lightswitch = 2.0;
             }
-            if let Some(change) = detector {
+            if let Some(change) = args.detector {
                 change.apply(&mut config);
             }
-            let outputs = EvalOutputs { sweep: sweep.as_deref(), report: report.as_deref() };
-            eval(&dirs, threshold, outputs, tolerance, config)
+            let outputs = EvalOutputs { sweep: args.sweep.as_deref(), report: args.report.as_deref() };
+            eval(&args.dirs, args.threshold, outputs, args.tolerance, config)
         }
         Command::Synth { preset, dir } => match match preset.as_str() {
             "bright-square" => synth::bright_square(&dir, SquareClip::default()),
@@ -458,30 +511,13 @@ async fn run(mut args: RunArgs) -> ExitCode {
         eprintln!("cam-hil: no scenario selected");
         return ExitCode::from(2);
     }
-    let lab = if args.targets.iter().any(TargetSpec::is_labgrid) {
-        match args.lab.resolve() {
-            Ok(lab) => Some(lab),
-            Err(e) => {
-                eprintln!("cam-hil: {e}");
-                return ExitCode::from(2);
-            }
+    let targets = match args.target.specs(&[TargetSpec::Sim]) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
         }
-    } else {
-        None
     };
-    let targets: Vec<TargetSpec> = std::mem::take(&mut args.targets)
-        .into_iter()
-        .map(|t| {
-            let t = t
-                .with_credentials(args.token.clone(), args.ca.clone())
-                .with_board(args.baud, args.flash.clone())
-                .with_qemu(args.qemu.clone(), args.icount);
-            match &lab {
-                Some(lab) => t.with_lab(lab),
-                None => t,
-            }
-        })
-        .collect();
     let code = run_on_targets(&args, scenarios, left_out, &targets).await;
     // Whatever happened (passed, failed, stopped by Ctrl-C or SIGTERM),
     // labgrid places are released and their reservations cancelled.
@@ -839,6 +875,19 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
     ExitCode::SUCCESS
 }
 
+/// Loads every clip folder of `dirs`, or says which one could not be.
+fn load_clips(dirs: &[PathBuf]) -> Result<Vec<footage::Clip>, ExitCode> {
+    dirs.iter()
+        .map(|dir| {
+            footage::Clip::load(dir).map_err(|e| {
+                eprintln!("cam-hil: {e}");
+                ExitCode::from(2)
+            })
+        })
+        .collect()
+}
+
+/// `cam-hil eval` in process: every clip through the core's cam.
 fn eval(
     dirs: &[PathBuf],
     threshold: f64,
@@ -846,85 +895,187 @@ fn eval(
     tolerance: usize,
     config: cam_core::DetectorConfig,
 ) -> ExitCode {
-    use cam_hil::eval;
-    use cam_hil::report::html::{self, EvalEntry};
-    println!("{}", eval::TABLE_HEADER);
-    let mut failed = false;
-    let mut entries = Vec::new();
-    let mut wrong_rows = Vec::new();
-    for dir in dirs {
-        let clip = match footage::Clip::load(dir) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("cam-hil: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let name = clip.name();
-        let frames = match eval::run(&clip, config, threshold) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("cam-hil: {e}");
-                failed = true;
-                continue;
-            }
-        };
-        let metrics = eval::score(&frames, threshold, tolerance);
-        match &metrics {
-            Some(m) => println!("{}", eval::table_row(&name, m)),
-            None => {
-                let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
-                    + usize::from(frames.first().is_some_and(|f| f.motion));
-                println!("| {name} | {} | {events} | (no labels) | | | | | | |", eval::threshold_text(threshold));
-            }
-        }
-        let labelled = clip.frames.iter().any(|f| f.label.is_some());
-        let mut sweep_svg = None;
-        if labelled && (outputs.sweep.is_some() || outputs.report.is_some()) {
-            match eval::sweep(&clip, config, &eval::default_thresholds(), tolerance) {
-                Ok(points) => {
-                    let svg = eval::sweep_svg(&name, &points);
-                    if let Some(out) = outputs.sweep {
-                        let path = out.join(format!("{name}-sweep.svg"));
-                        if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, &svg)) {
-                            eprintln!("cam-hil: {}: {e}", path.display());
-                            failed = true;
-                        } else {
-                            let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
-                            eprintln!(
-                                "cam-hil: {} (best F1 {:.2} at threshold {})",
-                                path.display(),
-                                best.f1,
-                                eval::threshold_text(best.threshold)
-                            );
-                        }
-                    }
-                    sweep_svg = Some(svg);
+    let clips = match load_clips(dirs) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let frames = clips.iter().map(|clip| cam_hil::eval::run(clip, config, threshold)).collect();
+    let scored = Scored { clips: &clips, frames, threshold, tolerance, settings: format!("{config:?}") };
+    if scored.report(outputs, Some(config)) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// What `cam-hil eval` found per clip, ready to report.
+struct Scored<'a> {
+    clips: &'a [footage::Clip],
+    /// Per clip, its frames as the detector saw them, or why not.
+    frames: Vec<Result<Vec<cam_hil::eval::EvalFrame>, String>>,
+    threshold: f64,
+    tolerance: usize,
+    /// The settings, as the HTML report names them.
+    settings: String,
+}
+
+impl Scored<'_> {
+    /// Prints the table and the frames each clip got wrong, and writes
+    /// `outputs`; precision/recall curves by sweeping `sweep` (a detector
+    /// run in process) over the thresholds. Whether nothing failed.
+    fn report(self, outputs: EvalOutputs<'_>, sweep: Option<cam_core::DetectorConfig>) -> bool {
+        use cam_hil::eval;
+        use cam_hil::report::html::{self, EvalEntry};
+        println!("{}", eval::TABLE_HEADER);
+        let (threshold, tolerance) = (self.threshold, self.tolerance);
+        let mut failed = false;
+        let mut entries = Vec::new();
+        let mut wrong_rows = Vec::new();
+        for (clip, frames) in self.clips.iter().zip(self.frames) {
+            let name = clip.name();
+            let frames = match frames {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("cam-hil: {name}: {e}");
+                    failed = true;
+                    continue;
                 }
+            };
+            let metrics = eval::score(&frames, threshold, tolerance);
+            match &metrics {
+                Some(m) => println!("{}", eval::table_row(&name, m)),
+                None => {
+                    let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
+                        + usize::from(frames.first().is_some_and(|f| f.motion));
+                    println!("| {name} | {} | {events} | (no labels) | | | | | | |", eval::threshold_text(threshold));
+                }
+            }
+            let labelled = clip.frames.iter().any(|f| f.label.is_some());
+            let mut sweep_svg = None;
+            let wanted = outputs.sweep.is_some() || outputs.report.is_some();
+            if let Some(config) = sweep.filter(|_| labelled && wanted) {
+                match eval::sweep(clip, config, &eval::default_thresholds(), tolerance) {
+                    Ok(points) => {
+                        let svg = eval::sweep_svg(&name, &points);
+                        if let Some(out) = outputs.sweep {
+                            let path = out.join(format!("{name}-sweep.svg"));
+                            if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, &svg)) {
+                                eprintln!("cam-hil: {}: {e}", path.display());
+                                failed = true;
+                            } else {
+                                let best = points.iter().fold(&points[0], |b, m| if m.f1 > b.f1 { m } else { b });
+                                eprintln!(
+                                    "cam-hil: {} (best F1 {:.2} at threshold {})",
+                                    path.display(),
+                                    best.f1,
+                                    eval::threshold_text(best.threshold)
+                                );
+                            }
+                        }
+                        sweep_svg = Some(svg);
+                    }
+                    Err(e) => {
+                        eprintln!("cam-hil: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            let wrong = eval::WrongFrames::of(&frames);
+            if !wrong.is_empty() {
+                wrong_rows.push(format!("- {name}: {wrong}"));
+            }
+            entries.push(EvalEntry { name, metrics, frames, sweep_svg });
+        }
+        if !wrong_rows.is_empty() {
+            println!("\nFrames wrong (indices in the clip):\n\n{}", wrong_rows.join("\n"));
+        }
+        if let Some(dir) = outputs.report {
+            match html::write_eval(dir, &entries, threshold, &self.settings) {
+                Ok(()) => eprintln!("cam-hil: report in {}", dir.join("index.html").display()),
                 Err(e) => {
                     eprintln!("cam-hil: {e}");
                     failed = true;
                 }
             }
         }
-        let wrong = eval::WrongFrames::of(&frames);
-        if !wrong.is_empty() {
-            wrong_rows.push(format!("- {name}: {wrong}"));
+        !failed
+    }
+}
+
+/// `cam-hil eval --target`: every clip replayed into the cams named, each
+/// clip's frames checked against the core's on the same frames, then
+/// scored as in process.
+async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
+    use cam_hil::eval::{self, target};
+    let clips = match load_clips(&args.dirs) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let targets = match args.target.specs(&[]) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cam-hil: {e}");
+            return ExitCode::from(2);
         }
-        entries.push(EvalEntry { name, metrics, frames, sweep_svg });
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("cam-hil: stopping: the running clips end, their targets stop");
+        let _ = cancel_tx.send(true);
+    });
+    let mut frames = Vec::new();
+    let probed = futures_util::future::try_join_all(targets.iter().map(TargetSpec::probe)).await;
+    if let Err(e) = probed {
+        eprintln!("cam-hil: {e}");
+    } else {
+        // Progress on stderr: stdout holds the table alone.
+        let mut reporter = TextReporter::new(std::io::stderr());
+        let options = RunOptions { jobs: args.jobs, cancel: Some(cancel_rx.clone()), ..RunOptions::default() };
+        let dirs: Vec<(&Path, usize)> = clips.iter().map(|c| (c.dir.as_path(), c.frames.len())).collect();
+        frames = target::run(&dirs, args.threshold, args.detector, &targets, &options, &mut reporter).await;
     }
-    if !wrong_rows.is_empty() {
-        println!("\nFrames wrong (indices in the clip):\n\n{}", wrong_rows.join("\n"));
+    for t in &targets {
+        t.release().await;
     }
-    if let Some(dir) = outputs.report {
-        let settings = format!("{config:?}");
-        match html::write_eval(dir, &entries, threshold, &settings) {
-            Ok(()) => eprintln!("cam-hil: report in {}", dir.join("index.html").display()),
+    if frames.is_empty() {
+        return ExitCode::from(2);
+    }
+    if *cancel_rx.borrow() {
+        return ExitCode::from(130);
+    }
+    // The core in process, at the settings the cam was given on top of the
+    // core's defaults: the figures the target must reproduce.
+    let mut config = cam_core::DetectorConfig::default();
+    if let Some(change) = args.detector {
+        change.apply(&mut config);
+    }
+    let mut agree = true;
+    for (clip, on_target) in clips.iter().zip(frames.iter_mut()) {
+        let Ok(seen) = on_target else { continue };
+        let core = match eval::run(clip, config, args.threshold) {
+            Ok(core) => core,
             Err(e) => {
-                eprintln!("cam-hil: {e}");
-                failed = true;
+                *on_target = Err(format!("in process: {e}"));
+                continue;
+            }
+        };
+        let differ = target::disagreements(&core, seen);
+        if !differ.is_empty() {
+            agree = false;
+            eprintln!("cam-hil: {}: the target and the core differ on {} frame(s):", clip.name(), differ.len());
+            for d in differ.iter().take(10) {
+                eprintln!("  {d}");
             }
         }
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    let settings = match args.detector {
+        Some(change) => format!("on {}: the cam's settings and {}", names.join(", "), serde_json::json!(change)),
+        None => format!("on {}: the cam's settings", names.join(", ")),
+    };
+    let scored_all = frames.iter().all(Result::is_ok);
+    let scored = Scored { clips: &clips, frames, threshold: args.threshold, tolerance: args.tolerance, settings };
+    let outputs = EvalOutputs { sweep: None, report: args.report.as_deref() };
+    let reported = scored.report(outputs, None);
+    if agree && scored_all {
+        eprintln!("cam-hil: the target gave the core's outcome on every frame");
+    }
+    if reported && agree { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

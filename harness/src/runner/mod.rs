@@ -352,17 +352,26 @@ pub struct Recorder {
     pub last_ack_seq: Option<u64>,
 }
 
+/// The position in `frames` (injected, in order) of the frame event `e`
+/// reports: the frame whose reply named the event's id; from cams without
+/// ids in their replies, the latest frame sent before it arrived whose
+/// sequence number is the event's `frame`. `None` for an event about no
+/// injected frame.
+pub fn frame_of(frames: &[FrameRecord], e: &ReceivedEvent) -> Option<usize> {
+    if let Some(i) = e.id.as_ref().and_then(|id| frames.iter().position(|f| f.reply.id.as_ref() == Some(id))) {
+        return Some(i);
+    }
+    let seq = e.data["frame"].as_u64()?;
+    frames.iter().rposition(|f| f.reply.id.is_none() && f.reply.frame == seq && f.sent_ms <= e.at_ms)
+}
+
 impl Recorder {
     /// The injected frame an event reports: the frame whose reply named
     /// the event's id; from cams without ids in their replies, the latest
     /// frame sent before it arrived whose sequence number is the event's
     /// `frame`.
     pub fn frame_of(&self, e: &ReceivedEvent) -> Option<usize> {
-        if let Some(i) = e.id.as_ref().and_then(|id| self.frames.iter().position(|f| f.reply.id.as_ref() == Some(id))) {
-            return Some(i);
-        }
-        let seq = e.data["frame"].as_u64()?;
-        self.frames.iter().rposition(|f| f.reply.id.is_none() && f.reply.frame == seq && f.sent_ms <= e.at_ms)
+        frame_of(&self.frames, e)
     }
 
     /// Ms from each `motion` event's frame injection to its arrival.

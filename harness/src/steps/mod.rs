@@ -128,7 +128,8 @@ pub struct StepCx<'a> {
 pub struct Step {
     /// 1-based position in the scenario, counting included steps.
     pub index: usize,
-    /// Line of its `[[step]]` table.
+    /// Line of its `[[step]]` table (0: a step made in code, as `cam-hil
+    /// eval --target` makes them).
     pub line: usize,
     /// The included file it comes from (`None`: the scenario file).
     pub file: Option<PathBuf>,
@@ -141,15 +142,17 @@ pub struct Step {
 }
 
 impl Step {
-    /// `step 3 (expect_events, line 14)` or with its name.
+    /// `step 3 (expect_events, line 14)` or with its name; without the
+    /// line for a step made in code.
     pub fn label(&self) -> String {
-        let at = match &self.file {
-            Some(f) => format!("{} line {}", f.display(), self.line),
-            None => format!("line {}", self.line),
+        let at = match (&self.file, self.line) {
+            (_, 0) => String::new(),
+            (Some(f), line) => format!(", {} line {line}", f.display()),
+            (None, line) => format!(", line {line}"),
         };
         match &self.name {
-            Some(n) => format!("step {} `{n}` ({}, {at})", self.index, self.action.kind()),
-            None => format!("step {} ({}, {at})", self.index, self.action.kind()),
+            Some(n) => format!("step {} `{n}` ({}{at})", self.index, self.action.kind()),
+            None => format!("step {} ({}{at})", self.index, self.action.kind()),
         }
     }
 }

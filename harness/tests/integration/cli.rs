@@ -175,6 +175,44 @@ fn eval_writes_a_report_with_scores_and_plots() {
     assert_eq!(code, 2, "{stderr}");
 }
 
+/// `cam-hil eval --target`: the same table as in process, measured on a
+/// cam (here the simulator over HTTP), progress on stderr; what works only
+/// in process is refused, and an unreachable cam stops the run before it
+/// starts.
+#[test]
+fn eval_on_a_target_prints_the_in_process_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let clips: Vec<String> = ["synthetic_typing", "wallflower_lightswitch_off", "pets2009_vtest"]
+        .iter()
+        .map(|n| format!("{fixtures}/{n}"))
+        .collect();
+    let clips: Vec<&str> = clips.iter().map(String::as_str).collect();
+    let (code, in_process, stderr) = cam_hil(&[&["eval"], &clips[..]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let args = [&["eval", "--target", "sim", "--jobs", "2", "--report", report.to_str().unwrap()], &clips[..]].concat();
+    let (code, on_target, stderr) = cam_hil(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(on_target, in_process);
+    assert!(on_target.contains("- wallflower_lightswitch_off: false alarm on frame 89"), "{on_target}");
+    assert!(stderr.contains("PASS eval synthetic_typing"), "{stderr}");
+    assert!(stderr.ends_with("cam-hil: the target gave the core's outcome on every frame\n"), "{stderr}");
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(page.contains("threshold 0.003 · on sim: the cam's settings ·"), "{page}");
+    assert_eq!(page.matches(": change per frame").count(), 3);
+
+    for only_in_process in [["--loco"], ["--no-lighting-rules"]] {
+        let args = [&["eval", "--target", "sim"], &only_in_process[..], &clips[..1]].concat();
+        let (code, _, stderr) = cam_hil(&args);
+        assert_eq!(code, 2, "{only_in_process:?}: {stderr}");
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+    }
+    let (code, stdout, stderr) = cam_hil(&["eval", "--target", "url:http://127.0.0.1:1", clips[0]]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+}
+
 /// `cam-hil eval --loco`: every family is tuned on the other clips and
 /// scored on the one left out, in one table; a baseline that flags every
 /// frame scores 0 on the clip where nothing moves, and bad baseline scores

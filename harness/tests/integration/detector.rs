@@ -208,3 +208,52 @@ fn every_preset_is_a_fixture_with_exact_labels() {
         assert_eq!(labels.iter().any(|&m| m), name != "lighting", "{name}");
     }
 }
+
+/// `cam-hil eval --target`: the clips replayed into a cam (here the
+/// simulator over HTTP) give, frame by frame, what the core gives in
+/// process at the same settings; a cam set otherwise is caught, on the
+/// frames where it differs.
+#[tokio::test]
+async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
+    use cam_core::settings::DetectorChange;
+    use cam_hil::eval::target;
+    use cam_hil::report::TextReporter;
+    use cam_hil::suite::RunOptions;
+    use cam_hil::target::TargetSpec;
+
+    let names = ["wallflower_lightswitch_off", "synthetic_left_object"];
+    let clips: Vec<Clip> = names.iter().map(|n| Clip::load(fixture(n)).unwrap()).collect();
+    let dirs: Vec<(&Path, usize)> = clips.iter().map(|c| (c.dir.as_path(), c.frames.len())).collect();
+    let dirs = &dirs;
+    let on = |detector: Option<DetectorChange>| async move {
+        let options = RunOptions { jobs: 2, ..RunOptions::default() };
+        let mut quiet = TextReporter::new(std::io::sink());
+        let t = cam_core::protocol::DEFAULT_THRESHOLD;
+        target::run(dirs, t, detector, &[TargetSpec::Sim], &options, &mut quiet).await
+    };
+    let core = |config: DetectorConfig| -> Vec<Vec<EvalFrame>> {
+        clips.iter().map(|c| eval::run(c, config, cam_core::protocol::DEFAULT_THRESHOLD).unwrap()).collect()
+    };
+    let background = DetectorChange { background: Some(true), ..DetectorChange::default() };
+    let mut with_background = DetectorConfig::default();
+    background.apply(&mut with_background);
+    for (change, config) in [(None, DetectorConfig::default()), (Some(background), with_background)] {
+        let seen = on(change).await;
+        for ((name, seen), core) in names.iter().zip(seen).zip(core(config)) {
+            let seen = seen.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(seen.len(), core.len(), "{name}");
+            assert!(seen.iter().any(|f| f.motion), "{name}: some motion");
+            let differ = target::disagreements(&core, &seen);
+            assert!(differ.is_empty(), "{name} with {change:?}: {differ:?}");
+            assert_eq!(eval::score(&seen, 0.003, 2), eval::score(&core, 0.003, 2), "{name}");
+        }
+    }
+    // The cam told a coarser cell step than the core uses: the frames where
+    // fewer cells pass it are named.
+    let coarse = DetectorChange { cell_delta: Some(40), ..DetectorChange::default() };
+    let seen = on(Some(coarse)).await;
+    let core = core(DetectorConfig::default());
+    let differ = target::disagreements(&core[0], seen[0].as_ref().unwrap());
+    assert!(!differ.is_empty());
+    assert!(differ.iter().all(|d| d.target.is_some_and(|(change, _)| change < d.core.0)), "{differ:?}");
+}

@@ -6,6 +6,8 @@
 //!   firmware equals the simulator's (same events, counts, frames, capture
 //!   times, and `change` at the printed precision): both run one core; and
 //!   so does the background model's (`scenarios/background.toml`);
+//! - the firmware scores labelled clips frame for frame as the core does
+//!   (`cam-hil eval --target`);
 //! - deliberately broken firmware builds fail the scenario of the row they
 //!   break;
 //! - the dashboard the firmware serves works in headless Chromium;
@@ -80,6 +82,47 @@ async fn the_background_model_on_the_firmware_gives_the_simulators_transcript() 
     // `Lane`): the same events, frames and `change` on both.
     let Some((_, transcript)) = same_on_the_firmware_as_on_the_simulator("background").await else { return };
     assert!(transcript.contains("frame 36 "), "{transcript}");
+}
+
+/// `cam-hil eval --target qemu:…`: the firmware scores the light switch and
+/// the box left behind frame for frame as the core does, at the defaults
+/// and with the background model (i32 judging on the C3); a build that
+/// drops its SSE events cannot be scored, and the error says why.
+#[tokio::test]
+async fn the_firmware_scores_the_clips_as_the_core_does() {
+    use cam_core::DetectorConfig;
+    use cam_core::settings::DetectorChange;
+    use cam_hil::eval::{self, target};
+    use cam_hil::report::TextReporter;
+    use cam_hil::suite::RunOptions;
+    let Some(board) = emulated("cam-fw-qemu.elf") else { return };
+    let Some(broken) = emulated("cam-fw-qemu-break-drop-events.elf") else { return };
+    let clips: Vec<footage::Clip> = ["wallflower_lightswitch_off", "synthetic_left_object"]
+        .iter()
+        .map(|n| footage::Clip::load(root().join("fixtures").join(n)).unwrap())
+        .collect();
+    let dirs: Vec<(&Path, usize)> = clips.iter().map(|c| (c.dir.as_path(), c.frames.len())).collect();
+    let t = cam_core::protocol::DEFAULT_THRESHOLD;
+    let options = RunOptions { jobs: 2, ..RunOptions::default() };
+    let background = DetectorChange { background: Some(true), ..DetectorChange::default() };
+    for change in [None, Some(background)] {
+        let mut config = DetectorConfig::default();
+        if let Some(c) = change {
+            c.apply(&mut config);
+        }
+        let mut quiet = TextReporter::new(std::io::sink());
+        let seen = target::run(&dirs, t, change, std::slice::from_ref(&board), &options, &mut quiet).await;
+        for (clip, seen) in clips.iter().zip(seen) {
+            let seen = seen.unwrap_or_else(|e| panic!("{}: {e}", clip.name()));
+            let core = eval::run(clip, config, t).unwrap();
+            let differ = target::disagreements(&core, &seen);
+            assert!(differ.is_empty(), "{} with {change:?}: {differ:?}", clip.name());
+        }
+    }
+    let mut quiet = TextReporter::new(std::io::sink());
+    let seen = target::run(&dirs[..1], t, None, &[broken], &RunOptions::default(), &mut quiet).await;
+    let e = seen[0].as_ref().expect_err("a build that drops events cannot be scored");
+    assert!(e.contains("but the SSE stream delivered only 0 `motion` event(s)"), "{e}");
 }
 
 /// Each broken build, the scenario of its row, and what the failure says.

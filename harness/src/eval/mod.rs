@@ -1,6 +1,9 @@
-//! `cam-hil eval`: how well the core detector does on a labelled clip, with
-//! no network: each frame goes through the core's [`Cam`] (the same logic
-//! as every target) and the motion events are scored against `labels.csv`.
+//! `cam-hil eval`: how well the detector does on a labelled clip. Each
+//! frame goes through the core's [`Cam`] in process (the same logic as
+//! every target; [`run`]), or through a target cam over its HIL routes
+//! ([`target`]: the simulator, the firmware on the emulated board, a cam
+//! at a URL, a board), and the motion events are scored against
+//! `labels.csv`.
 //!
 //! ## How events are matched (event level)
 //! A *detected event* is a run of consecutive frames that raised a `motion`
@@ -19,6 +22,8 @@
 use cam_core::storage::NoStorage;
 use cam_core::{Cam, Command, DetectorConfig};
 use footage::Clip;
+
+pub mod target;
 
 /// One frame as the detector saw it.
 #[derive(Debug, Clone, PartialEq)]

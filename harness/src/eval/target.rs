@@ -1,0 +1,207 @@
+//! `cam-hil eval --target`: the scores of [`super`] measured on a target
+//! cam (the simulator, the firmware on the emulated board, a cam at a URL,
+//! a board), not in process.
+//!
+//! Each clip is one scenario ([`scenario`]), run as `cam-hil run` runs
+//! scenarios: a HIL reset (threshold and detector settings back to the
+//! cam's own); the threshold and any detector settings sent over the
+//! control WebSocket (`set_threshold`, `set_detector`); every frame posted
+//! to `POST /hil/frame` with its capture timestamp as soon as the previous
+//! one is acked; then a wait until the SSE stream has delivered the event
+//! of every frame the cam acked as motion. A frame raised motion when a
+//! `motion` SSE event reports it, which is what a client of the cam sees;
+//! its `change` is the cam's reply ([`frames`]).
+//!
+//! The same frames through the core in process, at the same settings, must
+//! give the same outcome on every frame ([`disagreements`]): only then do
+//! the in-process figures (`docs/benchmarks.md`) hold for that cam.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use cam_core::settings::DetectorChange;
+
+use super::{EvalFrame, durations_ms};
+use crate::report::Reporter;
+use crate::runner::{ScenarioReport, frame_of};
+use crate::scenario::{DEFAULT_TIMEOUT_MS, Needs, Scenario};
+use crate::steps::expect_events::ExpectEvents;
+use crate::steps::replay::{Pace, Replay};
+use crate::steps::{Action, Step};
+use crate::suite::{self, RunOptions};
+use crate::target::TargetSpec;
+
+/// How long the replay of a clip of `frames` frames may take: 30 s, and a
+/// second a frame (a board on a slow Wi-Fi link acks a QVGA frame in tens
+/// of ms; the emulated board in about 50 ms).
+fn replay_timeout(frames: usize) -> Duration {
+    Duration::from_secs(30 + frames as u64)
+}
+
+/// The scenario that scores the clip in folder `dir` (of `frames` frames,
+/// at least 1) on a target: `[config] threshold` (a fraction of the cells,
+/// 0 to 1) and `detector` (sent as `set_detector`; `None`: the cam's own
+/// settings), then `replay` of every frame paced by the cam's acks, then
+/// `expect_events` of at least 0 `motion` events, which waits for the event
+/// of every frame acked as motion (and fails if one never arrives).
+pub fn scenario(dir: &Path, frames: usize, threshold: f64, detector: Option<DetectorChange>) -> Scenario {
+    let step = |index: usize, name: &str, timeout: Duration, action: Box<dyn Action>| Step {
+        index,
+        line: 0,
+        file: None,
+        name: Some(name.into()),
+        timeout,
+        action,
+    };
+    let replay = Replay { clip: dir.to_path_buf(), from: 0, to: frames.saturating_sub(1), pace: Pace::Acked };
+    let settle = ExpectEvents {
+        event: "motion".into(),
+        min: 0,
+        max: None,
+        fields: None,
+        first: None,
+        last: None,
+        within_ms: None,
+    };
+    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Scenario {
+        path: dir.to_path_buf(),
+        name: format!("eval {name}"),
+        tags: vec!["eval".into()],
+        fixture: Some(dir.to_path_buf()),
+        threshold: Some(threshold),
+        detector,
+        needs: Needs::default(),
+        steps: vec![
+            step(1, "every frame of the clip", replay_timeout(frames), Box::new(replay)),
+            step(
+                2,
+                "the event of every frame acked as motion",
+                Duration::from_millis(DEFAULT_TIMEOUT_MS),
+                Box::new(settle),
+            ),
+        ],
+    }
+}
+
+/// The frames of a [`scenario`]'s run as [`super::score`] takes them: per
+/// injected frame, in order, the cam's `change` and whether a `motion` SSE
+/// event reports it; labels as the clip has them; durations from the
+/// capture timestamps sent.
+///
+/// # Errors
+/// The run was skipped or failed (the step and its message), for instance
+/// a frame the cam did not ack, or an acked event that never arrived.
+pub fn frames(report: &ScenarioReport) -> Result<Vec<EvalFrame>, String> {
+    if let Some(why) = &report.skipped {
+        return Err(format!("skipped: {why}"));
+    }
+    if let Some((step, message)) = report.failure() {
+        return Err(format!("{step}: {message}"));
+    }
+    let with_event: HashSet<usize> =
+        report.events.iter().filter(|e| e.name == "motion").filter_map(|e| frame_of(&report.frames, e)).collect();
+    let durations = durations_ms(&report.frames.iter().map(|f| f.ts_ms).collect::<Vec<_>>());
+    Ok(report
+        .frames
+        .iter()
+        .zip(durations)
+        .enumerate()
+        .map(|(i, (f, duration_ms))| EvalFrame {
+            index: f.index,
+            change: f.reply.change,
+            motion: with_event.contains(&i),
+            label: f.label,
+            duration_ms,
+        })
+        .collect())
+}
+
+/// Runs the [`scenario`] of every clip folder in `dirs` (`(folder, frames)`)
+/// on `targets` as `options` say (spread over them, as `cam-hil run`
+/// does), reporting to `reporter`; returns each clip's [`frames`], in the
+/// order of `dirs`.
+pub async fn run(
+    dirs: &[(&Path, usize)],
+    threshold: f64,
+    detector: Option<DetectorChange>,
+    targets: &[TargetSpec],
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Vec<Result<Vec<EvalFrame>, String>> {
+    let scenarios: Vec<Scenario> =
+        dirs.iter().map(|&(dir, frames)| scenario(dir, frames, threshold, detector)).collect();
+    let (_, reports) = suite::run_on(&scenarios, targets, options, reporter).await;
+    reports.iter().map(frames).collect()
+}
+
+/// A frame on which a target and the core, given the same frames at the
+/// same settings, did not agree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement {
+    /// Frame index in the clip.
+    pub index: usize,
+    /// The core's `change` and whether it raised motion.
+    pub core: (f64, bool),
+    /// The target's (`None`: the target never got to this frame).
+    pub target: Option<(f64, bool)>,
+}
+
+/// `change` values closer than this are the same: a 256th of one cell of
+/// a 40 × 30 grid is 3.3e-6, and a JSON round trip keeps 15 digits.
+pub const CHANGE_TOLERANCE: f64 = 1e-6;
+
+/// The frames where `target` (from [`frames`]) differs from `core` (from
+/// [`super::run`] on the same clip): motion raised or not, or `change` by
+/// more than [`CHANGE_TOLERANCE`]; frames `core` has beyond `target`'s end
+/// too. Empty when they agree on every frame.
+pub fn disagreements(core: &[EvalFrame], target: &[EvalFrame]) -> Vec<Disagreement> {
+    core.iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let t = target.get(i).map(|t| (t.change, t.motion));
+            let same =
+                t.is_some_and(|(change, motion)| motion == c.motion && (change - c.change).abs() <= CHANGE_TOLERANCE);
+            (!same).then_some(Disagreement { index: c.index, core: (c.change, c.motion), target: t })
+        })
+        .collect()
+}
+
+/// `frame 12: core change 0.0042 motion, target change 0.0008 no motion`.
+impl fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = |(change, motion): (f64, bool)| {
+            format!("change {change:.6} {}", if motion { "motion" } else { "no motion" })
+        };
+        match self.target {
+            Some(t) => write!(f, "frame {}: core {}, target {}", self.index, side(self.core), side(t)),
+            None => write!(f, "frame {}: core {}, target never saw it", self.index, side(self.core)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(index: usize, change: f64, motion: bool) -> EvalFrame {
+        EvalFrame { index, change, motion, label: Some(motion), duration_ms: 250 }
+    }
+
+    #[test]
+    fn a_frame_differing_in_motion_change_or_presence_is_a_disagreement() {
+        let core = [frame(0, 0.0, false), frame(1, 0.01, true), frame(2, 0.002, false), frame(3, 0.0, false)];
+        let target = [frame(0, 0.0, false), frame(1, 0.01, false), frame(2, 0.002 + 4e-6, false)];
+        let found: Vec<usize> = disagreements(&core, &target).iter().map(|d| d.index).collect();
+        assert_eq!(found, [1, 2, 3]);
+        assert!(disagreements(&core, &core).is_empty());
+        let within = [frame(0, 5e-7, false), frame(1, 0.01, true), frame(2, 0.002, false), frame(3, 0.0, false)];
+        assert!(disagreements(&core, &within).is_empty());
+        assert_eq!(
+            disagreements(&core, &target)[0].to_string(),
+            "frame 1: core change 0.010000 motion, target change 0.010000 no motion"
+        );
+    }
+}
