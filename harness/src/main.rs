@@ -108,6 +108,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct EvalArgs {
     /// Clip folders.
+    #[arg(required = true)]
     dirs: Vec<PathBuf>,
     /// Motion threshold on `change`, a fraction of the cells (0 to 1).
     #[arg(long, default_value_t = cam_core::protocol::DEFAULT_THRESHOLD, value_parser = parse_threshold)]
