@@ -24,6 +24,7 @@ mkdir -p "$out"
 # plans, auth without CAM_TOKEN) is skipped by the harness, each scenario
 # with its reason.
 skip=()
+eval_extra=()
 
 if [ "${1:-}" = "--virtual" ]; then
   # The firmware's own code on the emulated board (QEMU `virt`), one fresh
@@ -33,6 +34,8 @@ if [ "${1:-}" = "--virtual" ]; then
   cargo build --locked -q -p cam-hil
   targets=(--target "qemu:target/firmware/cam-fw-qemu.elf" --jobs 2)
   flash=()
+  # Exact instruction counts in the cost table (QEMU's cycles are the host's time).
+  eval_extra=(--icount)
 elif [ "${1:-}" = "--labgrid" ]; then
   shift
   [ $# -gt 0 ] || { echo "--labgrid needs at least one labgrid:PLACE or labgrid:tag=KEY=VALUE target" >&2; exit 2; }
@@ -66,7 +69,7 @@ status=$?
 # `cam-hil eval`, and each cam must give the core's outcome on every frame.
 labelled=()
 for clip in fixtures/*/; do [ -f "$clip/labels.csv" ] && labelled+=("${clip%/}"); done
-"$hil" eval "${targets[@]}" "${labelled[@]}" --report "$out/eval" >"$out/eval.md"
+"$hil" eval "${targets[@]}" "${eval_extra[@]}" "${labelled[@]}" --report "$out/eval" >"$out/eval.md"
 eval_status=$?
 set -e
 cat "$out/eval.md"

@@ -18,6 +18,37 @@ pub const CONSOLE_QUEUE: usize = 4096;
 /// The line the firmware prints once it serves: `cam-fw: listening on URL`.
 pub const LISTENING: &str = "cam-fw: listening on ";
 
+/// What one frame through the detector cost the cam, from its console line
+/// `cam-fw: cost frame=<seq> cycles=<n> instret=<n or ->` (`docs/protocol.md`,
+/// console lines): the CPU's own counters read around
+/// `Cam::process_frame`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameCost {
+    /// The frame's sequence number (from 1 after a HIL reset).
+    pub frame: u64,
+    /// CPU cycles.
+    pub cycles: u64,
+    /// Instructions retired; `None` where the board counts cycles only
+    /// (the C3), exact on the emulated board under `-icount shift=0`.
+    pub instret: Option<u64>,
+}
+
+impl FrameCost {
+    /// The cost a console line reports; `None` for any other line, or one
+    /// whose numbers do not parse.
+    pub fn parse(line: &str) -> Option<Self> {
+        let rest = line.strip_prefix("cam-fw: cost ")?;
+        let mut fields = rest.split(' ').map(|f| f.split_once('='));
+        let (Some(("frame", frame)), Some(("cycles", cycles)), Some(("instret", instret)), None) =
+            (fields.next()?, fields.next()?, fields.next()?, fields.next())
+        else {
+            return None;
+        };
+        let instret = if instret == "-" { None } else { Some(instret.parse().ok()?) };
+        Some(Self { frame: frame.parse().ok()?, cycles: cycles.parse().ok()?, instret })
+    }
+}
+
 /// One thing seen on a board's console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsoleLine {
@@ -339,7 +370,23 @@ pub fn reset_line(port: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::crash;
+    use super::{FrameCost, crash};
+
+    #[test]
+    fn cost_lines() {
+        let c = FrameCost::parse("cam-fw: cost frame=56 cycles=5337390 instret=5336930");
+        assert_eq!(c, Some(FrameCost { frame: 56, cycles: 5_337_390, instret: Some(5_336_930) }));
+        let c = FrameCost::parse("cam-fw: cost frame=3 cycles=4100 instret=-");
+        assert_eq!(c, Some(FrameCost { frame: 3, cycles: 4100, instret: None }));
+        for other in [
+            "cam-fw: motion id=1 frame=11 change=0.2667 count=1",
+            "cam-fw: cost frame=3 cycles=4100",
+            "cam-fw: cost frame=3 cycles=41x0 instret=-",
+            "cam-fw: cost frame=3 cycles=4100 instret=5 extra=1",
+        ] {
+            assert_eq!(FrameCost::parse(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn crash_lines() {

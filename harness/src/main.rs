@@ -1021,7 +1021,7 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
         eprintln!("cam-hil: stopping: the running clips end, their targets stop");
         let _ = cancel_tx.send(true);
     });
-    let mut frames = Vec::new();
+    let mut on_target = Vec::new();
     let probed = futures_util::future::try_join_all(targets.iter().map(TargetSpec::probe)).await;
     if let Err(e) = probed {
         eprintln!("cam-hil: {e}");
@@ -1030,12 +1030,12 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
         let mut reporter = TextReporter::new(std::io::stderr());
         let options = RunOptions { jobs: args.jobs, cancel: Some(cancel_rx.clone()), ..RunOptions::default() };
         let dirs: Vec<(&Path, usize)> = clips.iter().map(|c| (c.dir.as_path(), c.frames.len())).collect();
-        frames = target::run(&dirs, args.threshold, args.detector, &targets, &options, &mut reporter).await;
+        on_target = target::run(&dirs, args.threshold, args.detector, &targets, &options, &mut reporter).await;
     }
     for t in &targets {
         t.release().await;
     }
-    if frames.is_empty() {
+    if on_target.is_empty() {
         return ExitCode::from(2);
     }
     if *cancel_rx.borrow() {
@@ -1047,6 +1047,12 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
     if let Some(change) = args.detector {
         change.apply(&mut config);
     }
+    let costs: Vec<String> = clips
+        .iter()
+        .zip(&on_target)
+        .filter_map(|(clip, o)| target::cost_row(&clip.name(), clip.frames.len(), &o.costs))
+        .collect();
+    let mut frames: Vec<_> = on_target.into_iter().map(|o| o.frames).collect();
     let mut agree = true;
     for (clip, on_target) in clips.iter().zip(frames.iter_mut()) {
         let Ok(seen) = on_target else { continue };
@@ -1075,6 +1081,13 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
     let scored = Scored { clips: &clips, frames, threshold: args.threshold, tolerance: args.tolerance, settings };
     let outputs = EvalOutputs { sweep: None, report: args.report.as_deref() };
     let reported = scored.report(outputs, None);
+    if !costs.is_empty() {
+        println!(
+            "\nCost per frame on the cam, from its `cam-fw: cost` console lines (`Cam::process_frame`; exact instructions on `qemu:` targets with `--icount`):\n\n{}\n{}",
+            target::COST_HEADER,
+            costs.join("\n")
+        );
+    }
     if agree && scored_all {
         eprintln!("cam-hil: the target gave the core's outcome on every frame");
     }

@@ -15,6 +15,11 @@
 //! The same frames through the core in process, at the same settings, must
 //! give the same outcome on every frame ([`disagreements`]): only then do
 //! the in-process figures (`docs/benchmarks.md`) hold for that cam.
+//!
+//! A cam with a console (a board, the emulated board) prints what each
+//! frame cost its CPU (`cam-fw: cost` lines, [`FrameCost`]): [`costs`]
+//! collects them and [`cost_row`] summarises them per clip, measured on
+//! the device itself.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -24,14 +29,17 @@ use std::time::Duration;
 use cam_core::settings::DetectorChange;
 
 use super::{EvalFrame, durations_ms};
+use crate::board::FrameCost;
 use crate::report::Reporter;
 use crate::runner::{ScenarioReport, frame_of};
 use crate::scenario::{DEFAULT_TIMEOUT_MS, Needs, Scenario};
+use crate::steps::expect_console::ExpectConsole;
 use crate::steps::expect_events::ExpectEvents;
 use crate::steps::replay::{Pace, Replay};
 use crate::steps::{Action, Step};
 use crate::suite::{self, RunOptions};
 use crate::target::TargetSpec;
+use crate::timeline::Channel;
 
 /// How long the replay of a clip of `frames` frames may take: 30 s, and a
 /// second a frame (a board on a slow Wi-Fi link acks a QVGA frame in tens
@@ -45,7 +53,10 @@ fn replay_timeout(frames: usize) -> Duration {
 /// 0 to 1) and `detector` (sent as `set_detector`; `None`: the cam's own
 /// settings), then `replay` of every frame paced by the cam's acks, then
 /// `expect_events` of at least 0 `motion` events, which waits for the event
-/// of every frame acked as motion (and fails if one never arrives).
+/// of every frame acked as motion (and fails if one never arrives); on a
+/// cam with a console, then `expect_console` of the last frame's
+/// `cam-fw: cost` line (frames are numbered from 1 after the reset), so
+/// that [`costs`] has every frame's.
 pub fn scenario(dir: &Path, frames: usize, threshold: f64, detector: Option<DetectorChange>) -> Scenario {
     let step = |index: usize, name: &str, timeout: Duration, action: Box<dyn Action>| Step {
         index,
@@ -65,6 +76,10 @@ pub fn scenario(dir: &Path, frames: usize, threshold: f64, detector: Option<Dete
         last: None,
         within_ms: None,
     };
+    let last_cost = ExpectConsole {
+        regex: regex::Regex::new(&format!("^cam-fw: cost frame={frames} ")).expect("a literal and a number"),
+        if_console: true,
+    };
     let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
     Scenario {
         path: dir.to_path_buf(),
@@ -82,6 +97,7 @@ pub fn scenario(dir: &Path, frames: usize, threshold: f64, detector: Option<Dete
                 Duration::from_millis(DEFAULT_TIMEOUT_MS),
                 Box::new(settle),
             ),
+            step(3, "the last frame's cost line", Duration::from_millis(DEFAULT_TIMEOUT_MS), Box::new(last_cost)),
         ],
     }
 }
@@ -119,10 +135,37 @@ pub fn frames(report: &ScenarioReport) -> Result<Vec<EvalFrame>, String> {
         .collect())
 }
 
+/// The console's [`FrameCost`] lines for the frames a [`scenario`]'s run
+/// injected, in the order they arrived: those after the run's HIL reset
+/// (`cam-fw: hil reset`) whose frame numbers the cam acked. Empty for a cam
+/// without a console (a cam at a URL, the simulator); a firmware that
+/// prints no cost lines fails the run's last step instead.
+pub fn costs(report: &ScenarioReport) -> Vec<FrameCost> {
+    let acked: HashSet<u64> = report.frames.iter().map(|f| f.reply.frame).collect();
+    let mut found = Vec::new();
+    for e in report.timeline.entries.iter().filter(|e| e.channel == Channel::Console) {
+        if e.text == "cam-fw: hil reset" {
+            found.clear();
+        } else if let Some(c) = FrameCost::parse(&e.text).filter(|c| acked.contains(&c.frame)) {
+            found.push(c);
+        }
+    }
+    found
+}
+
+/// One clip as a target gave it.
+#[derive(Debug, Clone)]
+pub struct OnTarget {
+    /// Its frames ([`frames`]), or why there are none.
+    pub frames: Result<Vec<EvalFrame>, String>,
+    /// What they cost the cam's CPU ([`costs`]).
+    pub costs: Vec<FrameCost>,
+}
+
 /// Runs the [`scenario`] of every clip folder in `dirs` (`(folder, frames)`)
 /// on `targets` as `options` say (spread over them, as `cam-hil run`
-/// does), reporting to `reporter`; returns each clip's [`frames`], in the
-/// order of `dirs`.
+/// does), reporting to `reporter`; returns each clip's frames and costs,
+/// in the order of `dirs`.
 pub async fn run(
     dirs: &[(&Path, usize)],
     threshold: f64,
@@ -130,11 +173,48 @@ pub async fn run(
     targets: &[TargetSpec],
     options: &RunOptions,
     reporter: &mut dyn Reporter,
-) -> Vec<Result<Vec<EvalFrame>, String>> {
+) -> Vec<OnTarget> {
     let scenarios: Vec<Scenario> =
         dirs.iter().map(|&(dir, frames)| scenario(dir, frames, threshold, detector)).collect();
     let (_, reports) = suite::run_on(&scenarios, targets, options, reporter).await;
-    reports.iter().map(frames).collect()
+    reports.iter().map(|r| OnTarget { frames: frames(r), costs: costs(r) }).collect()
+}
+
+/// The header of [`cost_row`]'s table.
+pub const COST_HEADER: &str = "| clip | frames counted | median cycles | max cycles | median instructions | max instructions |\n|---|---|---|---|---|---|";
+
+/// A Markdown row of what the frames of clip `name` cost the cam: how many
+/// of its `injected` frames have a cost line, and the median and largest
+/// cycle and instruction counts per frame (the median of an even count is
+/// the mean of the middle two, rounded half to even; `-` where the cam
+/// counts cycles only). `None` without any cost line.
+pub fn cost_row(name: &str, injected: usize, costs: &[FrameCost]) -> Option<String> {
+    fn figures(mut v: Vec<u64>) -> (String, String) {
+        v.sort_unstable();
+        let n = v.len();
+        let median = if !n.is_multiple_of(2) { v[n / 2] as f64 } else { (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0 };
+        (thousands(median.round_ties_even() as u64), thousands(v[n - 1]))
+    }
+    if costs.is_empty() {
+        return None;
+    }
+    let (cycles, max_cycles) = figures(costs.iter().map(|c| c.cycles).collect());
+    let instret: Option<Vec<u64>> = costs.iter().map(|c| c.instret).collect();
+    let (instret, max_instret) = instret.map_or(("-".into(), "-".into()), figures);
+    Some(format!("| {name} | {} of {injected} | {cycles} | {max_cycles} | {instret} | {max_instret} |", costs.len()))
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// A frame on which a target and the core, given the same frames at the
@@ -188,6 +268,21 @@ mod tests {
 
     fn frame(index: usize, change: f64, motion: bool) -> EvalFrame {
         EvalFrame { index, change, motion, label: Some(motion), duration_ms: 250 }
+    }
+
+    #[test]
+    fn cost_rows_give_the_median_and_the_largest() {
+        let cost = |frame, cycles, instret| FrameCost { frame, cycles, instret };
+        let c = [
+            cost(1, 1_000, Some(900)),
+            cost(2, 3_000, Some(2_901)),
+            cost(3, 2_000, Some(1_900)),
+            cost(4, 1_234_567, Some(5)),
+        ];
+        assert_eq!(cost_row("clip", 5, &c).unwrap(), "| clip | 4 of 5 | 2,500 | 1,234,567 | 1,400 | 2,901 |");
+        let cycles_only = [cost(1, 7, None), cost(2, 9, Some(3)), cost(3, 8, None)];
+        assert_eq!(cost_row("c3", 3, &cycles_only).unwrap(), "| c3 | 3 of 3 | 8 | 9 | - | - |");
+        assert_eq!(cost_row("none", 3, &[]), None);
     }
 
     #[test]

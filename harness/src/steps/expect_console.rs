@@ -1,6 +1,8 @@
 //! `expect_console`: the next serial console line (after those an earlier
 //! `expect_console` step consumed) matching a regex; consumes it and those
-//! before it. The scenario then needs a target with a console.
+//! before it. The scenario then needs a target with a console, unless the
+//! step says `if_console = true`: then it passes at once on a cam without
+//! one.
 
 use serde::Deserialize;
 
@@ -14,6 +16,9 @@ pub const KIND: Kind = Kind {
     modifiers: &[],
     example: r#"[[step]]
 expect_console = { regex = '^cam-fw: motion id=[0-9a-f]{8}-\d+ frame=11 ' }
+
+[[step]]
+expect_console = { regex = '^cam-fw: cost frame=60 ', if_console = true }  # passes at once on a cam without one
 "#,
     parse,
 };
@@ -22,6 +27,8 @@ expect_console = { regex = '^cam-fw: motion id=[0-9a-f]{8}-\d+ frame=11 ' }
 #[serde(deny_unknown_fields)]
 struct Raw {
     regex: String,
+    #[serde(default)]
+    if_console: bool,
 }
 
 /// Wait for a console line.
@@ -29,12 +36,16 @@ struct Raw {
 pub struct ExpectConsole {
     /// What the line must match.
     pub regex: regex::Regex,
+    /// Only on a cam with a console: on one without (a cam at a URL, the
+    /// simulator) the step passes at once, and the scenario does not need
+    /// a console.
+    pub if_console: bool,
 }
 
 fn parse(t: &mut StepTable<'_>) -> Result<Box<dyn Action>, ScenarioError> {
     let raw: Raw = t.take("expect_console")?.expect("chosen");
     let regex = regex::Regex::new(&raw.regex).map_err(|e| t.step_error(format!("bad regex: {e}")))?;
-    Ok(Box::new(ExpectConsole { regex }))
+    Ok(Box::new(ExpectConsole { regex, if_console: raw.if_console }))
 }
 
 impl Action for ExpectConsole {
@@ -47,11 +58,14 @@ impl Action for ExpectConsole {
     }
 
     fn needs(&self, needs: &mut Needs) {
-        needs.console = true;
+        needs.console |= !self.if_console;
     }
 
     fn run<'a>(&'a self, s: &'a mut Session<'_>, cx: &'a StepCx<'_>) -> StepFuture<'a> {
         Box::pin(async move {
+            if self.if_console && !s.console.exists() {
+                return Ok(());
+            }
             let timeout_ms = cx.step.timeout.as_millis();
             s.console.next_matching(&self.regex, cx.deadline, timeout_ms, &mut s.timeline).await
         })

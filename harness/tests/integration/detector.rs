@@ -240,7 +240,7 @@ async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
     for (change, config) in [(None, DetectorConfig::default()), (Some(background), with_background)] {
         let seen = on(change).await;
         for ((name, seen), core) in names.iter().zip(seen).zip(core(config)) {
-            let seen = seen.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let seen = seen.frames.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(seen.len(), core.len(), "{name}");
             assert!(seen.iter().any(|f| f.motion), "{name}: some motion");
             let differ = target::disagreements(&core, &seen);
@@ -253,7 +253,7 @@ async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
     let coarse = DetectorChange { cell_delta: Some(40), ..DetectorChange::default() };
     let seen = on(Some(coarse)).await;
     let core = core(DetectorConfig::default());
-    let differ = target::disagreements(&core[0], seen[0].as_ref().unwrap());
+    let differ = target::disagreements(&core[0], seen[0].frames.as_ref().unwrap());
     assert!(!differ.is_empty());
     assert!(differ.iter().all(|d| d.target.is_some_and(|(change, _)| change < d.core.0)), "{differ:?}");
 }

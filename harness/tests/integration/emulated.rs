@@ -86,8 +86,9 @@ async fn the_background_model_on_the_firmware_gives_the_simulators_transcript() 
 
 /// `cam-hil eval --target qemu:…`: the firmware scores the light switch and
 /// the box left behind frame for frame as the core does, at the defaults
-/// and with the background model (i32 judging on the C3); a build that
-/// drops its SSE events cannot be scored, and the error says why.
+/// and with the background model (i32 judging on the C3), and its console
+/// says what every frame cost; a build that drops its SSE events cannot be
+/// scored, and the error says why.
 #[tokio::test]
 async fn the_firmware_scores_the_clips_as_the_core_does() {
     use cam_core::DetectorConfig;
@@ -113,7 +114,11 @@ async fn the_firmware_scores_the_clips_as_the_core_does() {
         let mut quiet = TextReporter::new(std::io::sink());
         let seen = target::run(&dirs, t, change, std::slice::from_ref(&board), &options, &mut quiet).await;
         for (clip, seen) in clips.iter().zip(seen) {
-            let seen = seen.unwrap_or_else(|e| panic!("{}: {e}", clip.name()));
+            // What every frame cost the emulated CPU, from its console.
+            let numbers: Vec<u64> = seen.costs.iter().map(|c| c.frame).collect();
+            assert_eq!(numbers, (1..=clip.frames.len() as u64).collect::<Vec<_>>(), "{}", clip.name());
+            assert!(seen.costs.iter().all(|c| c.cycles > 100_000 && c.instret.is_some()), "{:?}", seen.costs);
+            let seen = seen.frames.unwrap_or_else(|e| panic!("{}: {e}", clip.name()));
             let core = eval::run(clip, config, t).unwrap();
             let differ = target::disagreements(&core, &seen);
             assert!(differ.is_empty(), "{} with {change:?}: {differ:?}", clip.name());
@@ -121,7 +126,7 @@ async fn the_firmware_scores_the_clips_as_the_core_does() {
     }
     let mut quiet = TextReporter::new(std::io::sink());
     let seen = target::run(&dirs[..1], t, None, &[broken], &RunOptions::default(), &mut quiet).await;
-    let e = seen[0].as_ref().expect_err("a build that drops events cannot be scored");
+    let e = seen[0].frames.as_ref().expect_err("a build that drops events cannot be scored");
     assert!(e.contains("but the SSE stream delivered only 0 `motion` event(s)"), "{e}");
 }
 

@@ -224,3 +224,36 @@ fn a_fixture_frame_missing_from_its_folder_is_named() {
     assert_eq!(e.line, 1, "{e}");
     assert!(e.message.contains("frame_00001.jpg"), "names the missing frame: {e}");
 }
+
+/// `expect_console` with `if_console = true` needs no console: on a cam
+/// without one it passes at once; given a console (the simulator's, on a
+/// pseudo-terminal) it waits for the line, and fails without it.
+#[tokio::test]
+async fn an_expect_console_step_if_console_waits_only_where_there_is_one() {
+    let src = |regex: &str, if_console: bool| {
+        format!(
+            "fixture = \"../../../fixtures/synthetic_bright_square\"\n\
+             [[step]]\nreplay = {{ from = 0, to = 11 }}\n\
+             [[step]]\nexpect_console = {{ regex = '{regex}', if_console = {if_console} }}\ntimeout_ms = 2000\n"
+        )
+    };
+    let run = |s: scenario::Scenario, console: bool| async move {
+        let mut needs = s.needs.clone();
+        needs.console |= console;
+        let target = TargetSpec::Sim.open(&needs).await.unwrap();
+        runner::run(&s, target.as_ref(), &RunEnv::default()).await
+    };
+    let seen = "^cam-fw: motion id=[0-9a-f]{8}-\\d+ frame=11 ";
+    let never = "^cam-fw: motion id=[0-9a-f]{8}-\\d+ frame=99 ";
+    let optional = scenario::parse(&data("inline.toml"), &src(never, true)).unwrap();
+    assert!(!optional.needs.console);
+    let report = run(optional, false).await;
+    assert!(report.passed(), "no console, nothing to wait for: {:?}", report.failure());
+    let required = scenario::parse(&data("inline.toml"), &src(seen, false)).unwrap();
+    assert!(required.needs.console);
+    let report = run(scenario::parse(&data("inline.toml"), &src(seen, true)).unwrap(), true).await;
+    assert!(report.passed(), "{:?}", report.failure());
+    let report = run(scenario::parse(&data("inline.toml"), &src(never, true)).unwrap(), true).await;
+    let (step, message) = report.failure().expect("a console without the line");
+    assert!(step.contains("expect_console") && message.contains("no console line matching"), "{step}: {message}");
+}
