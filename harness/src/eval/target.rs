@@ -26,7 +26,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use cam_core::settings::DetectorChange;
+use cam_core::settings::{DetectorChange, grouped};
 
 use super::{EvalFrame, durations_ms};
 use crate::board::FrameCost;
@@ -193,7 +193,7 @@ pub fn cost_row(name: &str, injected: usize, costs: &[FrameCost]) -> Option<Stri
         v.sort_unstable();
         let n = v.len();
         let median = if !n.is_multiple_of(2) { v[n / 2] as f64 } else { (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0 };
-        (thousands(median.round_ties_even() as u64), thousands(v[n - 1]))
+        (grouped(median.round_ties_even() as u64), grouped(v[n - 1]))
     }
     if costs.is_empty() {
         return None;
@@ -202,19 +202,6 @@ pub fn cost_row(name: &str, injected: usize, costs: &[FrameCost]) -> Option<Stri
     let instret: Option<Vec<u64>> = costs.iter().map(|c| c.instret).collect();
     let (instret, max_instret) = instret.map_or(("-".into(), "-".into()), figures);
     Some(format!("| {name} | {} of {injected} | {cycles} | {max_cycles} | {instret} | {max_instret} |", costs.len()))
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 /// A frame on which a target and the core, given the same frames at the
