@@ -5,6 +5,7 @@
 //! with `t_ms` the capture time in ms from the first frame; `labels.csv`
 //! has a `file` column and a `motion` column (1 = something moves).
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -81,6 +82,31 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestRow>, CsvError> {
 /// A missing `file`/`motion` column, a row too short to have a `motion`
 /// cell, or a `motion` value other than 0, 1 or empty.
 pub fn parse_labels(text: &str) -> Result<Vec<(String, bool)>, CsvError> {
+    Ok(label_rows(text)?.into_iter().filter_map(|(_, file, motion)| Some((file, motion?))).collect())
+}
+
+/// The label of every row of `manifest`, in its order, from `labels.csv`'s
+/// `text`: matched by file name, not by row; `None` for a frame without a
+/// row or with an empty `motion` cell.
+///
+/// # Errors
+/// As [`parse_labels`]; also a row naming a file that is not in the
+/// manifest (a label that would be lost), with its line.
+pub fn labels_for(manifest: &[ManifestRow], text: &str) -> Result<Vec<Option<bool>>, CsvError> {
+    let index: BTreeMap<&str, usize> = manifest.iter().enumerate().map(|(i, r)| (r.file.as_str(), i)).collect();
+    let mut labels = alloc::vec![None; manifest.len()];
+    for (line, file, motion) in label_rows(text)? {
+        let Some(&i) = index.get(file.as_str()) else {
+            return Err(CsvError { line, message: alloc::format!("`{file}` is not a frame of manifest.csv") });
+        };
+        labels[i] = motion;
+    }
+    Ok(labels)
+}
+
+/// Every row of `labels.csv` as `(line, file, motion)`, `None` for an
+/// empty `motion` cell.
+fn label_rows(text: &str) -> Result<Vec<(usize, String, Option<bool>)>, CsvError> {
     let header = text.lines().next().unwrap_or("");
     let (fi, mi) = (header_index(header, "file")?, header_index(header, "motion")?);
     let mut out = Vec::new();
@@ -88,13 +114,13 @@ pub fn parse_labels(text: &str) -> Result<Vec<(String, bool)>, CsvError> {
         let err = |message: &str| CsvError { line, message: message.into() };
         let file = cols.get(fi).ok_or_else(|| err("missing `file`"))?;
         let motion = match cols.get(mi).copied() {
-            Some("1") => true,
-            Some("0") => false,
-            Some("") => continue,
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            Some("") => None,
             None => return Err(err("missing `motion`")),
             _ => return Err(err("`motion` must be 0, 1 or empty")),
         };
-        out.push((file.to_string(), motion));
+        out.push((line, file.to_string(), motion));
     }
     Ok(out)
 }
@@ -128,5 +154,15 @@ mod tests {
         let e = parse_labels("file,t_ms,motion\na.jpg,0\n").unwrap_err();
         assert_eq!((e.line, e.message.as_str()), (2, "missing `motion`"));
         assert_eq!(parse_labels("file,motion\na, x\n").unwrap_err().message, "`motion` must be 0, 1 or empty");
+    }
+
+    #[test]
+    fn labels_follow_the_manifest_by_file_name_and_none_is_lost() {
+        let manifest = parse_manifest("file,t_ms\na.jpg,0\nb.jpg,200\nc.jpg,400\n").unwrap();
+        // Out of order, one empty cell, one frame without a row.
+        let l = labels_for(&manifest, "file,motion\nc.jpg,1\na.jpg,\n").unwrap();
+        assert_eq!(l, [None, None, Some(true)]);
+        let e = labels_for(&manifest, "file,motion\na.jpg,0\nd.jpg,1\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (3, "`d.jpg` is not a frame of manifest.csv"));
     }
 }

@@ -15,7 +15,6 @@
 //! # Ok::<(), footage::ClipError>(())
 //! ```
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use cam_core::fixture::ManifestRow;
@@ -122,29 +121,24 @@ impl Clip {
     /// # Errors
     /// [`ClipError::Io`] for a missing `manifest.csv` or a listed frame that
     /// cannot be read; [`ClipError::Csv`] (with the line) for a malformed
-    /// `manifest.csv` or `labels.csv`; [`ClipError::Empty`] for a manifest
+    /// `manifest.csv` or `labels.csv`, or a label for a file the manifest
+    /// does not list; [`ClipError::Empty`] for a manifest
     /// without frame rows.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, ClipError> {
         let dir = dir.as_ref().to_path_buf();
         let rows = manifest(&dir)?;
         let labels_path = dir.join("labels.csv");
-        let labels: HashMap<String, bool> = if labels_path.exists() {
-            fixture::parse_labels(&read_text(&labels_path)?)
+        let labels = if labels_path.exists() {
+            fixture::labels_for(&rows, &read_text(&labels_path)?)
                 .map_err(|source| ClipError::Csv { path: labels_path, source })?
-                .into_iter()
-                .collect()
         } else {
-            HashMap::new()
+            vec![None; rows.len()]
         };
         let frames = rows
             .into_iter()
-            .map(|row| {
-                Ok(ClipFrame {
-                    jpeg: read(&dir.join(&row.file))?,
-                    label: labels.get(&row.file).copied(),
-                    file: row.file,
-                    t_ms: row.t_ms,
-                })
+            .zip(labels)
+            .map(|(row, label)| {
+                Ok(ClipFrame { jpeg: read(&dir.join(&row.file))?, label, file: row.file, t_ms: row.t_ms })
             })
             .collect::<Result<_, ClipError>>()?;
         Ok(Self { dir, frames })
@@ -214,6 +208,17 @@ mod tests {
         ]);
         let labels: Vec<Option<bool>> = Clip::load(&dir).unwrap().frames.iter().map(|f| f.label).collect();
         assert_eq!(labels, [Some(false), None, Some(true)]);
+    }
+
+    #[test]
+    fn a_label_for_a_frame_not_in_the_manifest_is_refused_not_lost() {
+        let (_tmp, dir) = clip_dir(&[
+            ("manifest.csv", b"file,t_ms\nf0.jpg,0\n"),
+            ("labels.csv", b"file,motion\nf0.jpg,0\nframe_0001.jpg,1\n"),
+            ("f0.jpg", b"0"),
+        ]);
+        let text = Clip::load(&dir).unwrap_err().to_string();
+        assert!(text.ends_with("labels.csv: line 3: `frame_0001.jpg` is not a frame of manifest.csv"), "{text}");
     }
 
     #[test]

@@ -32,11 +32,11 @@ enum Command {
         /// The cam's URL, e.g. http://192.0.2.7 or https://cam.local.
         #[arg(long = "from")]
         from: String,
-        /// Seconds to record.
-        #[arg(long)]
-        duration: f64,
-        /// Polls of /snapshot.jpg per second.
-        #[arg(long, default_value_t = 10.0)]
+        /// Seconds to record (above 0, at most a week).
+        #[arg(long, value_parser = parse_duration_s)]
+        duration: std::time::Duration,
+        /// Polls of /snapshot.jpg per second (above 0, at most 1000).
+        #[arg(long, default_value_t = 10.0, value_parser = parse_fps)]
         fps: f64,
         /// Token for the cam.
         #[arg(long, env = "CAM_TOKEN", hide_env_values = true)]
@@ -328,6 +328,25 @@ fn parse_threshold(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--duration` of `cam-hil record`: seconds, above 0 and at most a week.
+fn parse_duration_s(text: &str) -> Result<std::time::Duration, String> {
+    const WEEK_S: f64 = 7.0 * 24.0 * 3600.0;
+    match text.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= WEEK_S => Ok(std::time::Duration::from_secs_f64(s)),
+        Ok(_) => Err(format!("{text}: seconds above 0 and at most {WEEK_S} (a week)")),
+        Err(_) => Err(format!("{text}: not a number of seconds")),
+    }
+}
+
+/// `--fps` of `cam-hil record`: above 0 and at most [`cam_hil::record::MAX_FPS`].
+fn parse_fps(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= cam_hil::record::MAX_FPS => Ok(f),
+        Ok(_) => Err(format!("{text}: polls a second above 0 and at most {}", cam_hil::record::MAX_FPS)),
+        Err(_) => Err(format!("{text}: not a number")),
+    }
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let bad = || format!("{text:?}: expected I/N with 1 <= I <= N, e.g. 2/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -375,7 +394,7 @@ async fn main() -> ExitCode {
             let endpoint = Endpoint { ca_file: ca, ..Endpoint::new(from.trim_end_matches('/'), token) };
             let rec = Recording {
                 endpoint,
-                duration: std::time::Duration::from_secs_f64(duration.max(0.0)),
+                duration,
                 fps,
                 dir: dir.clone(),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),

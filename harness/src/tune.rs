@@ -341,8 +341,9 @@ pub fn camhil_family(clips: &[footage::Clip], variants: Vec<(String, DetectorCon
 /// over the same thresholds and [`HYSTERESIS`] as camhil.
 ///
 /// # Errors
-/// Not that JSON, or a clip of `clips` missing from a variant, or with
-/// another number of frames.
+/// Not that JSON, a family without settings, a clip of `clips` missing
+/// from a variant or with another number of frames, or a score that is not
+/// a fraction in `[0, 1]`.
 pub fn baseline_families(json: &str, clips: &[LabelledClip]) -> Result<Vec<Family>, String> {
     type Scores = std::collections::BTreeMap<
         String,
@@ -352,6 +353,9 @@ pub fn baseline_families(json: &str, clips: &[LabelledClip]) -> Result<Vec<Famil
     parsed
         .into_iter()
         .map(|(name, variants)| {
+            if variants.is_empty() {
+                return Err(format!("baseline scores: {name} has no settings to tune"));
+            }
             let variants = variants
                 .into_iter()
                 .map(|(settings, by_clip)| {
@@ -367,6 +371,12 @@ pub fn baseline_families(json: &str, clips: &[LabelledClip]) -> Result<Vec<Famil
                                     score.len(),
                                     clip.name,
                                     clip.t_ms.len()
+                                ));
+                            }
+                            if let Some(i) = score.iter().position(|x| !(0.0..=1.0).contains(x)) {
+                                return Err(format!(
+                                    "baseline scores: {name} {settings}: frame {i} of {} scores {}, not a fraction in [0, 1]",
+                                    clip.name, score[i]
                                 ));
                             }
                             Ok(Series { score: score.clone(), lighting: vec![false; score.len()] })
@@ -441,5 +451,21 @@ mod tests {
         let scores = grid(&family, &clips, 0);
         let still_alarm = &scores[0][0][0][1];
         assert_eq!(frame_f1(still_alarm), 0.0, "an alarm on a still clip scores 0");
+    }
+
+    #[test]
+    fn malformed_baseline_scores_are_refused_with_what_is_wrong() {
+        let clips = [clip("a", &[0, 1])];
+        let refused = |json: &str| baseline_families(json, &clips).unwrap_err();
+        assert_eq!(refused(r#"{"mog2": {}}"#), "baseline scores: mog2 has no settings to tune");
+        assert_eq!(refused(r#"{"mog2": {"h=50": {"b": [0, 0]}}}"#), "baseline scores: mog2 h=50 has no clip a");
+        assert_eq!(refused(r#"{"mog2": {"h=50": {"a": [0]}}}"#), "baseline scores: mog2 h=50 has 1 frames of a, not 2");
+        assert_eq!(
+            refused(r#"{"mog2": {"h=50": {"a": [0, 1.5]}}}"#),
+            "baseline scores: mog2 h=50: frame 1 of a scores 1.5, not a fraction in [0, 1]"
+        );
+        assert!(refused("[1, 2]").starts_with("baseline scores: invalid type"));
+        let families = baseline_families(r#"{"mog2": {"h=50": {"a": [0, 0.5]}}}"#, &clips).unwrap();
+        assert_eq!((families[0].variants[0].series[0].score.as_slice(), families.len()), (&[0.0, 0.5][..], 1));
     }
 }

@@ -158,8 +158,9 @@ pub fn score(frames: &[EvalFrame], threshold: f64, tolerance: usize) -> Option<M
     let judged = |&(a, b): &(usize, usize)| labelled.get(labelled.partition_point(|&i| i < a)).is_some_and(|&i| i <= b);
     let detected: Vec<(usize, usize)> = runs(frames, |f| f.motion).into_iter().filter(judged).collect();
     let segments = segments(frames);
-    let overlaps =
-        |(a0, a1): (usize, usize), (s0, s1): (usize, usize)| a0 <= s1 + tolerance && s0.saturating_sub(tolerance) <= a1;
+    let overlaps = |(a0, a1): (usize, usize), (s0, s1): (usize, usize)| {
+        a0 <= s1.saturating_add(tolerance) && s0.saturating_sub(tolerance) <= a1
+    };
     let correct = detected.iter().filter(|d| segments.iter().any(|s| overlaps(**d, *s))).count();
     let found = segments.iter().filter(|s| detected.iter().any(|d| overlaps(*d, **s))).count();
     let precision = if detected.is_empty() { 1.0 } else { correct as f64 / detected.len() as f64 };

@@ -48,6 +48,23 @@ fn exit_codes() {
     let (code, _, err) = cam_hil(&["run", "--tag", "no-such-tag"]);
     assert_eq!(code, 2);
     assert!(err.contains("no scenario selected"), "{err}");
+
+    // Out-of-range recording options are refused before anything is done.
+    for (flag, value, why) in [
+        ("--duration", "inf", "seconds above 0 and at most 604800 (a week)"),
+        ("--duration", "0", "seconds above 0"),
+        ("--fps", "1e10", "polls a second above 0 and at most 1000"),
+        ("--fps", "0", "polls a second above 0"),
+    ] {
+        let mut args = vec!["record", "--from", "http://127.0.0.1:9", "target/never-recorded", flag, value];
+        if flag == "--fps" {
+            args.extend(["--duration", "1"]);
+        }
+        let (code, _, err) = cam_hil(&args);
+        assert_eq!(code, 2, "{flag} {value}: {err}");
+        assert!(err.contains(why), "{flag} {value}: {err}");
+    }
+    assert!(!Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/never-recorded").exists());
 }
 
 #[test]
