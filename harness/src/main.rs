@@ -147,8 +147,8 @@ struct EvalArgs {
     /// Score the clips on these cams instead of in process (as `cam-hil
     /// run --target`; repeatable: clips are spread over them), at
     /// `--threshold` and with `--detector` sent to the cam, its own
-    /// settings otherwise; each cam must agree with the core on every
-    /// frame.
+    /// settings otherwise; each cam must agree on every frame with the
+    /// core run at the settings the cam reports.
     #[command(flatten)]
     target: TargetArgs,
     /// Clips scored at once on `sim` and `qemu:` targets, each on its own
@@ -963,7 +963,7 @@ impl Scored<'_> {
                 None => {
                     let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
                         + usize::from(frames.first().is_some_and(|f| f.motion));
-                    println!("| {name} | {} | {events} | (no labels) | | | | | | |", eval::threshold_text(threshold));
+                    println!("| {name} | {} | {events} | (no labels) | | | | | | | |", eval::threshold_text(threshold));
                 }
             }
             let labelled = clip.frames.iter().any(|f| f.label.is_some());
@@ -1060,41 +1060,39 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
     if *cancel_rx.borrow() {
         return ExitCode::from(130);
     }
-    // The core in process, at the settings the cam was given on top of the
-    // core's defaults: the figures the target must reproduce.
-    let mut config = cam_core::DetectorConfig::default();
-    if let Some(change) = args.detector {
-        change.apply(&mut config);
-    }
     let costs: Vec<String> = clips
         .iter()
         .zip(&on_target)
         .filter_map(|(clip, o)| target::cost_row(&clip.name(), clip.frames.len(), &o.costs))
         .collect();
-    let mut frames: Vec<_> = on_target.into_iter().map(|o| o.frames).collect();
+    // The core in process, at the settings each clip's cam reported: the
+    // figures the target must reproduce.
+    let mut reported = None;
+    let mut frames = Vec::new();
     let mut agree = true;
-    for (clip, on_target) in clips.iter().zip(frames.iter_mut()) {
-        let Ok(seen) = on_target else { continue };
-        let core = match eval::run(clip, config, args.threshold) {
-            Ok(core) => core,
-            Err(e) => {
-                *on_target = Err(format!("in process: {e}"));
-                continue;
+    for (clip, o) in clips.iter().zip(on_target) {
+        let checked = o.frames.and_then(|seen| {
+            let config = o.settings?;
+            let core = eval::run(clip, config, args.threshold).map_err(|e| format!("in process: {e}"))?;
+            let differ = target::disagreements(&core, &seen);
+            if !differ.is_empty() {
+                agree = false;
+                eprintln!("cam-hil: {}: the target and the core differ on {} frame(s):", clip.name(), differ.len());
+                for d in differ.iter().take(10) {
+                    eprintln!("  {d}");
+                }
             }
-        };
-        let differ = target::disagreements(&core, seen);
-        if !differ.is_empty() {
-            agree = false;
-            eprintln!("cam-hil: {}: the target and the core differ on {} frame(s):", clip.name(), differ.len());
-            for d in differ.iter().take(10) {
-                eprintln!("  {d}");
-            }
-        }
+            reported.get_or_insert(config);
+            Ok(seen)
+        });
+        frames.push(checked);
     }
     let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
-    let settings = match args.detector {
-        Some(change) => format!("on {}: the cam's settings and {}", names.join(", "), serde_json::json!(change)),
-        None => format!("on {}: the cam's settings", names.join(", ")),
+    let settings = match reported {
+        Some(config) => {
+            format!("on {}: {}", names.join(", "), serde_json::json!(cam_core::settings::DetectorSettings::of(&config)))
+        }
+        None => format!("on {}", names.join(", ")),
     };
     let scored_all = frames.iter().all(Result::is_ok);
     let scored = Scored { clips: &clips, frames, threshold: args.threshold, tolerance: args.tolerance, settings };

@@ -125,11 +125,9 @@ pub fn decide(clip: &LabelledClip, series: &Series, threshold: f64, hysteresis: 
         .collect()
 }
 
-/// Frame-level F1 from [`Metrics`]' frame precision and recall: 1 for a
-/// clip with nothing to find and nothing found, 0 when either is 0.
+/// [`Metrics::frame_f1`], as a function for maps over scores.
 pub fn frame_f1(m: &Metrics) -> f64 {
-    let (p, r) = (m.frame_precision, m.frame_recall);
-    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+    m.frame_f1()
 }
 
 /// The scores of every choice of `family` on every clip:

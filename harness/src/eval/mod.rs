@@ -381,10 +381,17 @@ pub fn change_svg(name: &str, frames: &[EvalFrame], threshold: f64) -> String {
 }
 
 impl Metrics {
+    /// Frame-level F1 from the frame precision and recall: 1 for a clip
+    /// with nothing to find and nothing found, 0 when either is 0.
+    pub fn frame_f1(&self) -> f64 {
+        let (p, r) = (self.frame_precision, self.frame_recall);
+        if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+    }
+
     /// The scores as table cells, formatted once for every report: events,
     /// segments found (`found/segments`), precision, recall, F1, false alarms
-    /// per hour, frame precision, frame recall.
-    pub fn cells(&self) -> [String; 8] {
+    /// per hour, frame precision, frame recall, frame F1.
+    pub fn cells(&self) -> [String; 9] {
         [
             self.detected.to_string(),
             format!("{}/{}", self.found, self.segments),
@@ -394,6 +401,7 @@ impl Metrics {
             format!("{:.1}", self.false_alarms_per_hour),
             format!("{:.2}", self.frame_precision),
             format!("{:.2}", self.frame_recall),
+            format!("{:.2}", self.frame_f1()),
         ]
     }
 }
@@ -410,4 +418,4 @@ pub fn table_row(name: &str, m: &Metrics) -> String {
 }
 
 /// The header of [`table_row`]'s table.
-pub const TABLE_HEADER: &str = "| clip | threshold | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall |\n|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| clip | threshold | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall | frame F1 |\n|---|---|---|---|---|---|---|---|---|---|---|";

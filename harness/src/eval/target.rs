@@ -5,14 +5,16 @@
 //! Each clip is one scenario ([`scenario`]), run as `cam-hil run` runs
 //! scenarios: a HIL reset (threshold and detector settings back to the
 //! cam's own); the threshold and any detector settings sent over the
-//! control WebSocket (`set_threshold`, `set_detector`); every frame posted
+//! control WebSocket (`set_threshold`, `set_detector`; without settings an
+//! empty `set_detector`, whose ack reports the cam's own); every frame posted
 //! to `POST /hil/frame` with its capture timestamp as soon as the previous
 //! one is acked; then a wait until the SSE stream has delivered the event
 //! of every frame the cam acked as motion. A frame raised motion when a
 //! `motion` SSE event reports it, which is what a client of the cam sees;
 //! its `change` is the cam's reply ([`frames`]).
 //!
-//! The same frames through the core in process, at the same settings, must
+//! The same frames through the core in process, at the settings the cam's
+//! `set_detector` ack reported ([`settings`]) and the same threshold, must
 //! give the same outcome on every frame ([`disagreements`]): only then do
 //! the in-process figures (`docs/benchmarks.md`) hold for that cam.
 //!
@@ -26,7 +28,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use cam_core::settings::{DetectorChange, grouped};
+use cam_core::DetectorConfig;
+use cam_core::settings::{DETECTOR_KEYS, DetectorChange, grouped};
 
 use super::{EvalFrame, durations_ms};
 use crate::board::FrameCost;
@@ -50,8 +53,8 @@ fn replay_timeout(frames: usize) -> Duration {
 
 /// The scenario that scores the clip in folder `dir` (of `frames` frames,
 /// at least 1) on a target: `[config] threshold` (a fraction of the cells,
-/// 0 to 1) and `detector` (sent as `set_detector`; `None`: the cam's own
-/// settings), then `replay` of every frame paced by the cam's acks, then
+/// 0 to 1) and `detector` (sent as `set_detector`; `None`: an empty one,
+/// which keeps the cam's own settings and has its ack report them), then `replay` of every frame paced by the cam's acks, then
 /// `expect_events` of at least 0 `motion` events, which waits for the event
 /// of every frame acked as motion (and fails if one never arrives); on a
 /// cam with a console, then `expect_console` of the last frame's
@@ -87,7 +90,7 @@ pub fn scenario(dir: &Path, frames: usize, threshold: f64, detector: Option<Dete
         tags: vec!["eval".into()],
         fixture: Some(dir.to_path_buf()),
         threshold: Some(threshold),
-        detector,
+        detector: Some(detector.unwrap_or_default()),
         needs: Needs::default(),
         steps: vec![
             step(1, "every frame of the clip", replay_timeout(frames), Box::new(replay)),
@@ -160,6 +163,29 @@ pub struct OnTarget {
     pub frames: Result<Vec<EvalFrame>, String>,
     /// What they cost the cam's CPU ([`costs`]).
     pub costs: Vec<FrameCost>,
+    /// The detector settings the cam reported ([`settings`]), or why not.
+    pub settings: Result<DetectorConfig, String>,
+}
+
+/// The detector settings in force on the cam during a [`scenario`]'s run,
+/// as its `set_detector` ack reported them (`docs/protocol.md`): what the
+/// core in process must run at to be compared with it.
+///
+/// # Errors
+/// The cam reported no settings, left a key out (its name), or reported a
+/// value the core does not accept (the key and why).
+pub fn settings(report: &ScenarioReport) -> Result<DetectorConfig, String> {
+    let reported = report.detector.as_ref().ok_or(
+        "the cam's set_detector ack reported no `detector` settings (docs/protocol.md): the core cannot be run at them",
+    )?;
+    let missing: Vec<&str> = DETECTOR_KEYS.iter().map(|k| k.name).filter(|k| !reported.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        return Err(format!("the cam's set_detector ack left out detector settings: {}", missing.join(", ")));
+    }
+    let change = DetectorChange::from_object(reported).map_err(|e| format!("the cam reported {e}"))?;
+    let mut config = DetectorConfig::default();
+    change.apply(&mut config);
+    Ok(config)
 }
 
 /// Runs the [`scenario`] of every clip folder in `dirs` (`(folder, frames)`)
@@ -177,7 +203,7 @@ pub async fn run(
     let scenarios: Vec<Scenario> =
         dirs.iter().map(|&(dir, frames)| scenario(dir, frames, threshold, detector)).collect();
     let (_, reports) = suite::run_on(&scenarios, targets, options, reporter).await;
-    reports.iter().map(|r| OnTarget { frames: frames(r), costs: costs(r) }).collect()
+    reports.iter().map(|r| OnTarget { frames: frames(r), costs: costs(r), settings: settings(r) }).collect()
 }
 
 /// The header of [`cost_row`]'s table.
@@ -255,6 +281,33 @@ mod tests {
 
     fn frame(index: usize, change: f64, motion: bool) -> EvalFrame {
         EvalFrame { index, change, motion, label: Some(motion), duration_ms: 250 }
+    }
+
+    #[test]
+    fn the_settings_a_cam_reports_are_checked_before_the_core_runs_at_them() {
+        let s = scenario(Path::new("fixtures/x"), 3, 0.003, None);
+        let mut report = ScenarioReport::not_started(&s, "sim", crate::outcome::Failure::setup(""));
+        assert!(settings(&report).unwrap_err().contains("reported no `detector` settings"));
+        let mut all = serde_json::to_value(cam_core::settings::DetectorSettings::of(&DetectorConfig::default()))
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone();
+        all["cell_delta"] = 30.into();
+        report.detector = Some(all.clone());
+        assert_eq!(settings(&report).map(|c| c.cell_delta), Ok(30));
+        all["cell_delta"] = 300.into();
+        report.detector = Some(all.clone());
+        assert!(settings(&report).unwrap_err().starts_with("the cam reported"), "{:?}", settings(&report));
+        all.remove("hysteresis");
+        all.remove("background");
+        report.detector = Some(all);
+        assert_eq!(
+            settings(&report).unwrap_err(),
+            "the cam's set_detector ack left out detector settings: background, hysteresis"
+        );
+        // Given no settings, the scenario still asks the cam for its own.
+        assert_eq!(s.detector, Some(DetectorChange::default()));
     }
 
     #[test]

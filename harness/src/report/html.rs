@@ -277,7 +277,7 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
         out,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>camhil detector evaluation</title><style>{STYLE}</style></head><body>
 <h1>Detector evaluation</h1><p class="meta">threshold {} · {} · matching rules in docs/detector.md</p>
-<section><table><tr><th>clip</th><th>events</th><th>segments found</th><th>precision</th><th>recall</th><th>F1</th><th>false alarms / h still</th><th>frame precision</th><th>frame recall</th></tr>"#,
+<section><table><tr><th>clip</th><th>events</th><th>segments found</th><th>precision</th><th>recall</th><th>F1</th><th>false alarms / h still</th><th>frame precision</th><th>frame recall</th><th>frame F1</th></tr>"#,
         crate::eval::threshold_text(threshold),
         escape(settings)
     );
@@ -295,7 +295,7 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
                 let events = e.frames.iter().filter(|f| f.motion).count();
                 let _ = write!(
                     out,
-                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{events} frames</td><td colspan="7">no labelled frame (labels.csv)</td></tr>"##
+                    r##"<tr><td><a href="#{name}">{name}</a></td><td class="num">{events} frames</td><td colspan="8">no labelled frame (labels.csv)</td></tr>"##
                 );
             }
         }

@@ -119,6 +119,10 @@ pub struct ScenarioReport {
     /// The threshold in force: `(frames injected before it, value)`, from
     /// the scenario's config and every acked `set_threshold`.
     pub thresholds: Vec<(usize, f64)>,
+    /// The detector settings in force as the cam last reported them: the
+    /// `detector` object of its last acked `set_detector` (every key of
+    /// `docs/detector.md`); `None` before any (`docs/protocol.md`).
+    pub detector: Option<serde_json::Map<String, Value>>,
     /// The timeline.
     pub timeline: Timeline,
     /// Wall time of the run, in ms.
@@ -342,6 +346,8 @@ pub struct Recorder {
     pub frames: Vec<FrameRecord>,
     /// `(frames injected before it, value)` of every threshold in force.
     pub thresholds: Vec<(usize, f64)>,
+    /// The `detector` object of the last acked `set_detector`.
+    pub detector: Option<serde_json::Map<String, Value>>,
     /// Capture time of fixture time 0, ms since the Unix epoch.
     pub base_ts_ms: u64,
     /// A frame was refused since the last ack: the next ack's frame number
@@ -460,7 +466,8 @@ impl Session<'_> {
     }
 
     /// Sends one message on the control channel and returns what came back;
-    /// an acked threshold is recorded.
+    /// an acked threshold, and the detector settings an ack reports, are
+    /// recorded.
     ///
     /// # Errors
     /// As [`ControlLink::command`].
@@ -470,6 +477,9 @@ impl Session<'_> {
             let ack = serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
             if let (Some(true), Some(x)) = (ack["ok"].as_bool(), ack["threshold"].as_f64()) {
                 self.recorder.thresholds.push((self.recorder.frames.len(), x));
+            }
+            if let (Some(true), Some(settings)) = (ack["ok"].as_bool(), ack["detector"].as_object()) {
+                self.recorder.detector = Some(settings.clone());
             }
         }
         Ok(reply)
@@ -573,6 +583,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
         recorder: Recorder {
             frames: Vec::new(),
             thresholds: vec![(0, cam_core::protocol::DEFAULT_THRESHOLD)],
+            detector: None,
             base_ts_ms,
             refused_since_ack: false,
             last_ack_seq: None,
@@ -606,6 +617,7 @@ pub async fn run(scenario: &Scenario, target: &dyn Target, env: &RunEnv) -> Scen
     report.events = s.sse.events;
     report.frames = s.recorder.frames;
     report.thresholds = s.recorder.thresholds;
+    report.detector = s.recorder.detector;
     report.timeline = s.timeline;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
@@ -708,6 +720,7 @@ impl ScenarioReport {
             frames: Vec::new(),
             base_ts_ms: 0,
             thresholds: Vec::new(),
+            detector: None,
             latencies_ms: Vec::new(),
             timeline: Timeline::new(),
             duration_ms: 0.0,

@@ -225,12 +225,13 @@ async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
     let clips: Vec<Clip> = names.iter().map(|n| Clip::load(fixture(n)).unwrap()).collect();
     let dirs: Vec<(&Path, usize)> = clips.iter().map(|c| (c.dir.as_path(), c.frames.len())).collect();
     let dirs = &dirs;
-    let on = |detector: Option<DetectorChange>| async move {
+    let on_cam = |detector: Option<DetectorChange>, cam: TargetSpec| async move {
         let options = RunOptions { jobs: 2, ..RunOptions::default() };
         let mut quiet = TextReporter::new(std::io::sink());
         let t = cam_core::protocol::DEFAULT_THRESHOLD;
-        target::run(dirs, t, detector, &[TargetSpec::Sim], &options, &mut quiet).await
+        target::run(dirs, t, detector, &[cam], &options, &mut quiet).await
     };
+    let on = |detector: Option<DetectorChange>| on_cam(detector, TargetSpec::Sim);
     let core = |config: DetectorConfig| -> Vec<Vec<EvalFrame>> {
         clips.iter().map(|c| eval::run(c, config, cam_core::protocol::DEFAULT_THRESHOLD).unwrap()).collect()
     };
@@ -240,6 +241,8 @@ async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
     for (change, config) in [(None, DetectorConfig::default()), (Some(background), with_background)] {
         let seen = on(change).await;
         for ((name, seen), core) in names.iter().zip(seen).zip(core(config)) {
+            // The settings the cam reported are those it was given.
+            assert_eq!(seen.settings, Ok(config), "{name}");
             let seen = seen.frames.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(seen.len(), core.len(), "{name}");
             assert!(seen.iter().any(|f| f.motion), "{name}: some motion");
@@ -252,8 +255,28 @@ async fn a_cam_scores_as_the_core_does_and_a_cam_set_otherwise_is_caught() {
     // fewer cells pass it are named.
     let coarse = DetectorChange { cell_delta: Some(40), ..DetectorChange::default() };
     let seen = on(Some(coarse)).await;
-    let core = core(DetectorConfig::default());
-    let differ = target::disagreements(&core[0], seen[0].frames.as_ref().unwrap());
+    let core_defaults = core(DetectorConfig::default());
+    let differ = target::disagreements(&core_defaults[0], seen[0].frames.as_ref().unwrap());
     assert!(!differ.is_empty());
     assert!(differ.iter().all(|d| d.target.is_some_and(|(change, _)| change < d.core.0)), "{differ:?}");
+    // ... and it says so: what `cam-hil eval --target` runs the core at.
+    assert_eq!(seen[0].settings.as_ref().map(|c| c.cell_delta), Ok(40));
+
+    // A cam at a URL with settings of its own, given none: it reports
+    // them, and they are what its frames follow.
+    let sd = tempfile::tempdir().unwrap();
+    let cam = cam_sim::Simulator::start(cam_sim::SimConfig {
+        snapshot_dir: sd.path().into(),
+        detector: with_background,
+        ..cam_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = TargetSpec::Url(cam_hil::target::Endpoint::new(cam.url(), None));
+    let seen = on_cam(None, url).await;
+    for ((name, seen), core) in names.iter().zip(seen).zip(core(with_background)) {
+        assert_eq!(seen.settings, Ok(with_background), "{name}");
+        let differ = target::disagreements(&core, &seen.frames.unwrap());
+        assert!(differ.is_empty(), "{name}: {differ:?}");
+    }
 }
