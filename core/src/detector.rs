@@ -34,9 +34,16 @@
 //! frame in which nearly every cell still changed
 //! ([`DetectorConfig::lightswitch`]) is a lighting change, not motion.
 //!
+//! A frame in which at least that fraction of the cells changed, by any
+//! amount beyond their threshold (counted whole, graded or not), is a
+//! lighting change: the count is the smallest any comparison tried
+//! (raw, compensated, shake removed) leaves.
+//!
 //! The reference is the previous good frame (frame differencing, as in the
-//! seed chapter). The first frame, and a frame whose size differs from the
-//! reference, has `change = 0` and becomes the reference. A frame that does
+//! seed chapter), or with [`DetectorConfig::background`] a per-cell
+//! background model ([`Background`]). The first frame, and a frame whose
+//! size differs from the reference, has `change = 0` and becomes the
+//! reference. A frame that does
 //! not decode is a [`FrameError`]: it never becomes the reference.
 
 use alloc::vec::Vec;
@@ -70,9 +77,10 @@ pub struct DetectorConfig {
     /// scene does not count as motion (default on).
     pub compensate_lighting: bool,
     /// Fraction of cells in `(0, 1]`: a frame in which at least this many
-    /// cells still changed after compensation is a lighting change (a light
-    /// switched, exposure jumped), not motion: it raises no event and
-    /// becomes the reference (default 0.9; above 1 disables it).
+    /// cells still changed after compensation (and shake removal) is a
+    /// lighting change (a light switched, exposure jumped), not motion: it
+    /// raises no event and becomes the reference (default 0.9; above 1
+    /// disables it). Changed cells count whole here, graded or not.
     pub lightswitch: f64,
     /// Frames in a row whose `change` must exceed the threshold before they
     /// count as motion (default 1: every such frame). With 3, a one- or
@@ -277,17 +285,24 @@ impl LumaGrid {
     /// by how far beyond `delta` it is ([`DetectorConfig::grade_cells`]).
     /// `None` when the grids differ in shape.
     pub fn change_against(&self, other: &LumaGrid, delta: u8, offset: i16, grade: bool) -> Option<f64> {
+        self.compare(other, delta, offset, grade).map(|c| c.change(self.cells.len()))
+    }
+
+    /// [`LumaGrid::change_against`] with the count of changed cells kept
+    /// beside the (graded) weight, for the lightswitch rule.
+    fn compare(&self, other: &LumaGrid, delta: u8, offset: i16, grade: bool) -> Option<Compared> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
         let delta = i32::from(delta);
-        let weight: u32 = self
-            .cells
-            .iter()
-            .zip(&other.cells)
-            .map(|(a, b)| cell_weight((i32::from(*a) - i32::from(*b) - i32::from(offset)).abs(), delta, grade))
-            .sum();
-        Some(f64::from(weight) / 256.0 / self.cells.len() as f64)
+        let distances =
+            self.cells.iter().zip(&other.cells).map(|(a, b)| (i32::from(*a) - i32::from(*b) - i32::from(offset)).abs());
+        if !grade {
+            // Every changed cell weighs 256: one sum gives both.
+            let cells: u32 = distances.map(|d| u32::from(d > delta)).sum();
+            return Some(Compared { weight: cells * 256, cells });
+        }
+        Some(distances.fold(Compared::default(), |sum, d| sum.add(d, delta, true)))
     }
 
     /// Like [`LumaGrid::change_against`], after removing camera shake: the
@@ -308,24 +323,37 @@ impl LumaGrid {
         fit_level: bool,
         grade: bool,
     ) -> Option<f64> {
+        self.compare_shaken(other, delta, offset, fit_level, grade).map(|c| c.change(self.cells.len()))
+    }
+
+    /// [`LumaGrid::change_against_shaken`] with the count of changed cells
+    /// kept beside the weight.
+    fn compare_shaken(
+        &self,
+        other: &LumaGrid,
+        delta: u8,
+        offset: i16,
+        fit_level: bool,
+        grade: bool,
+    ) -> Option<Compared> {
         if self.cols != other.cols || self.rows != other.rows {
             return None;
         }
         let shape = (self.cols, self.rows);
         let Some(shake) = global_shift(&other.cells, 1, &self.cells, i32::from(offset), fit_level, shape) else {
-            return self.change_against(other, delta, offset, grade);
+            return self.compare(other, delta, offset, grade);
         };
         let delta = i32::from(delta) * 256;
-        let weight: u32 = (0..self.cells.len())
-            .filter(|&i| on_grid(self.cols, self.rows, i, shake.shift))
-            .map(|i| {
+        let compared = (0..self.cells.len()).filter(|&i| on_grid(self.cols, self.rows, i, shake.shift)).fold(
+            Compared::default(),
+            |sum, i| {
                 let shifted = sample(&other.cells, self.cols, self.rows, i, shake.shift);
                 let slack = shake_slack(shifted, i32::from(other.cells[i]) * 256);
                 let distance = (i32::from(self.cells[i]) * 256 - shifted - shake.level).abs();
-                cell_weight(distance, delta + slack, grade)
-            })
-            .sum();
-        Some(f64::from(weight) / 256.0 / self.cells.len() as f64)
+                sum.add(distance, delta + slack, grade)
+            },
+        );
+        Some(compared)
     }
 
     /// The median cell luma (0–255).
@@ -347,6 +375,44 @@ fn cell_weight(distance: i32, threshold: i32, grade: bool) -> u32 {
         256
     } else {
         (excess.min(threshold) * 256 / threshold) as u32
+    }
+}
+
+/// What one comparison of a grid with its reference found: the changed
+/// cells' weight in 1/256 of a cell ([`cell_weight`]: graded or whole) and
+/// how many cells changed at all (for the lightswitch rule, which counts
+/// cells whole).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Compared {
+    weight: u32,
+    cells: u32,
+}
+
+impl Compared {
+    /// This and a cell `distance` from its reference against `threshold`
+    /// (both in the same unit).
+    fn add(self, distance: i32, threshold: i32, grade: bool) -> Self {
+        Self {
+            weight: self.weight + cell_weight(distance, threshold, grade),
+            cells: self.cells + u32::from(distance > threshold),
+        }
+    }
+
+    /// `change`: the weight as a fraction of `n` cells.
+    fn change(self, n: usize) -> f64 {
+        f64::from(self.weight) / 256.0 / n as f64
+    }
+
+    /// The changed cells as a fraction of `n` cells.
+    fn changed(self, n: usize) -> f64 {
+        f64::from(self.cells) / n as f64
+    }
+
+    /// The smaller weight and the smaller count of the two (a comparison
+    /// that explains the frame better lowers both; the rule takes the
+    /// fewest cells any comparison leaves changed).
+    fn min(self, other: Self) -> Self {
+        Self { weight: self.weight.min(other.weight), cells: self.cells.min(other.cells) }
     }
 }
 
@@ -619,16 +685,22 @@ impl Background {
     /// and foreground when neither close nor uncovered, or moved. Returns
     /// the foreground in 1/256 of a cell (each foreground cell counts 256,
     /// or with [`DetectorConfig::grade_cells`] by how far beyond its
-    /// threshold it is, [`cell_weight`]); the judgements stay for
-    /// [`Background::learn`], in the pair's own array. One pass, integer
-    /// arithmetic.
-    fn judge(&mut self, grid: &LumaGrid, k: usize, (offset, prev_offset): (i32, i32), cfg: &DetectorConfig) -> usize {
+    /// threshold it is, [`cell_weight`]) and the foreground cells counted
+    /// whole; the judgements stay for [`Background::learn`], in the pair's
+    /// own array. One pass, integer arithmetic.
+    fn judge(
+        &mut self,
+        grid: &LumaGrid,
+        k: usize,
+        (offset, prev_offset): (i32, i32),
+        cfg: &DetectorConfig,
+    ) -> Compared {
         // With `absorb_frames` 0 a cell away from the model but holding
         // still is background at once: only what moved is foreground.
         let still_counts = u32::from(cfg.absorb_frames > 0);
         let grade = cfg.grade_cells;
         let count = self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade);
-        if !cfg.tolerate_shake || count == 0 {
+        if !cfg.tolerate_shake || count.weight == 0 {
             return count;
         }
         // Camera shake: judged again with the model and the previous frame
@@ -642,7 +714,12 @@ impl Background {
             return count;
         };
         let shaken = self.judge_shaken(grid, k, (offset, prev_offset), (to_model, to_prev), still_counts, grade);
-        if shaken < count { shaken } else { self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade) }
+        // The judgements kept are those of the pass with the smaller weight.
+        if shaken.weight < count.weight {
+            shaken.min(count)
+        } else {
+            self.judge_cells_as(grid, k, offset, prev_offset, still_counts, grade).min(shaken)
+        }
     }
 
     /// [`Background::judge_cells`] with grading and the uncovering test
@@ -657,7 +734,7 @@ impl Background {
         prev_offset: i32,
         still_counts: u32,
         grade: bool,
-    ) -> usize {
+    ) -> Compared {
         match (grade, self.priors > 0) {
             (true, true) => self.judge_cells::<true, true>(grid, k, offset, prev_offset, still_counts),
             (true, false) => self.judge_cells::<true, false>(grid, k, offset, prev_offset, still_counts),
@@ -675,14 +752,14 @@ impl Background {
         offset: i32,
         prev_offset: i32,
         still_counts: u32,
-    ) -> usize {
+    ) -> Compared {
         // Every value fits in i16 ([`Lane`]): a level less an offset is
         // within -255..=510, so ×16 is within -4,080..=8,160 and every
         // difference with a mean (0..=4,080) within ±8,175; thresholds are
         // kept at most i16::MAX. As i16, NO_PRIOR becomes -1, which the test
         // before masks.
         let (offset, prev_offset) = (offset.clamp(-255, 255) as Lane, prev_offset.clamp(-255, 255) as Lane);
-        let mut count = 0u32;
+        let (mut count, mut cells) = (0u32, 0u32);
         let model = self.threshold.iter().zip(&self.mean).zip(&self.prev).zip(&self.prior);
         for ((&v, (((&t, &m), &p), &prior)), judged) in grid.cells.iter().zip(model).zip(self.judged[k].iter_mut()) {
             let (v, t) = (Lane::from(v), t as Lane);
@@ -694,15 +771,18 @@ impl Background {
             let bits = u8::from(close) | (u8::from(uncovered) << 1) | (u8::from(moved) << 2);
             *judged = bits;
             let away = u32::from(!close & !uncovered) & still_counts;
+            let foreground = away | u32::from(moved);
             count += if GRADE {
+                cells += foreground;
                 let t = i32::from(t);
                 let from_model = if away != 0 { cell_weight(i32::from(to_model), t, true) } else { 0 };
                 from_model.max(cell_weight(i32::from(to_prev), t, true))
             } else {
-                256 * (away | u32::from(moved))
+                256 * foreground
             };
         }
-        count as usize
+        // Ungraded, every foreground cell weighs 256.
+        Compared { weight: count, cells: if GRADE { cells } else { count / 256 } }
     }
 
     /// One pair of [`Background::judge`] with camera shake removed: each
@@ -719,9 +799,9 @@ impl Background {
         (to_model, to_prev): (Shake, Shake),
         still_counts: u32,
         grade: bool,
-    ) -> usize {
+    ) -> Compared {
         let (cols, rows) = (self.cols, self.rows);
-        let mut count = 0;
+        let (mut count, mut cells) = (0, 0);
         for i in 0..grid.cells.len() {
             let (v, t) = (i32::from(grid.cells[i]), i32::from(self.threshold[i]));
             // In 1/256 of 1/16 grey levels, as `sample` gives the means.
@@ -747,9 +827,10 @@ impl Background {
             let away = (u32::from(!close & !uncovered) & still_counts) != 0;
             let weight = |found: Option<(i32, i32)>| found.map_or(0, |(d, t)| cell_weight(d, t, grade));
             let from_model = if away { weight(from_model) } else { 0 };
-            count += from_model.max(weight(from_prev)) as usize;
+            count += from_model.max(weight(from_prev));
+            cells += u32::from(away | moved);
         }
-        count
+        Compared { weight: count, cells }
     }
 
     /// Learns `grid` (whose median is `median`) under pair `k` of the last
@@ -761,6 +842,7 @@ impl Background {
         // rounded to the nearest 1/16 grey level either way.
         let rate = (65_536 / i32::try_from(cfg.learn_frames.max(1)).unwrap_or(i32::MAX)).max(1);
         let step = |from: i32, to: i32| from + (((to - from) * rate + 32_768) >> 16);
+        let offset16 = offset * 16;
         let absorb = u16::try_from(cfg.absorb_frames.max(1)).unwrap_or(u16::MAX);
         let floor = i32::from(cfg.cell_delta) * 16;
         // `noise_factor` in 1/16, so that the threshold needs no float.
@@ -779,9 +861,12 @@ impl Background {
                 // still go away). No clamping is needed: a step lands
                 // between its ends, all within 0..=8,160.
                 let m = i32::from(*mean);
-                let dev = ((i32::from(v) - offset) * 16 - m).abs();
+                // The way to the cell's level, for the mean; less the shift,
+                // its deviation, for the spread.
+                let to_v = i32::from(v) * 16 - m;
+                let dev = (to_v - offset16).abs();
                 let new_spread = step(i32::from(*spread), dev);
-                *mean = step(m, i32::from(v) * 16) as u16;
+                *mean = (m + ((to_v * rate + 32_768) >> 16)) as u16;
                 *spread = new_spread as u16;
                 *threshold = floor.max((factor * new_spread) >> 4).min(i32::from(i16::MAX)) as u16;
                 *still = 0;
@@ -865,23 +950,23 @@ impl Detector {
         let measurement = match &self.reference {
             Some(r) => {
                 let (delta, grade) = (self.config.cell_delta, self.config.grade_cells);
-                let raw = grid.change_against(r, delta, 0, grade).unwrap_or(0.0);
+                let raw = grid.compare(r, delta, 0, grade).unwrap_or_default();
                 // Compensation only when it explains the frame better: a
                 // large object entering also moves the median, and then the
                 // raw comparison is the right one.
                 let offset = i16::from(grid.median()) - i16::from(r.median());
-                let mut change = raw;
+                let mut found = raw;
                 if self.config.compensate_lighting {
-                    change = change.min(grid.change_against(r, delta, offset, grade).unwrap_or(raw));
+                    found = found.min(grid.compare(r, delta, offset, grade).unwrap_or(raw));
                 }
                 // Likewise camera shake, removed only when something changed.
-                if self.config.tolerate_shake && change > 0.0 {
+                if self.config.tolerate_shake && found.weight > 0 {
                     let fit_level = self.config.compensate_lighting;
                     let offset = if fit_level { offset } else { 0 };
-                    change =
-                        change.min(grid.change_against_shaken(r, delta, offset, fit_level, grade).unwrap_or(change));
+                    found = found.min(grid.compare_shaken(r, delta, offset, fit_level, grade).unwrap_or(found));
                 }
-                Measurement { change, lighting: change >= self.config.lightswitch }
+                let n = grid.cells.len();
+                Measurement { change: found.change(n), lighting: found.changed(n) >= self.config.lightswitch }
             }
             None => Measurement { change: 0.0, lighting: false },
         };
@@ -909,15 +994,19 @@ impl Detector {
         // worked out).
         let shifts =
             || (i32::from(median) - i32::from(model.median()), i32::from(median) - i32::from(model.prev_median));
-        let (change, k, offset) = match (cfg.compensate_lighting && raw > 0).then(shifts) {
+        let (found, k, offset) = match (cfg.compensate_lighting && raw.weight > 0).then(shifts) {
             Some(shifts) if shifts != (0, 0) => {
                 let compensated = model.judge(grid, 1, shifts, &cfg);
-                if compensated < raw { (compensated, 1, shifts.0) } else { (raw, 0, 0) }
+                if compensated.weight < raw.weight {
+                    (compensated.min(raw), 1, shifts.0)
+                } else {
+                    (raw.min(compensated), 0, 0)
+                }
             }
             _ => (raw, 0, 0),
         };
-        let change = change as f64 / 256.0 / grid.cells.len() as f64;
-        let lighting = change >= cfg.lightswitch;
+        let n = grid.cells.len();
+        let (change, lighting) = (found.change(n), found.changed(n) >= cfg.lightswitch);
         if lighting {
             // A light switched: this frame is the scene now.
             *model = Background::new(grid, &cfg);
@@ -1161,5 +1250,31 @@ mod tests {
         lit.cells.iter_mut().enumerate().for_each(|(i, c)| *c = if i % 2 == 0 { 250 } else { 20 });
         assert!(d.process_grid(lit.clone()).lighting);
         assert_eq!(d.process_grid(lit).change, 0.0, "the lit scene is the model now");
+    }
+
+    /// The lightswitch rule counts the cells that changed, whole, as its
+    /// docs say: with graded cells a light that moves every cell a little
+    /// past `cell_delta` weighs little, yet it is a lighting change, not
+    /// motion. Compensation off, so nothing else explains it.
+    #[test]
+    fn the_lightswitch_rule_counts_changed_cells_whole_when_cells_are_graded() {
+        for background in [false, true] {
+            let config = DetectorConfig { compensate_lighting: false, background, ..DetectorConfig::default() };
+            assert!(config.grade_cells);
+            let mut d = Detector::new(config);
+            d.process_grid(grid(&[], 0));
+            // Every cell 20 grey levels up: graded by (20 - 16) / 16.
+            let mut lit = grid(&[], 0);
+            lit.cells.iter_mut().for_each(|c| *c = 120);
+            let m = d.process_grid(lit);
+            assert_eq!(m.change, 0.25, "background {background}");
+            assert!(m.lighting, "background {background}: every cell changed");
+            // Half the cells: neither counts nor weighs as a lighting change.
+            let mut d = Detector::new(config);
+            d.process_grid(grid(&[], 0));
+            let half: Vec<usize> = (0..50).collect();
+            let m = d.process_grid(grid(&half, 120));
+            assert_eq!((m.change, m.lighting), (0.125, false), "background {background}");
+        }
     }
 }
