@@ -1,5 +1,6 @@
 //! The motion detector: JPEG frame → luma grid → `change` against the
-//! previous frame.
+//! previous frame, or against a per-cell background model
+//! ([`Background`], opt-in).
 //!
 //! Source: seed chapter "Pushing events to the dashboard" (the detector task
 //! compares each new frame with the previous one and fires when the change is

@@ -35,7 +35,10 @@ pub struct FrameOutcome {
     /// The detector's `change`, in `[0, 1]`.
     pub change: f64,
     /// The `motion` event this frame raised (already in the event log, with
-    /// its id), if `change > threshold` and the frame is not a lighting change.
+    /// its id), if the gate's rules made it a motion frame that starts or
+    /// is its own event ([`crate::gate`]: `change` above the threshold, or
+    /// above `threshold × hysteresis` while motion lasts, not a lighting
+    /// change, for `min_motion_frames` in a row, outside `event_gap_ms`).
     pub event: Option<MotionEvent>,
 }
 
@@ -101,9 +104,11 @@ impl Cam {
     }
 
     /// Runs one frame through the detector. A good frame is counted, becomes
-    /// the latest frame and the reference; if its `change` is above the
-    /// threshold the trigger count goes up and a `motion` event is appended
-    /// to the event log.
+    /// the latest frame and the reference (or is learnt by the background
+    /// model); if the gate ([`crate::gate`]) makes it a motion frame that
+    /// raises an event (at the defaults: `change` above the threshold, or
+    /// above `threshold × hysteresis` while motion lasts) the trigger count
+    /// goes up and a `motion` event is appended to the event log.
     ///
     /// `ts_ms` is the capture time in ms since the Unix epoch.
     ///
