@@ -140,9 +140,12 @@ struct EvalArgs {
     /// (`docs/detector.md`, "Choosing the defaults").
     #[arg(long, conflicts_with_all = ["threshold", "sweep", "report", "no_lighting_rules", "detector", "targets"])]
     loco: bool,
-    /// With `--loco`: the OpenCV baselines' per-frame scores, as
-    /// `python3 ci/baselines_opencv.py --scores FILE DIR…` writes them.
-    #[arg(long, requires = "loco")]
+    /// The OpenCV baselines' per-frame scores, as `python3
+    /// ci/baselines_opencv.py --scores FILE DIR…` writes them: with
+    /// `--loco`, tuned leave-one-clip-out beside camhil; otherwise tuned on
+    /// the clips given (as the cam's defaults are chosen) and their rows
+    /// printed beside camhil's (in process or on `--target`), one table.
+    #[arg(long)]
     baselines: Option<PathBuf>,
     /// Score the clips on these cams instead of in process (as `cam-hil
     /// run --target`; repeatable: clips are spread over them), at
@@ -459,7 +462,7 @@ async fn main() -> ExitCode {
                 change.apply(&mut config);
             }
             let outputs = EvalOutputs { sweep: args.sweep.as_deref(), report: args.report.as_deref() };
-            eval(&args.dirs, args.threshold, outputs, args.tolerance, config)
+            eval(&args.dirs, args.threshold, outputs, args.tolerance, config, args.baselines.as_deref())
         }
         Command::Synth { preset, dir } => match match preset.as_str() {
             "bright-square" => synth::bright_square(&dir, SquareClip::default()),
@@ -914,15 +917,48 @@ fn eval(
     outputs: EvalOutputs<'_>,
     tolerance: usize,
     config: cam_core::DetectorConfig,
+    baselines: Option<&Path>,
 ) -> ExitCode {
     let clips = match load_clips(dirs) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let baselines = match tuned_baselines(baselines, &clips, tolerance) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let frames = clips.iter().map(|clip| cam_hil::eval::run(clip, config, threshold)).collect();
-    let scored = Scored { clips: &clips, frames, threshold, tolerance, settings: format!("{config:?}") };
+    let scored = Scored { clips: &clips, frames, threshold, tolerance, settings: format!("{config:?}"), baselines };
     if scored.report(outputs, Some(config)) { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
+
+/// The baselines of the scores file at `path`, if any, tuned on the
+/// labelled clips of `clips` (as the cam's defaults are chosen): their
+/// clips' names, in the order of their scores, and each family tuned.
+/// Exit code 2 after saying why for a file that cannot be read or used.
+fn tuned_baselines(
+    path: Option<&Path>,
+    clips: &[footage::Clip],
+    tolerance: usize,
+) -> Result<Option<Baselines>, ExitCode> {
+    use cam_hil::tune::{self, LabelledClip};
+    let Some(path) = path else { return Ok(None) };
+    let labelled: Vec<LabelledClip> =
+        clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).map(LabelledClip::of).collect();
+    let families = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|t| tune::baseline_families(&t, &labelled))
+        .map_err(|e| {
+            eprintln!("cam-hil: {e}");
+            ExitCode::from(2)
+        })?;
+    let names = labelled.iter().map(|c| c.name.clone()).collect();
+    Ok(Some((names, tune::tuned_on_all(&families, &labelled, tolerance))))
+}
+
+/// Baselines beside camhil: the names of the clips they were tuned on, and
+/// each family tuned ([`cam_hil::tune::Tuned`], scores in that order).
+type Baselines = (Vec<String>, Vec<cam_hil::tune::Tuned>);
 
 /// What `cam-hil eval` found per clip, ready to report.
 struct Scored<'a> {
@@ -933,6 +969,8 @@ struct Scored<'a> {
     tolerance: usize,
     /// The settings, as the HTML report names them.
     settings: String,
+    /// The baselines' rows to print beside camhil's, if any.
+    baselines: Option<Baselines>,
 }
 
 impl Scored<'_> {
@@ -942,7 +980,8 @@ impl Scored<'_> {
     fn report(self, outputs: EvalOutputs<'_>, sweep: Option<cam_core::DetectorConfig>) -> bool {
         use cam_hil::eval;
         use cam_hil::report::html::{self, EvalEntry};
-        println!("{}", eval::TABLE_HEADER);
+        let beside = self.baselines.is_some();
+        println!("{}", if beside { eval::DETECTOR_TABLE_HEADER } else { eval::TABLE_HEADER });
         let (threshold, tolerance) = (self.threshold, self.tolerance);
         let mut failed = false;
         let mut entries = Vec::new();
@@ -959,11 +998,23 @@ impl Scored<'_> {
             };
             let metrics = eval::score(&frames, threshold, tolerance);
             match &metrics {
+                Some(m) if beside => println!("{}", eval::detector_row(&name, "camhil", m)),
                 Some(m) => println!("{}", eval::table_row(&name, m)),
                 None => {
                     let events = frames.windows(2).filter(|w| w[1].motion && !w[0].motion).count()
                         + usize::from(frames.first().is_some_and(|f| f.motion));
-                    println!("| {name} | {} | {events} | (no labels) | | | | | | | |", eval::threshold_text(threshold));
+                    let detector = if beside { " camhil |" } else { "" };
+                    println!(
+                        "| {name} |{detector} {} | {events} | (no labels) | | | | | | | |",
+                        eval::threshold_text(threshold)
+                    );
+                }
+            }
+            if let Some((names, tuned)) = &self.baselines
+                && let Some(c) = names.iter().position(|n| *n == name)
+            {
+                for t in tuned {
+                    println!("{}", eval::detector_row(&name, &format!("{} ({})", t.name, t.settings), &t.scores[c]));
                 }
             }
             let labelled = clip.frames.iter().any(|f| f.label.is_some());
@@ -1025,6 +1076,11 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
     use cam_hil::eval::{self, target};
     let clips = match load_clips(&args.dirs) {
         Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Before any cam runs: a scores file that cannot be used stops it.
+    let baselines = match tuned_baselines(args.baselines.as_deref(), &clips, args.tolerance) {
+        Ok(b) => b,
         Err(code) => return code,
     };
     let targets = match args.target.specs(&[]) {
@@ -1095,7 +1151,8 @@ async fn eval_on_targets(args: &EvalArgs) -> ExitCode {
         None => format!("on {}", names.join(", ")),
     };
     let scored_all = frames.iter().all(Result::is_ok);
-    let scored = Scored { clips: &clips, frames, threshold: args.threshold, tolerance: args.tolerance, settings };
+    let scored =
+        Scored { clips: &clips, frames, threshold: args.threshold, tolerance: args.tolerance, settings, baselines };
     let outputs = EvalOutputs { sweep: None, report: args.report.as_deref() };
     let reported = scored.report(outputs, None);
     if !costs.is_empty() {

@@ -229,6 +229,34 @@ pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) 
     Some(rows)
 }
 
+/// A family tuned on a set of clips and scored on each of them: what
+/// `cam-hil eval --baselines` prints beside camhil's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuned {
+    /// The family's name, e.g. `OpenCV MOG2`.
+    pub name: String,
+    /// The variant's settings, then the threshold and hysteresis chosen.
+    pub settings: String,
+    /// Its scores on each clip, in the order tuned on.
+    pub scores: Vec<Metrics>,
+}
+
+/// Each of `families` tuned on all of `clips` by [`tune`] (as the cam's
+/// defaults are chosen) and scored on each.
+pub fn tuned_on_all(families: &[Family], clips: &[LabelledClip], tolerance: usize) -> Vec<Tuned> {
+    families
+        .iter()
+        .map(|family| {
+            let (choice, scores) = tune(family, clips, tolerance);
+            let settings = format!(
+                "{}, threshold={}, hysteresis={}",
+                family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
+            );
+            Tuned { name: family.name.clone(), settings, scores }
+        })
+        .collect()
+}
+
 /// The scores of `choice` on every clip.
 fn scores_of(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], choice: Choice) -> Vec<Metrics> {
     let h = family.hysteresis.iter().position(|&x| x == choice.hysteresis).unwrap_or(0);

@@ -417,5 +417,15 @@ pub fn table_row(name: &str, m: &Metrics) -> String {
     format!("| {name} | {} | {} |", threshold_text(m.threshold), m.cells().join(" | "))
 }
 
+/// A row of [`DETECTOR_TABLE_HEADER`]'s table: [`table_row`] with the
+/// detector's name (and settings) after the clip's.
+pub fn detector_row(name: &str, detector: &str, m: &Metrics) -> String {
+    format!("| {name} | {detector} | {} | {} |", threshold_text(m.threshold), m.cells().join(" | "))
+}
+
+/// The header of [`detector_row`]'s table: [`TABLE_HEADER`]'s with a
+/// detector column, for camhil beside the baselines.
+pub const DETECTOR_TABLE_HEADER: &str = "| clip | detector | threshold | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall | frame F1 |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+
 /// The header of [`table_row`]'s table.
 pub const TABLE_HEADER: &str = "| clip | threshold | events | segments found | precision | recall | F1 | false alarms / h still | frame precision | frame recall | frame F1 |\n|---|---|---|---|---|---|---|---|---|---|---|";

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use footage::Clip;
+
 fn cam_hil(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cam-hil"))
         .args(args)
@@ -301,6 +303,57 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     let (code, _, stderr) = cam_hil(&args);
     assert_eq!(code, 2);
     assert!(stderr.contains("has 1 frames of synthetic_walker, not 60"), "{stderr}");
+}
+
+/// `cam-hil eval --baselines` without `--loco`: the baselines tuned on the
+/// clips given, their rows beside camhil's in one table, the same in
+/// process and on a cam; a scores file that cannot be used stops the run
+/// before any cam does.
+#[test]
+fn eval_prints_the_baselines_beside_camhil_in_process_and_on_a_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let clips = ["synthetic_walker", "synthetic_lighting"];
+    // A baseline whose score is the label itself (1 on the walker's
+    // labelled frames), and one that flags every frame after the first.
+    let walker = Clip::load(format!("{fixtures}/synthetic_walker")).unwrap();
+    let truth: Vec<f64> = walker.frames.iter().map(|f| if f.label == Some(true) { 1.0 } else { 0.0 }).collect();
+    let baselines = dir.path().join("baselines.json");
+    let json = serde_json::json!({
+        "oracle": { "x=1": { "synthetic_walker": truth, "synthetic_lighting": vec![0.0; 60] } },
+        "always": { "y=2": { "synthetic_walker": (0..60).map(|i| f64::from(i > 0)).collect::<Vec<_>>(),
+                              "synthetic_lighting": (0..60).map(|i| f64::from(i > 0)).collect::<Vec<_>>() } },
+    });
+    std::fs::write(&baselines, json.to_string()).unwrap();
+    let paths: Vec<String> = clips.iter().map(|c| format!("{fixtures}/{c}")).collect();
+    let mut args = vec!["eval", "--baselines", baselines.to_str().unwrap()];
+    args.extend(paths.iter().map(String::as_str));
+    let (code, in_process, stderr) = cam_hil(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(in_process.starts_with("| clip | detector | threshold |"), "{in_process}");
+    let row = |clip: &str, detector: &str| {
+        in_process
+            .lines()
+            .find(|l| l.starts_with(&format!("| {clip} | {detector}")))
+            .unwrap_or_else(|| panic!("{clip} {detector}: {in_process}"))
+            .to_string()
+    };
+    // Frame precision, recall and F1 last.
+    assert!(row("synthetic_walker", "camhil |").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
+    assert!(row("synthetic_walker", "oracle (x=1, threshold=").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
+    assert!(row("synthetic_lighting", "always (y=2, threshold=").ends_with("| 0.00 | 1.00 | 0.00 |"), "{in_process}");
+
+    let mut on_sim = vec!["eval", "--target", "sim"];
+    on_sim.extend(&args[1..]);
+    let (code, on_target, stderr) = cam_hil(&on_sim);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(on_target, in_process);
+
+    std::fs::write(&baselines, r#"{"oracle": {}}"#).unwrap();
+    let (code, out, stderr) = cam_hil(&on_sim);
+    assert_eq!(code, 2, "{out}");
+    assert!(stderr.contains("baseline scores: oracle has no settings to tune"), "{stderr}");
+    assert!(!stderr.contains("PASS eval"), "no cam ran: {stderr}");
 }
 
 /// `--fault-plan` puts any selected scenario under a plan, every scenario
