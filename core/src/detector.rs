@@ -31,14 +31,11 @@
 //! between the two frames (the difference of their median cell luma), and
 //! the smaller of the two changes is kept: a light or the camera's exposure
 //! changing the whole scene then does not move every cell, while a large
-//! object (which shifts the median too) is still seen. A
-//! frame in which nearly every cell still changed
-//! ([`DetectorConfig::lightswitch`]) is a lighting change, not motion.
-//!
-//! A frame in which at least that fraction of the cells changed, by any
-//! amount beyond their threshold (counted whole, graded or not), is a
-//! lighting change: the count is the smallest any comparison tried
-//! (raw, compensated, shake removed) leaves.
+//! object (which shifts the median too) is still seen. A frame in which
+//! nearly every cell still changed ([`DetectorConfig::lightswitch`]) is a
+//! lighting change, not motion: the cells that changed by any amount
+//! beyond their threshold are counted whole, graded or not, in the
+//! comparison (raw, compensated, shake removed) that leaves the fewest.
 //!
 //! The reference is the previous good frame (frame differencing, as in the
 //! seed chapter), or with [`DetectorConfig::background`] a per-cell
