@@ -1010,11 +1010,14 @@ impl Scored<'_> {
                     );
                 }
             }
+            let mut beside = Vec::new();
             if let Some((names, tuned)) = &self.baselines
                 && let Some(c) = names.iter().position(|n| *n == name)
             {
                 for t in tuned {
-                    println!("{}", eval::detector_row(&name, &format!("{} ({})", t.name, t.settings), &t.scores[c]));
+                    let detector = format!("{} ({})", t.name, t.settings);
+                    println!("{}", eval::detector_row(&name, &detector, &t.scores[c]));
+                    beside.push((detector, t.scores[c]));
                 }
             }
             let labelled = clip.frames.iter().any(|f| f.label.is_some());
@@ -1051,7 +1054,7 @@ impl Scored<'_> {
             if !wrong.is_empty() {
                 wrong_rows.push(format!("- {name}: {wrong}"));
             }
-            entries.push(EvalEntry { name, metrics, frames, sweep_svg });
+            entries.push(EvalEntry { name, metrics, frames, sweep_svg, beside });
         }
         if !wrong_rows.is_empty() {
             println!("\nFrames wrong (indices in the clip):\n\n{}", wrong_rows.join("\n"));

@@ -44,6 +44,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eef; vertical-align: top; }
 th { color: #667; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.baseline td { color: #667; font-size: .85rem; } tr.baseline td:first-child { padding-left: 1.5rem; }
 td pre { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
 section { background: #fff; border-radius: .6rem; padding: 1rem; margin: 1rem 0; box-shadow: 0 1px 3px #0001; }
 section.failed { border-left: 5px solid #d04030; }
@@ -265,6 +266,10 @@ pub struct EvalEntry {
     pub frames: Vec<crate::eval::EvalFrame>,
     /// The precision/recall curve over thresholds (SVG), for labelled clips.
     pub sweep_svg: Option<String>,
+    /// Baselines scored on the same frames, shown under the clip's row:
+    /// each one's name and settings, and its scores (`cam-hil eval
+    /// --baselines`).
+    pub beside: Vec<(String, crate::eval::Metrics)>,
 }
 
 /// The evaluation report page: a table of every clip's scores (as
@@ -290,6 +295,13 @@ pub fn eval_page(entries: &[EvalEntry], threshold: f64, settings: &str) -> Strin
                     let _ = write!(out, r#"<td class="num">{cell}</td>"#);
                 }
                 out.push_str("</tr>");
+                for (detector, m) in &e.beside {
+                    let _ = write!(out, r#"<tr class="baseline"><td>{}</td>"#, escape(detector));
+                    for cell in m.cells() {
+                        let _ = write!(out, r#"<td class="num">{cell}</td>"#);
+                    }
+                    out.push_str("</tr>");
+                }
             }
             None => {
                 let events = e.frames.iter().filter(|f| f.motion).count();

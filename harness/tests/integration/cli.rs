@@ -343,6 +343,25 @@ fn eval_prints_the_baselines_beside_camhil_in_process_and_on_a_target() {
     assert!(row("synthetic_walker", "oracle (x=1, threshold=").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
     assert!(row("synthetic_lighting", "always (y=2, threshold=").ends_with("| 0.00 | 1.00 | 0.00 |"), "{in_process}");
 
+    // The HTML report shows them under camhil's row, with their scores.
+    let report = dir.path().join("report");
+    let mut with_report = args.clone();
+    with_report.extend(["--report", report.to_str().unwrap()]);
+    assert_eq!(cam_hil(&with_report).0, 0);
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    let oracle = page.find("<tr class=\"baseline\"><td>oracle (x=1, threshold=").expect("the oracle's row");
+    assert!(
+        page[oracle..]
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .ends_with("<td class=\"num\">1.00</td><td class=\"num\">1.00</td><td class=\"num\">1.00</td>"),
+        "{page}"
+    );
+    // Under the walker's row, before the lighting clip's.
+    assert!(page.find("<a href=\"#synthetic_walker\">").unwrap() < oracle);
+    assert!(oracle < page.find("<a href=\"#synthetic_lighting\">").unwrap());
+
     let mut on_sim = vec!["eval", "--target", "sim"];
     on_sim.extend(&args[1..]);
     let (code, on_target, stderr) = cam_hil(&on_sim);
