@@ -741,15 +741,9 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         }
     };
     if let Some(path) = baselines {
-        match std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|t| tune::baseline_families(&t, &labelled))
-        {
+        match baseline_families(path, &labelled) {
             Ok(more) => families.extend(more),
-            Err(e) => {
-                eprintln!("cam-hil: {e}");
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         }
     }
     println!("Leave-one-clip-out: each clip scored with the settings tuned on all the others.\n");
@@ -763,7 +757,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             "| {clip} | {detector} | {settings} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.3} | {verdict} |",
             m.frame_precision,
             m.frame_recall,
-            tune::frame_f1(m),
+            m.frame_f1(),
             m.detected,
             m.precision,
             m.recall,
@@ -794,13 +788,13 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             less_precise.push(format!("{} ({:.3} against {seed:.3})", clip.name, loco[0][c].1.precision));
         }
         // Compared unrounded: camhil is family 0, the baselines follow.
-        let camhil_f1 = tune::frame_f1(&loco[0][c].1);
+        let camhil_f1 = loco[0][c].1.frame_f1();
         let beaten: Vec<String> = families
             .iter()
             .zip(&loco)
             .skip(1)
-            .filter(|(_, l)| tune::frame_f1(&l[c].1) > camhil_f1)
-            .map(|(f, l)| format!("{} {:.3}", f.name, tune::frame_f1(&l[c].1)))
+            .filter(|(_, l)| l[c].1.frame_f1() > camhil_f1)
+            .map(|(f, l)| format!("{} {:.3}", f.name, l[c].1.frame_f1()))
             .collect();
         if !beaten.is_empty() {
             below.push(format!("{} (camhil {camhil_f1:.3}; {})", clip.name, beaten.join(", ")));
@@ -817,7 +811,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
                 _ => "",
             };
             row(&clip.name, &family.name, &settings, m, verdict);
-            means[k].0 += tune::frame_f1(m) / labelled.len() as f64;
+            means[k].0 += m.frame_f1() / labelled.len() as f64;
             means[k].1 += m.f1 / labelled.len() as f64;
         }
     }
@@ -885,7 +879,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             family.variants[choice.variant].settings,
             choice.threshold,
             choice.hysteresis,
-            scores.iter().map(tune::frame_f1).sum::<f64>() / n,
+            scores.iter().map(cam_hil::eval::Metrics::frame_f1).sum::<f64>() / n,
             scores.iter().map(|m| m.f1).sum::<f64>() / n
         );
     }
@@ -945,15 +939,25 @@ fn tuned_baselines(
     let Some(path) = path else { return Ok(None) };
     let labelled: Vec<LabelledClip> =
         clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).map(LabelledClip::of).collect();
-    let families = std::fs::read_to_string(path)
+    let families = baseline_families(path, &labelled)?;
+    let names = labelled.iter().map(|c| c.name.clone()).collect();
+    Ok(Some((names, tune::tuned_on_all(&families, &labelled, tolerance))))
+}
+
+/// The baseline families of the scores file at `path`, over `labelled`
+/// ([`cam_hil::tune::baseline_families`]); exit code 2 after saying why
+/// for a file that cannot be read or used.
+fn baseline_families(
+    path: &Path,
+    labelled: &[cam_hil::tune::LabelledClip],
+) -> Result<Vec<cam_hil::tune::Family>, ExitCode> {
+    std::fs::read_to_string(path)
         .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|t| tune::baseline_families(&t, &labelled))
+        .and_then(|t| cam_hil::tune::baseline_families(&t, labelled))
         .map_err(|e| {
             eprintln!("cam-hil: {e}");
             ExitCode::from(2)
-        })?;
-    let names = labelled.iter().map(|c| c.name.clone()).collect();
-    Ok(Some((names, tune::tuned_on_all(&families, &labelled, tolerance))))
+        })
 }
 
 /// Baselines beside camhil: the names of the clips they were tuned on, and

@@ -125,11 +125,6 @@ pub fn decide(clip: &LabelledClip, series: &Series, threshold: f64, hysteresis: 
         .collect()
 }
 
-/// [`Metrics::frame_f1`], as a function for maps over scores.
-pub fn frame_f1(m: &Metrics) -> f64 {
-    m.frame_f1()
-}
-
 /// The scores of every choice of `family` on every clip:
 /// `[variant][hysteresis][threshold][clip]`.
 fn grid(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Vec<Vec<Vec<Vec<Metrics>>>> {
@@ -185,7 +180,7 @@ fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize]) -> 
         for (h, by_t) in by_h.iter().enumerate() {
             for (t, by_clip) in by_t.iter().enumerate() {
                 let n = train.len().max(1) as f64;
-                let frame = train.iter().map(|&c| frame_f1(&by_clip[c])).sum::<f64>() / n;
+                let frame = train.iter().map(|&c| by_clip[c].frame_f1()).sum::<f64>() / n;
                 let event = train.iter().map(|&c| by_clip[c].f1).sum::<f64>() / n;
                 let better = best.as_ref().is_none_or(|(bf, be, _)| {
                     frame > *bf + 1e-12 || ((frame - *bf).abs() <= 1e-12 && event > *be + 1e-12)
@@ -448,7 +443,7 @@ mod tests {
         let variant =
             Variant { settings: "x".into(), series: vec![noisy.clone(), noisy, series(&[0.0, 0.013, 0.013, 0.0])] };
         let family = Family { name: "f".into(), variants: vec![variant], hysteresis: vec![1.0] };
-        let f1 = |m: &Metrics| (frame_f1(m) * 1000.0).round() / 1000.0;
+        let f1 = |m: &Metrics| (m.frame_f1() * 1000.0).round() / 1000.0;
         // On all three, finding c's motion is worth a and b's noise.
         let (all, row) = tune(&family, &clips, 0);
         assert_eq!(all.threshold, THRESHOLDS[0]);
@@ -472,11 +467,11 @@ mod tests {
         let family = Family { name: "f".into(), variants: vec![noisy, quiet], hysteresis: vec![1.0] };
         let (choice, row) = tune(&family, &clips, 0);
         assert_eq!(choice.variant, 1, "{choice:?}");
-        assert!(row.iter().all(|m| frame_f1(m) == 1.0), "{row:?}");
+        assert!(row.iter().all(|m| m.frame_f1() == 1.0), "{row:?}");
         // Below 0.4 the noisy one alarms on the still clip, which scores 0.
         let scores = grid(&family, &clips, 0);
         let still_alarm = &scores[0][0][0][1];
-        assert_eq!(frame_f1(still_alarm), 0.0, "an alarm on a still clip scores 0");
+        assert_eq!(still_alarm.frame_f1(), 0.0, "an alarm on a still clip scores 0");
     }
 
     #[test]

@@ -17,6 +17,15 @@ fn cam_hil(args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
 }
 
+/// The line of the Markdown table in `out` for `clip` whose next cells
+/// start with `detector`.
+fn table_row(out: &str, clip: &str, detector: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("| {clip} | {detector}")))
+        .unwrap_or_else(|| panic!("{clip} {detector}: {out}"))
+        .to_string()
+}
+
 fn listed(args: &[&str]) -> BTreeSet<String> {
     let mut all = vec!["run", "--list"];
     all.extend_from_slice(args);
@@ -255,13 +264,7 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     args.extend(paths.iter().map(String::as_str));
     let (code, stdout, stderr) = cam_hil(&args);
     assert_eq!(code, 0, "{stderr}");
-    let row = |clip: &str, family: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("| {clip} | {family} | ")))
-            .unwrap_or_else(|| panic!("{clip} {family}: {stdout}"))
-            .to_string()
-    };
+    let row = |clip: &str, family: &str| table_row(&stdout, clip, &format!("{family} | "));
     for clip in clips {
         for family in ["camhil defaults", "camhil seed", "camhil", "always"] {
             row(clip, family);
@@ -331,13 +334,7 @@ fn eval_prints_the_baselines_beside_camhil_in_process_and_on_a_target() {
     let (code, in_process, stderr) = cam_hil(&args);
     assert_eq!(code, 0, "{stderr}");
     assert!(in_process.starts_with("| clip | detector | threshold |"), "{in_process}");
-    let row = |clip: &str, detector: &str| {
-        in_process
-            .lines()
-            .find(|l| l.starts_with(&format!("| {clip} | {detector}")))
-            .unwrap_or_else(|| panic!("{clip} {detector}: {in_process}"))
-            .to_string()
-    };
+    let row = |clip: &str, detector: &str| table_row(&in_process, clip, detector);
     // Frame precision, recall and F1 last.
     assert!(row("synthetic_walker", "camhil |").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
     assert!(row("synthetic_walker", "oracle (x=1, threshold=").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
