@@ -32,6 +32,7 @@ mod hil;
 pub mod limits;
 pub mod state;
 pub mod storage;
+mod tcp;
 mod web;
 
 use embassy_executor::Spawner;
@@ -85,7 +86,9 @@ pub(crate) fn board() -> Option<Board> {
 
 /// Serves `docs/protocol.md` on `stack`, port [`limits::PORT`]: spawns the
 /// [`limits::WEB_TASKS`] web tasks, waits for the network's IPv4
-/// configuration, and prints `cam-fw: listening on http://<ip>:<port>`.
+/// configuration and for every task's socket to be in LISTEN, and only then
+/// prints `cam-fw: listening on http://<ip>:<port>`: a client that connects
+/// on that line gets a SYN-ACK, not a RST.
 ///
 /// # Panics
 /// When the executor has no slot left for a web task (a build error: the
@@ -95,6 +98,7 @@ pub async fn serve(spawner: Spawner, stack: Stack<'static>) {
         spawner.spawn(web::web_task(id, stack).expect("web task slot"));
     }
     stack.wait_config_up().await;
+    web::all_listening().await;
     if let Some(config) = stack.config_v4() {
         console::listening(config.address.address(), limits::PORT);
     }

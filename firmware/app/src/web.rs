@@ -5,10 +5,14 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::future::Future;
+use core::task::Poll;
 
 use cam_core::protocol::{bearer_token, query_token, token_matches};
 use cam_core::web;
 use embassy_net::Stack;
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::channel::Channel;
 use picoserve::Router;
 use picoserve::extract::FromRequestParts;
 use picoserve::io::Write;
@@ -19,6 +23,7 @@ use picoserve::routing::{PathRouter, get, get_service};
 
 use crate::limits::{HTTP_BUFFER, PORT, TCP_BUFFER, WEB_TASKS};
 use crate::state;
+use crate::tcp::Prompt;
 
 /// The token every route but `/` and `/app.js` needs, set at build time
 /// (`CAM_TOKEN=…`); none when unset.
@@ -89,7 +94,10 @@ fn with_hil<P: PathRouter>(router: Router<P>) -> Router<impl PathRouter> {
 /// cam close) a connection per frame; an idle kept-alive connection is
 /// closed after 1 s (picoserve's `persistent_start_read_request`), so it
 /// does not lock other clients out for long. smoltcp has no listen backlog:
-/// a connection that finds all four tasks busy is reset.
+/// a connection that finds every task busy is reset. The task reports to
+/// [`all_listening`] once its socket is first in LISTEN.
+///
+/// Its sockets send what is written at once ([`crate::tcp`]).
 ///
 /// A connection that sends no request within 1 s is closed (picoserve's
 /// default is 5 s): browsers open connections speculatively, and each
@@ -106,10 +114,45 @@ pub(crate) async fn web_task(id: usize, stack: Stack<'static>) -> ! {
     .keep_connection_alive();
     let app = router();
     let (mut rx, mut tx, mut http) = ([0u8; TCP_BUFFER], [0u8; TCP_BUFFER], [0u8; HTTP_BUFFER]);
-    picoserve::Server::new(&app, &CONFIG, &mut http)
-        .listen_and_serve(id, stack, PORT, &mut rx, &mut tx)
-        .await
-        .into_never()
+    let mut reported = false;
+    loop {
+        let mut socket = Prompt::new(stack, &mut rx, &mut tx);
+        let accepted = {
+            let mut accept = core::pin::pin!(socket.accept(PORT));
+            // The first poll puts the socket in LISTEN.
+            let first = core::future::poll_fn(|cx| Poll::Ready(accept.as_mut().poll(cx))).await;
+            if !reported {
+                LISTENING.send(id).await;
+                reported = true;
+            }
+            match first {
+                Poll::Ready(accepted) => accepted,
+                Poll::Pending => accept.await,
+            }
+        };
+        // A handshake the client reset: listen again.
+        if accepted.is_err() {
+            continue;
+        }
+        // However the connection ends (closed, timed out, reset, a request
+        // picoserve refused with its own error response), the socket is done
+        // with: the next pass listens again, as picoserve's own loop does.
+        let _ = picoserve::Server::new(&app, &CONFIG, &mut http).serve(socket).await;
+    }
+}
+
+/// The id of each web task whose socket is in LISTEN, sent once.
+static LISTENING: Channel<CriticalSectionRawMutex, usize, WEB_TASKS> = Channel::new();
+
+/// Returns once every web task's socket is in LISTEN: a SYN that came
+/// sooner would be answered by a RST (smoltcp, no socket on the port), and
+/// a RST sent before the peer's MAC is known is lost to ARP, so the client
+/// would wait for its own SYN retransmission (1 s on Linux; on QEMU's user
+/// network in `-icount` mode, until the guest's next timer).
+pub(crate) async fn all_listening() {
+    for _ in 0..WEB_TASKS {
+        LISTENING.receive().await;
+    }
 }
 
 /// Passes when the build has no token, or the request carries it as
