@@ -86,6 +86,9 @@ enum Command {
         /// Count instructions exactly (`-icount shift=0`).
         #[arg(long)]
         icount: bool,
+        /// Capture the board's network traffic to this pcap file.
+        #[arg(long)]
+        pcap: Option<PathBuf>,
     },
     /// Write a generated clip with exact ground truth into a fixture folder.
     Synth {
@@ -390,8 +393,8 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Qemu { elf, listen, qemu, icount } => {
-            boot_qemu(&cam_hil::qemu::QemuSpec { elf, binary: qemu, icount }, listen).await
+        Command::Qemu { elf, listen, qemu, icount, pcap } => {
+            boot_qemu(&cam_hil::qemu::QemuSpec { elf, binary: qemu, icount, pcap }, listen).await
         }
         Command::Record { from, duration, fps, token, ca, dir } => {
             let endpoint = Endpoint { ca_file: ca, ..Endpoint::new(from.trim_end_matches('/'), token) };

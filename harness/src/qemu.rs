@@ -42,14 +42,18 @@ pub struct QemuSpec {
     pub binary: Option<PathBuf>,
     /// Run with `-icount shift=0`: one instruction per virtual nanosecond,
     /// so `mcycle`/`minstret` (the `cam-fw: cost` lines) count exact,
-    /// repeatable instructions. Slower (about 11 ms per request).
+    /// repeatable instructions.
     pub icount: bool,
+    /// Capture the board's network traffic, both ways, to this pcap file
+    /// (QEMU's `filter-dump` on the user network; Wireshark, tcpdump -r).
+    /// Time stamps are QEMU's virtual clock.
+    pub pcap: Option<PathBuf>,
 }
 
 impl QemuSpec {
     /// `elf` on the QEMU found on `PATH`.
     pub fn new(elf: impl Into<PathBuf>) -> Self {
-        Self { elf: elf.into(), binary: None, icount: false }
+        Self { elf: elf.into(), binary: None, icount: false, pcap: None }
     }
 
     /// The QEMU binary: `--qemu` if given, else `qemu-system-riscv32` on
@@ -260,6 +264,11 @@ pub fn args(spec: &QemuSpec, qmp: &Path, listen: SocketAddr) -> Vec<String> {
     if spec.icount {
         a.extend(["-icount".into(), "shift=0".into()]);
     }
+    if let Some(pcap) = &spec.pcap {
+        a.push("-object".into());
+        // QEMU reads a comma in an option value as two.
+        a.push(format!("filter-dump,id=pcap0,netdev=n0,file={}", pcap.display().to_string().replace(',', ",,")));
+    }
     a.push("-kernel".into());
     a.push(spec.elf.display().to_string());
     a
@@ -346,6 +355,17 @@ mod tests {
                     TCP[HOST_FORWARD]   8       127.0.0.1 42179       10.0.2.15    80     0     0\r\n";
         assert_eq!(parse_usernet(text), Some(42179));
         assert_eq!(parse_usernet("Hub -1 (n0):\r\n"), None);
+    }
+
+    #[test]
+    fn a_capture_is_a_filter_dump_on_the_user_network() {
+        let (qmp, listen) = (Path::new("/tmp/q.sock"), "127.0.0.1:0".parse().unwrap());
+        assert!(!args(&QemuSpec::new("x.elf"), qmp, listen).iter().any(|a| a.starts_with("filter-dump")));
+        let spec = QemuSpec { pcap: Some("/tmp/a,b.pcap".into()), ..QemuSpec::new("x.elf") };
+        let a = args(&spec, qmp, listen);
+        let at = a.iter().position(|a| a.starts_with("filter-dump")).expect("a filter-dump object");
+        assert_eq!(a[at - 1], "-object");
+        assert_eq!(a[at], "filter-dump,id=pcap0,netdev=n0,file=/tmp/a,,b.pcap");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - deliberately broken firmware builds fail the scenario of the row they
 //!   break;
 //! - the dashboard the firmware serves works in headless Chromium;
+//! - the firmware sends each response whole, without waiting for the
+//!   client's ACK (a capture of the board's traffic);
 //! - QEMU is gone when its machine is dropped, and QEMU ending is seen on
 //!   the console as a board that vanished.
 //!
@@ -22,7 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cam_hil::qemu::{Machine, QemuSpec};
+use cam_hil::qemu::{self, Machine, QemuSpec};
 use cam_hil::runner::{self, RunEnv, ScenarioReport};
 use cam_hil::scenario;
 use cam_hil::target::{Endpoint, TargetSpec};
@@ -201,6 +203,120 @@ async fn qemu_is_stopped_with_its_machine_and_its_end_is_a_vanished_board() {
             ConsoleLine::Gone(why) => break assert!(why.contains("closed"), "{why}"),
             ConsoleLine::Line(..) => continue,
         }
+    }
+}
+
+/// One HTTP response the board sent, as seen in a capture of its traffic.
+#[derive(Debug)]
+struct Response {
+    /// The status line.
+    status: String,
+    /// Head and body, in bytes (the head's `Content-Length` plus the head).
+    length: usize,
+    /// Bytes of it the board had sent when the client first acknowledged
+    /// any of it (`length` when it was whole before).
+    sent_before_ack: usize,
+}
+
+/// The board's responses (on port 80, with a `Content-Length`) in a pcap
+/// file, each with how much of it was on the wire before the client's first
+/// ACK of it. Frames in capture order; QEMU's `filter-dump` records both
+/// directions of the user network.
+fn responses_in(pcap: &Path) -> Vec<Response> {
+    use etherparse::{SlicedPacket, TransportSlice};
+    let file = std::fs::File::open(pcap).expect("the capture exists");
+    let mut reader = pcap_file::pcap::PcapReader::new(file).expect("a pcap file");
+    // Per client port: the response being sent (its index) and the board's
+    // sequence number where it started.
+    let mut open: std::collections::HashMap<u16, (usize, u32)> = Default::default();
+    let mut responses: Vec<Response> = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.expect("a whole capture record");
+        let Ok(sliced) = SlicedPacket::from_ethernet(&packet.data) else { continue };
+        let Some(TransportSlice::Tcp(tcp)) = sliced.transport else { continue };
+        let payload = tcp.payload();
+        if tcp.source_port() == qemu::GUEST_PORT {
+            let client = tcp.destination_port();
+            if payload.starts_with(b"HTTP/1.1 ") {
+                let head_end = payload.windows(4).position(|w| w == b"\r\n\r\n").expect("the head in one segment") + 4;
+                let head = std::str::from_utf8(&payload[..head_end]).expect("an ASCII head");
+                let Some(length) = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: ").or_else(|| l.strip_prefix("content-length: ")))
+                else {
+                    continue;
+                };
+                let length = head_end + length.trim().parse::<usize>().expect("a number");
+                let status = head.lines().next().unwrap_or_default().to_string();
+                open.insert(client, (responses.len(), tcp.sequence_number()));
+                responses.push(Response { status, length, sent_before_ack: 0 });
+            }
+            if let Some(&(i, start)) = open.get(&client) {
+                let r = &mut responses[i];
+                let end = tcp.sequence_number().wrapping_sub(start) as usize + payload.len();
+                r.sent_before_ack = r.sent_before_ack.max(end.min(r.length));
+                if r.sent_before_ack == r.length {
+                    open.remove(&client);
+                }
+            }
+        } else if tcp.destination_port() == qemu::GUEST_PORT && tcp.ack() {
+            // The client acknowledged part of an unfinished response.
+            if let Some(&(_, start)) = open.get(&tcp.source_port())
+                && tcp.acknowledgment_number().wrapping_sub(start) as i32 > 0
+            {
+                open.remove(&tcp.source_port());
+            }
+        }
+    }
+    responses
+}
+
+/// The firmware sends each response whole without waiting for the client
+/// (`firmware/app/src/tcp.rs`). In a capture of the board's traffic, every
+/// reply to a reset, a frame and a status request is on the wire before the
+/// client acknowledges any of it. With embassy-net's own flush, which
+/// picoserve calls between a response's head and its body, the body waited
+/// for that ACK: a round trip plus the client's delayed ACK per request.
+#[tokio::test]
+async fn the_firmware_sends_each_response_whole_before_the_client_acknowledges_it() {
+    let Some(TargetSpec::Qemu(spec, _)) = emulated("cam-fw-qemu.elf") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("board.pcap");
+    let spec = QemuSpec { pcap: Some(pcap.clone()), ..spec };
+    let (machine, _session) = Machine::boot(&spec, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let http = reqwest::Client::new();
+    let url = machine.url();
+    let clip = root().join("fixtures/synthetic_bright_square");
+    let reset = http.post(format!("{url}/hil/reset")).send().await.unwrap();
+    assert!(reset.status().is_success(), "{reset:?}");
+    for (i, name) in ["frame_00000.jpg", "frame_00001.jpg", "frame_00002.jpg"].iter().enumerate() {
+        let jpeg = std::fs::read(clip.join(name)).unwrap();
+        let ack = http
+            .post(format!("{url}/hil/frame"))
+            .header("X-Frame-Ts", (1_763_596_800_000u64 + 200 * i as u64).to_string())
+            .body(jpeg)
+            .send()
+            .await
+            .unwrap();
+        assert!(ack.status().is_success(), "{ack:?}");
+        ack.text().await.unwrap();
+    }
+    let status = http.get(format!("{url}/status")).send().await.unwrap();
+    assert!(status.status().is_success(), "{status:?}");
+    status.text().await.unwrap();
+    drop(machine);
+
+    let responses = responses_in(&pcap);
+    assert_eq!(responses.len(), 5, "a reset, three frames and a status reply: {responses:#?}");
+    for r in &responses {
+        assert_eq!(
+            r.sent_before_ack,
+            r.length,
+            "`{}`: {} of its {} bytes sent, then it waited for the client's ACK",
+            r.status.trim(),
+            r.sent_before_ack,
+            r.length
+        );
     }
 }
 
