@@ -34,11 +34,9 @@ if [ "${1:-}" = "--virtual" ]; then
   cargo build --locked -q -p cam-hil
   targets=(--target "qemu:target/firmware/cam-fw-qemu.elf" --jobs 2)
   flash=()
-  # Not under `-icount`: Debian's QEMU 7.2 hangs or stalls boards in that
-  # mode (11 of 35 eval runs here, none of 25 without), so on the emulated
-  # board the cost table's counts are QEMU's host-timed ones. Exact
-  # instruction counts: `python3 ci/qemu_figures.py`, on demand.
-  eval_extra=()
+  # Under `-icount`, so the eval's cost table counts exact instructions
+  # per frame.
+  eval_extra=(--icount)
 elif [ "${1:-}" = "--labgrid" ]; then
   shift
   [ $# -gt 0 ] || { echo "--labgrid needs at least one labgrid:PLACE or labgrid:tag=KEY=VALUE target" >&2; exit 2; }

@@ -3,8 +3,11 @@
 "Firmware on the emulated board"). Emulator figures, not device figures:
 QEMU's time is the host's.
 
-  python3 ci/qemu_figures.py [--skip-suite]
+  python3 ci/qemu_figures.py [--skip-suite] [--skip-instructions] [--elf ELF]
   python3 ci/qemu_figures.py --detector '{"background": true}'   (instructions only)
+
+--elf: another qemu-virt build (default target/firmware/cam-fw-qemu.elf),
+to compare two builds.
 
 Needs target/debug/cam-hil and target/firmware/cam-fw-qemu.elf (bash
 ci/firmware-qemu.sh) and qemu-system-riscv32. Prints Markdown:
@@ -15,7 +18,8 @@ ci/firmware-qemu.sh) and qemu-system-riscv32. Prints Markdown:
   read around the call) under `-icount shift=0`, where they are exact, as
   `cam-hil eval --target qemu:… --icount` reports them;
 - frame -> SSE latency: from sending POST /hil/frame to the `motion` event
-  arriving on GET /events, over the highway clip (no icount);
+  arriving on GET /events, over the highway clip (no icount), and each
+  frame's POST /hil/frame round trip;
 - the heap's high-water mark after the whole suite run on one emulated board
   (`--target url:`), read from the `cam-fw: heap:` line of a final reset.
 """
@@ -32,7 +36,9 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 HIL = os.path.join(ROOT, "target/debug/cam-hil")
-ELF = os.path.join(ROOT, "target/firmware/cam-fw-qemu.elf")
+ELF = os.path.abspath(sys.argv[sys.argv.index("--elf") + 1]) if "--elf" in sys.argv else os.path.join(
+    ROOT, "target/firmware/cam-fw-qemu.elf"
+)
 
 
 class Board:
@@ -70,21 +76,7 @@ class Board:
                 if not self.cond.wait(timeout=30):
                     sys.exit(f"no console line matching {pattern!r}")
 
-    def post(self, path, body=b"", headers=None, retry=False):
-        """`_post`; with `retry`, once more on a fresh connection when the
-        connection broke (under `-icount` the firmware's 1 s timeouts run
-        on virtual time and now and then close a connection early: harmless
-        for counting instructions, where each `cost` line is one frame)."""
-        try:
-            return self._post(path, body, headers)
-        except (http.client.HTTPException, ConnectionError) as e:
-            if not retry:
-                raise
-            print(f"note: {path}: {e!r}, tried again", file=sys.stderr)
-            self.conn = None
-            return self._post(path, body, headers)
-
-    def _post(self, path, body=b"", headers=None):
+    def post(self, path, body=b"", headers=None):
         """One request on a kept-alive connection (a new connection per
         frame would churn the firmware's six slots); a fresh connection when
         the last was idle for more than half a second (the firmware closes
@@ -206,11 +198,12 @@ def latency():
             buf = buf[-4096:]
 
     threading.Thread(target=read, daemon=True).start()
-    sent = {}
+    sent, round_trips = {}, []
     for path, t_ms in clip_frames("cdnet_highway"):
         body = open(path, "rb").read()
         t0 = time.perf_counter()
         reply = board.post("/hil/frame", body, {"X-Frame-Ts": str(1_700_000_000_000 + t_ms)})
+        round_trips.append((time.perf_counter() - t0) * 1e3)
         if reply.get("motion"):
             sent[reply["frame"]] = t0
     with got:
@@ -223,9 +216,12 @@ def latency():
         boots.append(b.boot_ms)
         b.stop()
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    round_trips.sort()
+    rt99 = round_trips[min(len(round_trips) - 1, int(len(round_trips) * 0.99))]
     return [
         f"- boot, QEMU start to `listening on`: median {statistics.median(boots):.1f} ms of 9 boots (min {min(boots):.1f}, max {max(boots):.1f})",
         f"- frame -> SSE `motion` event, highway clip: {len(ms)} of {len(sent)} events, p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms",
+        f"- `POST /hil/frame` round trip (request sent to its ack read, detector included), highway clip, {len(round_trips)} frames: p50 {statistics.median(round_trips):.1f} ms, p99 {rt99:.1f} ms",
     ]
 
 
@@ -247,9 +243,10 @@ if __name__ == "__main__":
         for line in instructions(json.loads(sys.argv[sys.argv.index("--detector") + 1])):
             print(line)
         sys.exit(0)
-    for line in instructions():
-        print(line)
-    print()
+    if "--skip-instructions" not in sys.argv:
+        for line in instructions():
+            print(line)
+        print()
     for line in latency():
         print(line)
     if "--skip-suite" not in sys.argv:
