@@ -1,18 +1,28 @@
-//! The web tasks' TCP sockets: embassy-net sockets that send what is
-//! written at once, without waiting for the client's ACK.
+//! The web tasks' TCP sockets: embassy-net sockets whose `flush` does not
+//! hold a response's body back until the client has acknowledged its head.
 //!
 //! picoserve flushes a response's head before it writes the body, and
 //! embassy-net's `flush` returns only when the client has acknowledged every
-//! byte. So every response (a frame ack, a status reply, a 101 Upgrade) and
-//! every SSE event waited a round trip plus the client's delayed ACK: up to
-//! 40 ms from Linux, about 10 ms from QEMU's user network, and, on QEMU
-//! with `-icount` (whose user network times its ACKs on the guest's virtual
-//! clock, which stands still while the guest sleeps), until the guest's
-//! next timer: a second, after which picoserve closed the connection as
-//! idle. Here `flush` hands the bytes to the stack and returns, and Nagle's
-//! algorithm is off, so the body goes out right behind the head. Closing
-//! still waits for every byte to be acknowledged (picoserve's shutdown, on
-//! the embassy-net socket).
+//! byte. So every response (a frame ack, a status reply, a 101 Upgrade)
+//! waited a round trip plus the client's delayed ACK: up to 40 ms from
+//! Linux, about 10 ms from QEMU's user network, and on QEMU with `-icount`
+//! (whose user network times its ACKs on the guest's virtual clock, which
+//! stands still while the guest sleeps) until the guest's next timer, often
+//! after picoserve's 1 s write timeout had ended the connection.
+//!
+//! Here `flush` hands the bytes to the stack and returns, and Nagle's
+//! algorithm is off, so a body goes out right behind its head. What the
+//! ACK wait also did, noticing a client that has gone without a word, the
+//! stack now does itself: a keep-alive probe after [`KEEP_ALIVE`] of
+//! silence, and the connection dropped after [`TIMEOUT`] without a packet
+//! from the client while it owes one (an SSE stream's slot is freed, as
+//! picoserve's 1 s write timeout freed it before). A client that stops
+//! reading still fills the transmit buffer, and picoserve's write timeout
+//! ends its stream. An abort sends what was written first (a refusal such
+//! as picoserve's 400 reaches the client), and closing waits for every
+//! byte (picoserve's shutdown on the embassy-net socket).
+
+use core::future::Future;
 
 use embassy_net::Stack;
 use embassy_net::tcp::{AcceptError, Error, TcpReader, TcpSocket, TcpWriter};
@@ -22,17 +32,20 @@ use picoserve::io::{ErrorType, Socket};
 use picoserve::mem::BorrowedCursor;
 use picoserve::{EmbassyRuntime, Timeouts, Timer};
 
-/// Keep-alive probes on an idle connection, and the silence after which a
-/// connection is dropped: picoserve's own choices for its embassy sockets.
-const KEEP_ALIVE: Duration = Duration::from_secs(30);
-const TIMEOUT: Duration = Duration::from_secs(45);
+/// Silence after which an idle connection is probed (smoltcp keep-alive).
+const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// Silence from the client, while it owes a packet (an ACK of data sent,
+/// an answer to a keep-alive probe), after which the connection is dropped.
+/// Longer than [`KEEP_ALIVE`], which an idle client answers at once.
+const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A TCP socket whose writes go out at once.
 pub(crate) struct Prompt<'s>(TcpSocket<'s>);
 
 impl<'s> Prompt<'s> {
     /// A socket on `stack` with the given receive and transmit buffers,
-    /// Nagle off, keep-alive [`KEEP_ALIVE`] and timeout [`TIMEOUT`].
+    /// Nagle off, keep-alive [`KEEP_ALIVE`] and timeout [`TIMEOUT`] (set
+    /// before `accept`, so they also bound a handshake left half done).
     pub(crate) fn new(stack: Stack<'s>, rx: &'s mut [u8], tx: &'s mut [u8]) -> Self {
         let mut socket = TcpSocket::new(stack, rx, tx);
         socket.set_nagle_enabled(false);
@@ -46,8 +59,8 @@ impl<'s> Prompt<'s> {
     ///
     /// # Errors
     /// The socket is not closed, or the port is 0.
-    pub(crate) async fn accept(&mut self, port: u16) -> Result<(), AcceptError> {
-        self.0.accept(port).await
+    pub(crate) fn accept(&mut self, port: u16) -> impl Future<Output = Result<(), AcceptError>> + '_ {
+        self.0.accept(port)
     }
 }
 
@@ -93,11 +106,16 @@ impl<'s> Socket<EmbassyRuntime> for Prompt<'s> {
         (rx, PromptWriter(tx))
     }
 
+    /// Sends what was written (within the write timeout), then aborts: the
+    /// abort (a RST) would otherwise discard a refusal picoserve has just
+    /// written.
     async fn abort<T: Timer<EmbassyRuntime>>(
-        self,
+        mut self,
         timeouts: &Timeouts,
         timer: &T,
     ) -> Result<(), picoserve::Error<Error>> {
+        // A client that does not acknowledge in time is reset all the same.
+        let _ = timer.run_with_timeout(timeouts.write, self.0.flush()).await;
         <TcpSocket<'s> as Socket<EmbassyRuntime>>::abort(self.0, timeouts, timer).await
     }
 

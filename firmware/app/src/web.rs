@@ -130,7 +130,9 @@ pub(crate) async fn web_task(id: usize, stack: Stack<'static>) -> ! {
                 Poll::Pending => accept.await,
             }
         };
-        // A handshake the client reset: listen again.
+        // Only a socket that is not closed, or port 0, makes `accept` fail,
+        // and neither happens to a fresh socket on PORT; picoserve's own
+        // loop goes round again too.
         if accepted.is_err() {
             continue;
         }

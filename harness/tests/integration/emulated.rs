@@ -12,7 +12,8 @@
 //!   break;
 //! - the dashboard the firmware serves works in headless Chromium;
 //! - the firmware sends each response whole, without waiting for the
-//!   client's ACK (a capture of the board's traffic);
+//!   client's ACK (a capture of the board's traffic), and a refusal of
+//!   malformed HTTP before it resets the connection;
 //! - QEMU is gone when its machine is dropped, and QEMU ending is seen on
 //!   the console as a board that vanished.
 //!
@@ -230,6 +231,7 @@ fn responses_in(pcap: &Path) -> Vec<Response> {
     // sequence number where it started.
     let mut open: std::collections::HashMap<u16, (usize, u32)> = Default::default();
     let mut responses: Vec<Response> = Vec::new();
+    let mut heads = std::collections::HashSet::new();
     while let Some(packet) = reader.next_packet() {
         let packet = packet.expect("a whole capture record");
         let Ok(sliced) = SlicedPacket::from_ethernet(&packet.data) else { continue };
@@ -237,7 +239,8 @@ fn responses_in(pcap: &Path) -> Vec<Response> {
         let payload = tcp.payload();
         if tcp.source_port() == qemu::GUEST_PORT {
             let client = tcp.destination_port();
-            if payload.starts_with(b"HTTP/1.1 ") {
+            // A head seen before is a retransmission, not a new response.
+            if payload.starts_with(b"HTTP/1.1 ") && heads.insert((client, tcp.sequence_number())) {
                 let head_end = payload.windows(4).position(|w| w == b"\r\n\r\n").expect("the head in one segment") + 4;
                 let head = std::str::from_utf8(&payload[..head_end]).expect("an ASCII head");
                 let Some(length) = head
@@ -251,7 +254,11 @@ fn responses_in(pcap: &Path) -> Vec<Response> {
                 open.insert(client, (responses.len(), tcp.sequence_number()));
                 responses.push(Response { status, length, sent_before_ack: 0 });
             }
-            if let Some(&(i, start)) = open.get(&client) {
+            // Segments from before the response (retransmissions) say
+            // nothing about it.
+            if let Some(&(i, start)) = open.get(&client)
+                && tcp.sequence_number().wrapping_sub(start) as i32 >= 0
+            {
                 let r = &mut responses[i];
                 let end = tcp.sequence_number().wrapping_sub(start) as usize + payload.len();
                 r.sent_before_ack = r.sent_before_ack.max(end.min(r.length));
@@ -317,6 +324,32 @@ async fn the_firmware_sends_each_response_whole_before_the_client_acknowledges_i
             r.sent_before_ack,
             r.length
         );
+    }
+}
+
+/// A request picoserve refuses (a bad request line, a header line without
+/// `:`) gets its 400 and the reason before the firmware resets the
+/// connection: the reset must not discard the reply it follows
+/// (`firmware/app/src/tcp.rs`, `Prompt::abort`).
+#[tokio::test]
+async fn the_firmware_answers_malformed_http_with_a_400_before_it_resets() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(TargetSpec::Qemu(spec, _)) = emulated("cam-fw-qemu.elf") else { return };
+    let (machine, _session) = Machine::boot(&spec, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    for (request, reason) in [
+        (&b"NOT HTTP\r\n\r\n"[..], "Bad Request Line"),
+        (&b"GET /status HTTP/1.1\r\nno colon here\r\n\r\n"[..], "Invalid Header line"),
+    ] {
+        let mut conn = tokio::net::TcpStream::connect(machine.addr).await.unwrap();
+        conn.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        // Up to the firmware's close or reset; what came before it counts.
+        let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "no end to the answer within 10 s");
+        let answer = String::from_utf8_lossy(&answer);
+        let sent = String::from_utf8_lossy(request);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{sent:?}: answered {answer:?}");
+        assert!(answer.contains(reason), "{sent:?}: answered {answer:?}");
     }
 }
 
