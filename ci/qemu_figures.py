@@ -174,6 +174,11 @@ def instructions(detector=None):
     return out
 
 
+def percentile_99(ordered):
+    """The 99th percentile of an ascending list (nearest rank below)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def latency():
     board = Board()
     board.post("/hil/reset")
@@ -215,9 +220,8 @@ def latency():
         b = Board()
         boots.append(b.boot_ms)
         b.stop()
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     round_trips.sort()
-    rt99 = round_trips[min(len(round_trips) - 1, int(len(round_trips) * 0.99))]
+    p99, rt99 = percentile_99(ms), percentile_99(round_trips)
     return [
         f"- boot, QEMU start to `listening on`: median {statistics.median(boots):.1f} ms of 9 boots (min {min(boots):.1f}, max {max(boots):.1f})",
         f"- frame -> SSE `motion` event, highway clip: {len(ms)} of {len(sent)} events, p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms",
