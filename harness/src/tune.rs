@@ -13,11 +13,15 @@
 //!   ([`cam_core::gate::MotionGate`]), so a choice scores the same here as
 //!   on a cam.
 //! - [`tune`] picks the choice with the highest mean frame-level F1 over
-//!   the clips it may see; ties go to the higher mean event-level F1, then
-//!   to the first found, in the order variant, hysteresis, threshold of the
-//!   lists given: the most sensitive choice of a flat optimum, with the
-//!   lowest threshold and the most hysteresis ([`HYSTERESIS`] runs from
-//!   0.3 to 1).
+//!   the clips it may see, among the choices whose event-level precision
+//!   on each of those clips is at least the clip's [floor](precision_floor)
+//!   (the seed detector's there: the issue's "event-level precision no
+//!   worse than today's", kept while tuning and not only checked after);
+//!   when no choice keeps to every floor, among all. Ties go to the higher
+//!   mean event-level F1, then to the first found, in the order variant,
+//!   hysteresis, threshold of the lists given: the most sensitive choice
+//!   of a flat optimum, with the lowest threshold and the most hysteresis
+//!   ([`HYSTERESIS`] runs from 0.3 to 1).
 //! - Every family is tuned over the same thresholds and hysteresis values:
 //!   only its own settings differ.
 //! - [`leave_one_out`] tunes once per clip on all the others and scores the
@@ -173,12 +177,21 @@ fn unlabelled() -> Metrics {
     }
 }
 
-/// The best choice on the clips `train` (indices into the grid's clips).
-fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize]) -> Choice {
+/// The best choice on the clips `train` (indices into the grid's clips)
+/// that keeps to `floor` on each of them, or of all when none does (the
+/// module docs).
+fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize], floor: &[f64]) -> Choice {
+    let keeps = |by_clip: &[Metrics]| {
+        train.iter().all(|&c| by_clip[c].precision + 1e-12 >= floor.get(c).copied().unwrap_or(0.0))
+    };
+    let constrained = scores.iter().flatten().flatten().any(|by_clip| keeps(by_clip));
     let mut best: Option<(f64, f64, Choice)> = None;
     for (v, by_h) in scores.iter().enumerate() {
         for (h, by_t) in by_h.iter().enumerate() {
             for (t, by_clip) in by_t.iter().enumerate() {
+                if constrained && !keeps(by_clip) {
+                    continue;
+                }
                 let n = train.len().max(1) as f64;
                 let frame = train.iter().map(|&c| by_clip[c].frame_f1()).sum::<f64>() / n;
                 let event = train.iter().map(|&c| by_clip[c].f1).sum::<f64>() / n;
@@ -195,21 +208,29 @@ fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize]) -> 
     best.map(|(_, _, c)| c).unwrap_or(Choice { variant: 0, threshold: THRESHOLDS[0], hysteresis: 1.0 })
 }
 
-/// The choice with the highest mean frame-level F1 over every clip (see
-/// the module docs), and its scores: one [`Metrics`] per clip, in the
+/// The choice with the highest mean frame-level F1 over every clip that
+/// keeps to `floor` (the minimum event-level precision on each clip, in
+/// the order of `clips`, from [`precision_floor`]; `&[]`: none), as the
+/// module docs say, and its scores: one [`Metrics`] per clip, in the
 /// order of `clips`.
-pub fn tune(family: &Family, clips: &[LabelledClip], tolerance: usize) -> (Choice, Vec<Metrics>) {
+pub fn tune(family: &Family, clips: &[LabelledClip], tolerance: usize, floor: &[f64]) -> (Choice, Vec<Metrics>) {
     let scores = grid(family, clips, tolerance);
     let all: Vec<usize> = (0..clips.len()).collect();
-    let choice = best(family, &scores, &all);
+    let choice = best(family, &scores, &all, floor);
     let row = scores_of(family, &scores, choice);
     (choice, row)
 }
 
 /// For each clip, in the order of `clips`, the choice tuned on all the
-/// other clips and its scores on the clip left out. With fewer than two
+/// other clips (keeping to their `floor`s, as [`tune`]) and its scores on
+/// the clip left out, whose own floor plays no part. With fewer than two
 /// clips there is nothing to tune on: `None`.
-pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) -> Option<Vec<(Choice, Metrics)>> {
+pub fn leave_one_out(
+    family: &Family,
+    clips: &[LabelledClip],
+    tolerance: usize,
+    floor: &[f64],
+) -> Option<Vec<(Choice, Metrics)>> {
     if clips.len() < 2 {
         return None;
     }
@@ -217,7 +238,7 @@ pub fn leave_one_out(family: &Family, clips: &[LabelledClip], tolerance: usize) 
     let rows = (0..clips.len())
         .map(|out| {
             let train: Vec<usize> = (0..clips.len()).filter(|&c| c != out).collect();
-            let choice = best(family, &scores, &train);
+            let choice = best(family, &scores, &train, floor);
             (choice, scores_of(family, &scores, choice)[out])
         })
         .collect();
@@ -236,18 +257,44 @@ pub struct Tuned {
     pub scores: Vec<Metrics>,
 }
 
-/// Each of `families` tuned on all of `clips` by [`tune`] (as the cam's
-/// defaults are chosen) and scored on each.
-pub fn tuned_on_all(families: &[Family], clips: &[LabelledClip], tolerance: usize) -> Vec<Tuned> {
+/// Each of `families` tuned on all of `clips` by [`tune`], keeping to
+/// `floor` (as the cam's defaults are chosen), and scored on each.
+pub fn tuned_on_all(families: &[Family], clips: &[LabelledClip], tolerance: usize, floor: &[f64]) -> Vec<Tuned> {
     families
         .iter()
         .map(|family| {
-            let (choice, scores) = tune(family, clips, tolerance);
+            let (choice, scores) = tune(family, clips, tolerance, floor);
             let settings = format!(
                 "{}, threshold={}, hysteresis={}",
                 family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
             );
             Tuned { name: family.name.clone(), settings, scores }
+        })
+        .collect()
+}
+
+/// The floor on event-level precision that tuning keeps to on each clip
+/// (in the order of `clips`): the precision of `reference`'s series at
+/// `threshold` and `hysteresis` there. With the seed's detector
+/// ([`DetectorConfig::seed`] at [`cam_core::protocol::SEED_THRESHOLD`]) as
+/// the reference, no choice is made that raises more false events, for
+/// the events it raises, than the seed did on a clip tuning sees. A clip
+/// without labels has no floor (0).
+///
+/// # Panics
+/// When `reference` has fewer series than there are clips.
+pub fn precision_floor(
+    clips: &[LabelledClip],
+    reference: &Variant,
+    threshold: f64,
+    hysteresis: f64,
+    tolerance: usize,
+) -> Vec<f64> {
+    clips
+        .iter()
+        .zip(&reference.series)
+        .map(|(clip, s)| {
+            eval::score(&decide(clip, s, threshold, hysteresis), threshold, tolerance).map_or(0.0, |m| m.precision)
         })
         .collect()
 }
@@ -445,14 +492,54 @@ mod tests {
         let family = Family { name: "f".into(), variants: vec![variant], hysteresis: vec![1.0] };
         let f1 = |m: &Metrics| (m.frame_f1() * 1000.0).round() / 1000.0;
         // On all three, finding c's motion is worth a and b's noise.
-        let (all, row) = tune(&family, &clips, 0);
+        let (all, row) = tune(&family, &clips, 0, &[]);
         assert_eq!(all.threshold, THRESHOLDS[0]);
         assert_eq!(row.iter().map(f1).collect::<Vec<_>>(), [0.667, 0.667, 1.0]);
-        let loco = leave_one_out(&family, &clips, 0).unwrap();
+        let loco = leave_one_out(&family, &clips, 0, &[]).unwrap();
         // Without c, the noise rules: c is scored at 0.02 and missed.
         assert_eq!((loco[2].0.threshold, f1(&loco[2].1)), (0.02, 0.0));
         // Without a, c still pulls the threshold down.
         assert_eq!((loco[0].0.threshold, f1(&loco[0].1)), (THRESHOLDS[0], 0.667));
+    }
+
+    /// The choice with the best frame F1 raises a false event; with the
+    /// seed's precision (1.0) as the floor, tuning keeps to it and gives up
+    /// frame recall instead. A floor no choice keeps to is not kept.
+    #[test]
+    fn tuning_keeps_to_the_floor_on_event_precision() {
+        let clips = [clip("a", &[0, 0, 1, 1, 1, 1, 0, 0, 0, 0])];
+        // Motion at 0.25 on its first and last frame, 0.06 between, and a
+        // flicker of 0.06 on frame 8, away from it.
+        let s = series(&[0.0, 0.0, 0.25, 0.06, 0.06, 0.25, 0.0, 0.0, 0.06, 0.0]);
+        let family = Family {
+            name: "f".into(),
+            variants: vec![Variant { settings: "x".into(), series: vec![s.clone()] }],
+            hysteresis: vec![1.0],
+        };
+        let (free, row) = tune(&family, &clips, 0, &[]);
+        assert_eq!((free.threshold, row[0].precision), (THRESHOLDS[0], 0.5));
+        assert!((row[0].frame_f1() - 8.0 / 9.0).abs() < 1e-9, "{row:?}");
+        let (kept, row) = tune(&family, &clips, 0, &[1.0]);
+        assert_eq!((kept.threshold, row[0].precision, row[0].frame_f1()), (0.06, 1.0, 2.0 / 3.0));
+        // A clip where every threshold raises a false event: no choice
+        // keeps to both floors, so the floors are not kept.
+        let two = [clips[0].clone(), clip("b", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0])];
+        let family = Family {
+            name: "f".into(),
+            variants: vec![Variant {
+                settings: "x".into(),
+                series: vec![s, series(&[0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])],
+            }],
+            hysteresis: vec![0.5, 1.0],
+        };
+        let (fallback, _) = tune(&family, &two, 0, &[1.0, 1.0]);
+        assert_eq!(fallback, tune(&family, &two, 0, &[]).0);
+        // (With hysteresis 0.5, the threshold 0.06 holds motion through a's
+        // frames 3-4 and leaves frame 8 alone.)
+        assert_eq!((fallback.threshold, fallback.hysteresis), (0.06, 0.5));
+        // precision_floor: the reference's precision on each clip.
+        let floor = precision_floor(&two, &family.variants[0], 0.00005, 1.0, 0);
+        assert_eq!(floor, [0.5, 0.0]);
     }
 
     #[test]
@@ -465,7 +552,7 @@ mod tests {
         let quiet =
             Variant { settings: "quiet".into(), series: vec![series(&[0.0, 0.5, 0.5, 0.0]), series(&[0.0; 4])] };
         let family = Family { name: "f".into(), variants: vec![noisy, quiet], hysteresis: vec![1.0] };
-        let (choice, row) = tune(&family, &clips, 0);
+        let (choice, row) = tune(&family, &clips, 0, &[]);
         assert_eq!(choice.variant, 1, "{choice:?}");
         assert!(row.iter().all(|m| m.frame_f1() == 1.0), "{row:?}");
         // Below 0.4 the noisy one alarms on the still clip, which scores 0.

@@ -280,6 +280,15 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     assert!(row("synthetic_lighting", "camhil").contains("| 1.000 | 1.000 | 1.000 | 0 |"), "{stdout}");
     assert!(row("synthetic_lighting", "camhil").ends_with("| yes |"), "{stdout}");
     assert!(stdout.contains("camhil's frame F1 is at or above every baseline's on 3 of 3 clips."), "{stdout}");
+    // The same against the baselines tuned without the floor on event
+    // precision, and their means beside.
+    assert!(
+        stdout.contains(
+            "Against the baselines tuned on mean frame F1 alone (no floor on event precision), it is at or above every baseline's on 3 of 3 clips."
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n| always (mean frame F1 alone) | "), "{stdout}");
     // Tuned on the walker and the lighting clip alone, camhil's threshold
     // is low enough for one false alarm in the exposure clip's settling.
     assert!(
