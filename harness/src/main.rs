@@ -704,7 +704,9 @@ struct EvalOutputs<'a> {
 }
 
 /// `cam-hil eval --loco`: leave-one-clip-out tables for camhil and the
-/// baselines, then what tuning on every clip chooses.
+/// baselines, every family keeping to the seed's event precision on the
+/// clips it is tuned on; camhil compared with the baselines tuned that
+/// way and without the floor; then what tuning on every clip chooses.
 fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> ExitCode {
     use cam_hil::tune::{self, LabelledClip};
     let mut clips = Vec::new();
@@ -793,8 +795,9 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             }
         }
         // The seed's precision is the clip's floor.
-        if clip.labels.iter().any(Option::is_some) && loco[0][c].1.precision < floor[c] {
-            less_precise.push(format!("{} ({:.3} against {:.3})", clip.name, loco[0][c].1.precision, floor[c]));
+        let seed_precision = floor.get(c).copied().unwrap_or(0.0);
+        if loco[0][c].1.precision < seed_precision {
+            less_precise.push(format!("{} ({:.3} against {seed_precision:.3})", clip.name, loco[0][c].1.precision));
         }
         // Compared unrounded: camhil is family 0, the baselines follow.
         let camhil_f1 = loco[0][c].1.frame_f1();
@@ -820,10 +823,7 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         }
         for (k, family) in families.iter().enumerate() {
             let (choice, m) = &loco[k][c];
-            let settings = format!(
-                "{}, threshold={}, hysteresis={}",
-                family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
-            );
+            let settings = choice.describe(family);
             let verdict = match (k, beaten.is_empty(), families.len() > 1) {
                 (0, true, true) => "yes",
                 (0, false, _) => "no",
@@ -904,9 +904,10 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
             defaults_tuned = Some(chosen == fixed[0].1 && choice.threshold == fixed[0].2);
         }
         println!(
-            "| {} | {} | {} | {} | {:.3} | {:.3} |",
+            "| {} | {}{} | {} | {} | {:.3} | {:.3} |",
             family.name,
             family.variants[choice.variant].settings,
+            if choice.floor_kept { "" } else { " (floor not kept)" },
             choice.threshold,
             choice.hysteresis,
             scores.iter().map(cam_hil::eval::Metrics::frame_f1).sum::<f64>() / n,
@@ -971,8 +972,8 @@ fn tuned_baselines(
         clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).map(LabelledClip::of).collect();
     let families = baseline_families(path, &labelled)?;
     // The floor on event precision they keep to while tuning: the seed's.
-    let labelled_clips: Vec<footage::Clip> =
-        clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).cloned().collect();
+    let labelled_clips: Vec<&footage::Clip> =
+        clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).collect();
     let seed = match tune::camhil_family(&labelled_clips, vec![("seed".into(), cam_core::DetectorConfig::seed())]) {
         Ok(mut family) => family.variants.swap_remove(0),
         Err(e) => {

@@ -100,6 +100,21 @@ pub struct Choice {
     pub threshold: f64,
     /// [`DetectorConfig::hysteresis`].
     pub hysteresis: f64,
+    /// Whether its event precision is at least the floor on every clip it
+    /// was tuned on ([`tune`]); `false` only where no choice could keep
+    /// to a clip's floor.
+    pub floor_kept: bool,
+}
+
+impl Choice {
+    /// How tables name it: the variant's settings of `family`, then the
+    /// threshold and hysteresis, and `, floor not kept` when it is below
+    /// the floor on event precision on a clip it was tuned on.
+    pub fn describe(&self, family: &Family) -> String {
+        let settings = family.variants.get(self.variant).map_or("?", |v| v.settings.as_str());
+        let note = if self.floor_kept { "" } else { ", floor not kept" };
+        format!("{settings}, threshold={}, hysteresis={}{note}", self.threshold, self.hysteresis)
+    }
 }
 
 /// The thresholds tuning tries, as fractions in `[0, 1]` of the score
@@ -178,18 +193,23 @@ fn unlabelled() -> Metrics {
 }
 
 /// The best choice on the clips `train` (indices into the grid's clips)
-/// that keeps to `floor` on each of them, or of all when none does (the
-/// module docs).
+/// that keeps to `floor` on each of them (the module docs). A clip's floor
+/// is lowered to the highest precision any choice reaches there, and when
+/// no choice keeps to every floor even so, every choice is considered.
 fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize], floor: &[f64]) -> Choice {
-    let keeps = |by_clip: &[Metrics]| {
+    let all = || scores.iter().flatten().flatten();
+    let reachable: Vec<f64> = (0..floor.len())
+        .map(|c| all().filter_map(|by_clip| by_clip.get(c)).map(|m| m.precision).fold(0.0, f64::max).min(floor[c]))
+        .collect();
+    let keeps = |by_clip: &[Metrics], floor: &[f64]| {
         train.iter().all(|&c| by_clip[c].precision + 1e-12 >= floor.get(c).copied().unwrap_or(0.0))
     };
-    let constrained = scores.iter().flatten().flatten().any(|by_clip| keeps(by_clip));
+    let constrained = all().any(|by_clip| keeps(by_clip, &reachable));
     let mut best: Option<(f64, f64, Choice)> = None;
     for (v, by_h) in scores.iter().enumerate() {
         for (h, by_t) in by_h.iter().enumerate() {
             for (t, by_clip) in by_t.iter().enumerate() {
-                if constrained && !keeps(by_clip) {
+                if constrained && !keeps(by_clip, &reachable) {
                     continue;
                 }
                 let n = train.len().max(1) as f64;
@@ -199,13 +219,23 @@ fn best(family: &Family, scores: &[Vec<Vec<Vec<Metrics>>>], train: &[usize], flo
                     frame > *bf + 1e-12 || ((frame - *bf).abs() <= 1e-12 && event > *be + 1e-12)
                 });
                 if better {
-                    let choice = Choice { variant: v, threshold: THRESHOLDS[t], hysteresis: family.hysteresis[h] };
+                    let choice = Choice {
+                        variant: v,
+                        threshold: THRESHOLDS[t],
+                        hysteresis: family.hysteresis[h],
+                        floor_kept: keeps(by_clip, floor),
+                    };
                     best = Some((frame, event, choice));
                 }
             }
         }
     }
-    best.map(|(_, _, c)| c).unwrap_or(Choice { variant: 0, threshold: THRESHOLDS[0], hysteresis: 1.0 })
+    best.map(|(_, _, c)| c).unwrap_or(Choice {
+        variant: 0,
+        threshold: THRESHOLDS[0],
+        hysteresis: 1.0,
+        floor_kept: floor.is_empty(),
+    })
 }
 
 /// The choice with the highest mean frame-level F1 over every clip that
@@ -264,11 +294,7 @@ pub fn tuned_on_all(families: &[Family], clips: &[LabelledClip], tolerance: usiz
         .iter()
         .map(|family| {
             let (choice, scores) = tune(family, clips, tolerance, floor);
-            let settings = format!(
-                "{}, threshold={}, hysteresis={}",
-                family.variants[choice.variant].settings, choice.threshold, choice.hysteresis
-            );
-            Tuned { name: family.name.clone(), settings, scores }
+            Tuned { name: family.name.clone(), settings: choice.describe(family), scores }
         })
         .collect()
 }
@@ -278,11 +304,11 @@ pub fn tuned_on_all(families: &[Family], clips: &[LabelledClip], tolerance: usiz
 /// `threshold` and `hysteresis` there. With the seed's detector
 /// ([`DetectorConfig::seed`] at [`cam_core::protocol::SEED_THRESHOLD`]) as
 /// the reference, no choice is made that raises more false events, for
-/// the events it raises, than the seed did on a clip tuning sees. A clip
-/// without labels has no floor (0).
-///
-/// # Panics
-/// When `reference` has fewer series than there are clips.
+/// the events it raises, than the seed did on a clip tuning sees; where
+/// the seed raised no false event (every labelled clip but camera shake)
+/// that is none. A clip without labels has no floor (0), and so has a
+/// clip past the end of `reference`'s series (the result is then shorter
+/// than `clips`).
 pub fn precision_floor(
     clips: &[LabelledClip],
     reference: &Variant,
@@ -370,11 +396,15 @@ pub const HYSTERESIS: &[f64] = &[0.3, 0.5, 0.75, 1.0];
 ///
 /// # Errors
 /// A frame that does not decode, naming it.
-pub fn camhil_family(clips: &[footage::Clip], variants: Vec<(String, DetectorConfig)>) -> Result<Family, String> {
+pub fn camhil_family<C: std::borrow::Borrow<footage::Clip>>(
+    clips: &[C],
+    variants: Vec<(String, DetectorConfig)>,
+) -> Result<Family, String> {
     let grids: Vec<Vec<cam_core::detector::LumaGrid>> = clips
         .iter()
         .map(|clip| {
-            clip.frames
+            clip.borrow()
+                .frames
                 .iter()
                 .map(|f| {
                     cam_core::detector::LumaGrid::from_jpeg(&f.jpeg, &DetectorConfig::default())
@@ -504,41 +534,49 @@ mod tests {
 
     /// The choice with the best frame F1 raises a false event; with the
     /// seed's precision (1.0) as the floor, tuning keeps to it and gives up
-    /// frame recall instead. A floor no choice keeps to is not kept.
+    /// frame recall instead. A floor no choice can reach is lowered to what
+    /// can be reached, and the others are still kept to.
     #[test]
     fn tuning_keeps_to_the_floor_on_event_precision() {
-        let clips = [clip("a", &[0, 0, 1, 1, 1, 1, 0, 0, 0, 0])];
+        let a = clip("a", &[0, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
         // Motion at 0.25 on its first and last frame, 0.06 between, and a
         // flicker of 0.06 on frame 8, away from it.
         let s = series(&[0.0, 0.0, 0.25, 0.06, 0.06, 0.25, 0.0, 0.0, 0.06, 0.0]);
-        let family = Family {
+        let family_of = |series: Vec<Series>| Family {
             name: "f".into(),
-            variants: vec![Variant { settings: "x".into(), series: vec![s.clone()] }],
+            variants: vec![Variant { settings: "x".into(), series }],
             hysteresis: vec![1.0],
         };
+        let family = family_of(vec![s.clone()]);
+        let clips = [a.clone()];
         let (free, row) = tune(&family, &clips, 0, &[]);
-        assert_eq!((free.threshold, row[0].precision), (THRESHOLDS[0], 0.5));
+        assert_eq!((free.threshold, free.floor_kept, row[0].precision), (THRESHOLDS[0], true, 0.5));
         assert!((row[0].frame_f1() - 8.0 / 9.0).abs() < 1e-9, "{row:?}");
         let (kept, row) = tune(&family, &clips, 0, &[1.0]);
-        assert_eq!((kept.threshold, row[0].precision, row[0].frame_f1()), (0.06, 1.0, 2.0 / 3.0));
-        // A clip where every threshold raises a false event: no choice
-        // keeps to both floors, so the floors are not kept.
-        let two = [clips[0].clone(), clip("b", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0])];
-        let family = Family {
-            name: "f".into(),
-            variants: vec![Variant {
-                settings: "x".into(),
-                series: vec![s, series(&[0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])],
-            }],
-            hysteresis: vec![0.5, 1.0],
-        };
-        let (fallback, _) = tune(&family, &two, 0, &[1.0, 1.0]);
-        assert_eq!(fallback, tune(&family, &two, 0, &[]).0);
-        // (With hysteresis 0.5, the threshold 0.06 holds motion through a's
-        // frames 3-4 and leaves frame 8 alone.)
-        assert_eq!((fallback.threshold, fallback.hysteresis), (0.06, 0.5));
-        // precision_floor: the reference's precision on each clip.
-        let floor = precision_floor(&two, &family.variants[0], 0.00005, 1.0, 0);
+        assert_eq!((kept.threshold, kept.floor_kept), (0.06, true));
+        assert_eq!((row[0].precision, row[0].frame_f1()), (1.0, 2.0 / 3.0));
+        assert_eq!(kept.describe(&family), "x, threshold=0.06, hysteresis=1");
+
+        // b: every threshold raises a false event. Its floor is out of
+        // reach, a's is still kept to, and the choice says it is below one.
+        let b = clip("b", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let always = series(&[0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let family = family_of(vec![s.clone(), always]);
+        let (relaxed, _) = tune(&family, &[a.clone(), b.clone()], 0, &[1.0, 1.0]);
+        assert_eq!((relaxed.threshold, relaxed.floor_kept), (0.06, false));
+        assert_eq!(relaxed.describe(&family), "x, threshold=0.06, hysteresis=1, floor not kept");
+        assert_eq!(tune(&family, &[a.clone(), b], 0, &[]).0.threshold, THRESHOLDS[0]);
+
+        // Left out, each clip is scored with the choice that keeps to the
+        // other clips' floors, not to its own.
+        let family = family_of(vec![s.clone(), s]);
+        let loco = leave_one_out(&family, &[a.clone(), a.clone()], 0, &[1.0, 0.0]).unwrap();
+        assert_eq!((loco[0].0.threshold, loco[1].0.threshold), (THRESHOLDS[0], 0.06));
+
+        // precision_floor: the reference's precision on each clip; none on
+        // a clip without labels.
+        let unlabelled = LabelledClip::new("u".into(), a.t_ms.clone(), vec![None; 10]);
+        let floor = precision_floor(&[a.clone(), unlabelled], &family.variants[0], 0.00005, 1.0, 0);
         assert_eq!(floor, [0.5, 0.0]);
     }
 

@@ -257,8 +257,27 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
             (c.to_string(), serde_json::json!((0..60).map(|i| if i == 0 { 0.0 } else { 0.5 }).collect::<Vec<f64>>()))
         })
         .collect();
+    // "spiky" scores 0.0002 on every labelled motion frame, and on the
+    // walker also on still frame 50: a false event at any threshold that
+    // finds the motion. The seed raises no false event on these clips, so
+    // tuned with the floor on event precision it must flag nothing where
+    // the walker is tuned on; tuned without, it takes the false event.
+    let spiky: serde_json::Map<String, serde_json::Value> = clips
+        .iter()
+        .map(|c| {
+            let clip = Clip::load(format!("{fixtures}/{c}")).unwrap();
+            let score: Vec<f64> = clip
+                .frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| if f.label == Some(true) || (*c == "synthetic_walker" && i == 50) { 0.0002 } else { 0.0 })
+                .collect();
+            (c.to_string(), serde_json::json!(score))
+        })
+        .collect();
     let baselines = dir.path().join("baselines.json");
-    std::fs::write(&baselines, serde_json::json!({ "always": { "x=1": always } }).to_string()).unwrap();
+    let json = serde_json::json!({ "always": { "x=1": always }, "spiky": { "y=2": spiky } });
+    std::fs::write(&baselines, json.to_string()).unwrap();
     let paths: Vec<String> = clips.iter().map(|c| format!("{fixtures}/{c}")).collect();
     let mut args = vec!["eval", "--loco", "--baselines", baselines.to_str().unwrap()];
     args.extend(paths.iter().map(String::as_str));
@@ -280,15 +299,31 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     assert!(row("synthetic_lighting", "camhil").contains("| 1.000 | 1.000 | 1.000 | 0 |"), "{stdout}");
     assert!(row("synthetic_lighting", "camhil").ends_with("| yes |"), "{stdout}");
     assert!(stdout.contains("camhil's frame F1 is at or above every baseline's on 3 of 3 clips."), "{stdout}");
-    // The same against the baselines tuned without the floor on event
-    // precision, and their means beside.
+    // Tuned with the floor on the walker (and the lighting clip), spiky
+    // flags nothing and misses the exposure clip's motion; where the
+    // walker is left out, it finds it and takes its own false event.
     assert!(
-        stdout.contains(
-            "Against the baselines tuned on mean frame F1 alone (no floor on event precision), it is at or above every baseline's on 3 of 3 clips."
-        ),
+        row("synthetic_exposure", "spiky")
+            .contains("| y=2, threshold=0.0002, hysteresis=0.3 | 1.000 | 0.000 | 0.000 |"),
+        "{stdout}"
+    );
+    assert!(row("synthetic_walker", "spiky").contains("| y=2, threshold=0.00005, hysteresis=0.3 |"), "{stdout}");
+    // No threshold keeps "always" from a false event on the lighting clip:
+    // tuned on it, its row says the floor was not kept.
+    assert!(row("synthetic_exposure", "always").contains("| x=1, threshold=0.00005, hysteresis=0.3, floor not kept |"));
+    // Tuned without the floor it finds the exposure clip's motion, above
+    // camhil's score there, and its mean over the clips left out is the
+    // higher one.
+    let exposure = table_row(&stdout, "synthetic_exposure", "camhil | ");
+    let camhil_f1 = exposure.split(" | ").nth(5).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "Against the baselines tuned on mean frame F1 alone (no floor on event precision), it is at or above every baseline's on 2 of 3 clips; below on synthetic_exposure (camhil {camhil_f1}; spiky 1.000)."
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("\n| always (mean frame F1 alone) | "), "{stdout}");
+    assert!(stdout.contains("\n| spiky (mean frame F1 alone) | "), "{stdout}");
     // Tuned on the walker and the lighting clip alone, camhil's threshold
     // is low enough for one false alarm in the exposure clip's settling.
     assert!(
@@ -302,12 +337,15 @@ fn eval_loco_scores_each_clip_with_settings_tuned_on_the_others() {
     // camhil got wrong are listed.
     assert!(
         stdout.contains(
-            "\n- synthetic_exposure: camhil: false alarms on frames 30\u{2013}31; always: false alarms on frames 1\u{2013}39, 49\u{2013}59\n"
+            "\n- synthetic_exposure: camhil: false alarms on frames 30\u{2013}31; always: false alarms on frames 1\u{2013}39, 49\u{2013}59; spiky: missed frames 40\u{2013}48\n"
         ),
         "{stdout}"
     );
     assert!(!stdout.contains("- synthetic_walker: camhil:"), "{stdout}");
-    assert!(stdout.contains("Tuned on every clip:") && stdout.contains("\n| always | x=1 | "), "{stdout}");
+    assert!(
+        stdout.contains("Tuned on every clip:") && stdout.contains("\n| always | x=1 (floor not kept) | "),
+        "{stdout}"
+    );
     // Tuned on three easy clips, camhil's choice is not the cam's defaults.
     assert!(stdout.contains("The cam's defaults are not camhil's choice tuned on every clip"), "{stdout}");
 
@@ -348,6 +386,12 @@ fn eval_prints_the_baselines_beside_camhil_in_process_and_on_a_target() {
     assert!(row("synthetic_walker", "camhil |").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
     assert!(row("synthetic_walker", "oracle (x=1, threshold=").ends_with("| 1.00 | 1.00 | 1.00 |"), "{in_process}");
     assert!(row("synthetic_lighting", "always (y=2, threshold=").ends_with("| 0.00 | 1.00 | 0.00 |"), "{in_process}");
+    // Tuned with the seed's event precision as the floor: no threshold
+    // keeps "always" from a false event on the lighting clip, and its row
+    // says so; the oracle keeps to it (`table_row` fails, printing the
+    // table, when no row starts so).
+    row("synthetic_lighting", "always (y=2, threshold=0.00005, hysteresis=0.3, floor not kept)");
+    row("synthetic_walker", "oracle (x=1, threshold=0.00005, hysteresis=0.3) |");
 
     // The HTML report shows them under camhil's row, with their scores.
     let report = dir.path().join("report");

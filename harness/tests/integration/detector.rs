@@ -55,10 +55,11 @@ fn auto_exposure_settling_is_not_motion_and_the_object_is_found() {
 
 /// The lighting rules hold with the background model too: as documented
 /// (`background` on, the rest at the defaults), and as tuned without the
-/// light-switch clip (docs/detector.md, "Where the choice falls short").
+/// light-switch clip on mean frame F1 alone (docs/detector.md, "Without
+/// the floor").
 #[rstest]
 #[case::as_documented(DetectorConfig { background: true, ..DetectorConfig::default() })]
-#[case::as_the_light_switch_fold_chose(DetectorConfig {
+#[case::as_the_light_switch_fold_chose_without_the_floor(DetectorConfig {
     background: true,
     grade_cells: false,
     cell_delta: 20,
