@@ -16,8 +16,10 @@
 //!   the clips it may see, among the choices whose event-level precision
 //!   on each of those clips is at least the clip's [floor](precision_floor)
 //!   (the seed detector's there: the issue's "event-level precision no
-//!   worse than today's", kept while tuning and not only checked after);
-//!   when no choice keeps to every floor, among all. Ties go to the higher
+//!   worse than today's", kept while tuning and not only checked after).
+//!   A floor no choice reaches on a clip is lowered to the best any
+//!   reaches there; if none keeps to them all even so, among all, and
+//!   [`Choice::floor_kept`] says so. Ties go to the higher
 //!   mean event-level F1, then to the first found, in the order variant,
 //!   hysteresis, threshold of the lists given: the most sensitive choice
 //!   of a flat optimum, with the lowest threshold and the most hysteresis
