@@ -801,25 +801,21 @@ fn eval_loco(dirs: &[PathBuf], baselines: Option<&Path>, tolerance: usize) -> Ex
         }
         // Compared unrounded: camhil is family 0, the baselines follow.
         let camhil_f1 = loco[0][c].1.frame_f1();
-        let beaten: Vec<String> = families
-            .iter()
-            .zip(&loco)
-            .skip(1)
-            .filter(|(_, l)| l[c].1.frame_f1() > camhil_f1)
-            .map(|(f, l)| format!("{} {:.3}", f.name, l[c].1.frame_f1()))
-            .collect();
-        if !beaten.is_empty() {
-            below.push(format!("{} (camhil {camhil_f1:.3}; {})", clip.name, beaten.join(", ")));
-        }
-        let beaten_free: Vec<String> = families
-            .iter()
-            .skip(1)
-            .zip(&loco_free)
-            .filter(|(_, l)| l[c].1.frame_f1() > camhil_f1)
-            .map(|(f, l)| format!("{} {:.3}", f.name, l[c].1.frame_f1()))
-            .collect();
-        if !beaten_free.is_empty() {
-            below_free.push(format!("{} (camhil {camhil_f1:.3}; {})", clip.name, beaten_free.join(", ")));
+        // The baselines (tuned one way or the other) above camhil here.
+        let beaten_by = |baselines: &[Vec<(tune::Choice, cam_hil::eval::Metrics)>]| -> Vec<String> {
+            families
+                .iter()
+                .skip(1)
+                .zip(baselines)
+                .filter(|(_, l)| l[c].1.frame_f1() > camhil_f1)
+                .map(|(f, l)| format!("{} {:.3}", f.name, l[c].1.frame_f1()))
+                .collect()
+        };
+        let beaten = beaten_by(&loco[1..]);
+        for (list, names) in [(&mut below, &beaten), (&mut below_free, &beaten_by(&loco_free))] {
+            if !names.is_empty() {
+                list.push(format!("{} (camhil {camhil_f1:.3}; {})", clip.name, names.join(", ")));
+            }
         }
         for (k, family) in families.iter().enumerate() {
             let (choice, m) = &loco[k][c];
@@ -968,12 +964,11 @@ fn tuned_baselines(
 ) -> Result<Option<Baselines>, ExitCode> {
     use cam_hil::tune::{self, LabelledClip};
     let Some(path) = path else { return Ok(None) };
-    let labelled: Vec<LabelledClip> =
-        clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).map(LabelledClip::of).collect();
-    let families = baseline_families(path, &labelled)?;
-    // The floor on event precision they keep to while tuning: the seed's.
     let labelled_clips: Vec<&footage::Clip> =
         clips.iter().filter(|c| c.frames.iter().any(|f| f.label.is_some())).collect();
+    let labelled: Vec<LabelledClip> = labelled_clips.iter().map(|c| LabelledClip::of(c)).collect();
+    let families = baseline_families(path, &labelled)?;
+    // The floor on event precision they keep to while tuning: the seed's.
     let seed = match tune::camhil_family(&labelled_clips, vec![("seed".into(), cam_core::DetectorConfig::seed())]) {
         Ok(mut family) => family.variants.swap_remove(0),
         Err(e) => {
